@@ -1,0 +1,3 @@
+from hreflex.cli import main
+
+main()

@@ -1,0 +1,244 @@
+"""Writing session files: :class:`SessionWriter` creates the whole v1 layout up front, then
+appends samples, stimuli and faults — in SWMR mode while recording, so other processes can
+read the file live and a killed writer leaves a readable file behind.
+
+HDF5 forbids creating objects once SWMR mode is on, so every dataset (empty, resizable) is
+created in ``__init__``; tables use fixed-size types only. ``flush()`` makes everything
+appended so far durable and visible to readers; call it at least every 0.5 s.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime, timezone
+from pathlib import Path
+from types import TracebackType
+
+import h5py
+import numpy as np
+
+from hreflex import __version__
+from hreflex.errors import FileFormatError
+from hreflex.io.format import (
+    ANNOTATION_DTYPE,
+    BLOCK_DTYPE,
+    FAULT_DTYPE,
+    FORMAT_NAME,
+    STIMULUS_DTYPE,
+    decode_str,
+    empty_table,
+    version_string,
+)
+from hreflex.io.session import SessionMeta
+
+_STR = h5py.string_dtype("utf-8")
+
+
+def _set_attrs(obj: h5py.HLObject, values: dict) -> None:
+    for key, value in values.items():
+        if value is None:
+            continue
+        obj.attrs[key] = value if not isinstance(value, (list, tuple)) else np.asarray(value)
+
+
+class SessionWriter:
+    """Create a format-v1 session file at ``path`` and append to it.
+
+    Parameters are the session's fixed description; see :class:`hreflex.io.session.Session`
+    for their meaning. ``sweeps`` (n_sweeps, n_channels, n_samples) makes an epoched file;
+    otherwise samples arrive through :meth:`append_samples`. With ``swmr=True`` the file is
+    switched to SWMR mode right after the layout is created. ``compress`` stores EMG with
+    gzip + shuffle (readable by any HDF5 tool; used for finished files, not while recording).
+    """
+
+    def __init__(
+        self,
+        path: str | Path,
+        *,
+        meta: SessionMeta,
+        sample_rate_Hz: float,
+        channel_names: list[str],
+        scale_V_per_count: np.ndarray,
+        channel_muscles: list[str] | None = None,
+        sample_dtype: np.dtype | type = np.int16,
+        blocks: np.ndarray | None = None,
+        config_toml: str = "",
+        devices: dict[str, dict] | None = None,
+        with_trigger: bool = True,
+        sweeps: np.ndarray | None = None,
+        pre_trigger_ms: float = 0.0,
+        swmr: bool = True,
+        chunk_samples: int = 4096,
+        compress: bool = False,
+    ) -> None:
+        self.path = Path(path)
+        n_ch = len(channel_names)
+        scale = np.asarray(scale_V_per_count, dtype=np.float64)
+        if n_ch == 0 or scale.shape != (n_ch,):
+            raise FileFormatError(
+                f"{self.path}: need one scale_V_per_count per channel ({n_ch} channels, got shape {scale.shape})"
+            )
+        self.n_channels = n_ch
+        dtype = np.dtype(sample_dtype)
+        packing = (
+            {"compression": "gzip", "compression_opts": 4, "shuffle": True} if compress else {}
+        )
+        units = "V" if dtype.kind == "f" else "counts"
+
+        f = self._file = h5py.File(self.path, "w", libver="latest", track_order=True)
+        meta_attrs = {k: getattr(meta, k) for k in SessionMeta.__dataclass_fields__}
+        meta_attrs["created_utc"] = meta.created_utc or datetime.now(timezone.utc).isoformat(
+            timespec="seconds"
+        )
+        meta_attrs["software_version"] = meta.software_version or f"hreflex {__version__}"
+        _set_attrs(f, {"format": FORMAT_NAME, "format_version": version_string(), **meta_attrs})
+
+        f.create_group("config").create_dataset("session_toml", data=config_toml, dtype=_STR)
+        dev = f.create_group("devices")
+        for role, description in (devices or {}).items():
+            _set_attrs(dev.create_group(role), description)
+
+        emg = f.create_group("emg")
+        _set_attrs(
+            emg,
+            {
+                "sample_rate_Hz": float(sample_rate_Hz),
+                "layout": "epoched" if sweeps is not None else "continuous",
+            },
+        )
+        emg.create_dataset("channel_names", data=list(channel_names), dtype=_STR)
+        muscles = list(channel_muscles) if channel_muscles else [""] * n_ch
+        emg.create_dataset("channel_muscles", data=muscles, dtype=_STR)
+        emg.create_dataset("scale_V_per_count", data=scale).attrs["units"] = "V/count"
+
+        self._samples = self._trigger = None
+        if sweeps is not None:
+            ds = emg.create_dataset("sweeps", data=sweeps, chunks=True, **packing)
+            _set_attrs(ds, {"units": units, "pre_trigger_ms": float(pre_trigger_ms)})
+        else:
+            rows = max(1, int(chunk_samples))
+            self._samples = emg.create_dataset(
+                "continuous",
+                shape=(0, n_ch),
+                maxshape=(None, n_ch),
+                chunks=(rows, n_ch),
+                dtype=dtype,
+            )
+            self._samples.attrs["units"] = units
+            if with_trigger:
+                self._trigger = emg.create_dataset(
+                    "trigger",
+                    shape=(0,),
+                    maxshape=(None,),
+                    chunks=(rows,),
+                    dtype=np.uint8,
+                    **packing,
+                )
+                self._trigger.attrs["units"] = "bitmask (bit 0 = stimulus trigger copy)"
+
+        stim = f.create_group("stimuli")
+        self._stimuli = stim.create_dataset(
+            "events", shape=(0,), maxshape=(None,), chunks=(256,), dtype=STIMULUS_DTYPE
+        )
+        stim.create_dataset(
+            "blocks",
+            data=empty_table(BLOCK_DTYPE) if blocks is None else blocks.astype(BLOCK_DTYPE),
+        )
+        self._faults = f.create_dataset(
+            "faults", shape=(0,), maxshape=(None,), chunks=(64,), dtype=FAULT_DTYPE
+        )
+        self._annotations = f.create_group("analysis").create_dataset(
+            "annotations", shape=(0,), maxshape=(None,), chunks=(64,), dtype=ANNOTATION_DTYPE
+        )
+        if swmr:
+            f.swmr_mode = True
+
+    # -- appending -------------------------------------------------------------------------
+    @staticmethod
+    def _append(ds: h5py.Dataset, rows: np.ndarray) -> None:
+        if len(rows) == 0:
+            return
+        n = ds.shape[0]
+        ds.resize(n + len(rows), axis=0)
+        ds[n:] = rows
+
+    def append_samples(self, samples: np.ndarray, trigger: np.ndarray | None = None) -> None:
+        """Append (n, n_channels) samples and, if the file has one, the (n,) trigger bitmask."""
+        if self._samples is None:
+            raise FileFormatError(f"{self.path}: epoched file takes no continuous samples")
+        samples = np.asarray(samples)
+        if samples.ndim != 2 or samples.shape[1] != self.n_channels:
+            raise FileFormatError(
+                f"{self.path}: samples must be (n, {self.n_channels}), got {samples.shape}"
+            )
+        self._append(self._samples, samples)
+        if self._trigger is not None:
+            self._append(
+                self._trigger, np.zeros(len(samples), np.uint8) if trigger is None else trigger
+            )
+
+    def append_stimuli(self, rows: np.ndarray) -> None:
+        """Append rows of :data:`STIMULUS_DTYPE`."""
+        self._append(self._stimuli, np.asarray(rows, dtype=STIMULUS_DTYPE))
+
+    def append_faults(self, rows: np.ndarray) -> None:
+        """Append rows of :data:`FAULT_DTYPE`."""
+        self._append(self._faults, np.asarray(rows, dtype=FAULT_DTYPE))
+
+    def append_annotations(self, rows: np.ndarray) -> None:
+        """Append rows of :data:`ANNOTATION_DTYPE`."""
+        self._append(self._annotations, np.asarray(rows, dtype=ANNOTATION_DTYPE))
+
+    @property
+    def n_samples(self) -> int:
+        """Samples written so far."""
+        return 0 if self._samples is None else self._samples.shape[0]
+
+    def flush(self) -> None:
+        """Make everything appended so far durable and visible to SWMR readers."""
+        for ds in (self._samples, self._trigger, self._stimuli, self._faults, self._annotations):
+            if ds is not None:
+                ds.flush()
+        self._file.flush()
+
+    def close(self) -> None:
+        if self._file.id.valid:
+            self.flush()
+            self._file.close()
+
+    def __enter__(self) -> SessionWriter:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+
+def store_analysis(path: str | Path, results: dict, annotations: np.ndarray) -> None:
+    """Save analysis output into the file's ``/analysis`` group without touching raw data.
+
+    ``results`` replaces ``/analysis/results_json``; ``annotations`` replace earlier
+    ``auto-qc`` annotations while ``user`` annotations are kept.
+    """
+    path = Path(path)
+    try:
+        f = h5py.File(path, "r+")
+    except OSError as exc:
+        raise FileFormatError(
+            f"{path}: cannot open for writing analysis results ({exc}); if recording was "
+            "interrupted run 'hreflex recover' first"
+        ) from None
+    with f:
+        group = f.require_group("analysis")
+        old = group["annotations"][()] if "annotations" in group else empty_table(ANNOTATION_DTYPE)
+        keep = old[[decode_str(s) != "auto-qc" for s in old["source"]]] if len(old) else old
+        new = np.concatenate([keep, np.asarray(annotations, dtype=ANNOTATION_DTYPE)])
+        for name in ("annotations", "results_json"):
+            if name in group:
+                del group[name]
+        group.create_dataset("annotations", data=new, maxshape=(None,), chunks=(64,))
+        group.create_dataset("results_json", data=json.dumps(results), dtype=_STR)
