@@ -8,6 +8,7 @@ It creates (or reuses) a virtual environment in ``.venv``, installs the project 
 test extra whenever ``pyproject.toml`` changed, then runs the requested job. Only the
 standard library is used here, so a fresh machine needs nothing but python3.
 Any further arguments are passed on (``python3 run.py test -k format``).
+``HREFLEX_EXTRAS=nwb,neo`` also installs those optional extras (CI does, so their tests run).
 """
 
 from __future__ import annotations
@@ -31,14 +32,15 @@ JOBS = {
 
 
 def ensure_venv() -> None:
-    """Create .venv and (re)install the project when pyproject.toml changed."""
-    wanted = hashlib.sha256((ROOT / "pyproject.toml").read_bytes()).hexdigest()
+    """Create .venv and (re)install the project when pyproject.toml or the extras changed."""
+    extras = ",".join(["test", *filter(None, os.environ.get("HREFLEX_EXTRAS", "").split(","))])
+    wanted = hashlib.sha256((ROOT / "pyproject.toml").read_bytes() + extras.encode()).hexdigest()
     if not (BIN / "python").exists():
         subprocess.run([sys.executable, "-m", "venv", str(VENV)], check=True)
     if STAMP.exists() and STAMP.read_text() == wanted:
         return
     pip = [str(BIN / "python"), "-m", "pip", "--disable-pip-version-check", "-q"]
-    subprocess.run([*pip, "install", "-e", f"{ROOT}[test]"], check=True)
+    subprocess.run([*pip, "install", "-e", f"{ROOT}[{extras}]"], check=True)
     STAMP.write_text(wanted)
 
 

@@ -1,0 +1,541 @@
+"""Session configuration: one TOML file describes devices, channels, protocols, limits, gating
+and recording (schema with every key, unit and default: ``docs/ACQUISITION.md``).
+
+:func:`load_config` parses and checks it; every problem raises one-line :class:`ConfigError`
+naming the file, the table and the key. Unknown keys are refused. Whether the protocols fit the
+limits is checked on the built schedule by :func:`hreflex.acquisition.plan.check_plan`.
+"""
+
+from __future__ import annotations
+
+import math
+import string
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from hreflex.acquisition.safety import wire_limits
+from hreflex.errors import ConfigError
+from hreflex.io.session import SessionMeta
+from hreflex.io.toml import check_keys, load_toml
+from hreflex.protocol.safety import HEARTBEAT_MAX_MS, HEARTBEAT_MIN_MS, StimLimits
+
+_REQUIRED = object()
+MAX_FLUSH_INTERVAL_S = 0.5
+NAME_FIELDS = ("subject", "session", "condition", "date", "time")
+
+
+class _Table:
+    """Typed, checked access to one TOML table; remembers which keys were read.
+
+    Getters return ``default`` when the key is absent (``_REQUIRED``: absent is an error) and
+    check the value otherwise; :meth:`finish` refuses keys that were never read."""
+
+    def __init__(self, data: Any, source: str, section: str) -> None:
+        self.source, self.where = source, f"{source} {section}".strip()
+        if not isinstance(data, dict):
+            raise ConfigError(f"{self.where} must be a table")
+        self.data: dict[str, Any] = data
+        self.read: set[str] = set()
+
+    def has(self, key: str) -> bool:
+        self.read.add(key)
+        return key in self.data
+
+    def _get(self, key: str, default: Any) -> tuple[bool, Any]:
+        self.read.add(key)
+        if key in self.data:
+            return True, self.data[key]
+        if default is _REQUIRED:
+            raise ConfigError(f"{self.where}: missing key {key!r}")
+        return False, default
+
+    def fail(self, key: str, problem: str) -> ConfigError:
+        return ConfigError(f"{self.where}: {key} {problem}")
+
+    def _number(self, key: str, v: Any, gt, ge, le, integer: bool) -> float | int:
+        if isinstance(v, bool) or not isinstance(v, (int, float)):
+            raise self.fail(key, f"must be a number, got {v!r}")
+        if not math.isfinite(v):
+            raise self.fail(key, f"must be finite, got {v!r}")
+        if integer and v != int(v):
+            raise self.fail(key, f"must be an integer, got {v!r}")
+        for bound, ok, op in ((gt, lambda: v > gt, ">"), (ge, lambda: v >= ge, ">="),
+                              (le, lambda: v <= le, "<=")):
+            if bound is not None and not ok():
+                raise self.fail(key, f"must be {op} {bound:g}, got {v:g}")
+        return int(v) if integer else float(v)
+
+    def number(self, key, default=_REQUIRED, *, gt=None, ge=None, le=None, integer=False):
+        present, v = self._get(key, default)
+        return self._number(key, v, gt, ge, le, integer) if present else v
+
+    def numbers(self, key, default=_REQUIRED, *, gt=None, ge=None, le=None):
+        present, v = self._get(key, default)
+        if not present:
+            return v
+        if not isinstance(v, list) or not v:
+            raise self.fail(key, f"must be a non-empty list of numbers, got {v!r}")
+        return tuple(self._number(key, x, gt, ge, le, False) for x in v)
+
+    def text(self, key, default=_REQUIRED, *, choices=None):
+        present, v = self._get(key, default)
+        if not present:
+            return v
+        if not isinstance(v, str):
+            raise self.fail(key, f"must be a string, got {v!r}")
+        if choices is not None and v not in choices:
+            raise self.fail(key, f"must be one of {', '.join(choices)}, got {v!r}")
+        return v
+
+    def flag(self, key: str, default: bool) -> bool:
+        present, v = self._get(key, default)
+        if present and not isinstance(v, bool):
+            raise self.fail(key, f"must be true or false, got {v!r}")
+        return v
+
+    def window(self, key: str) -> tuple[float, float] | None:
+        """Optional ``[start, end]`` pair of numbers with start < end."""
+        v = self.numbers(key, None)
+        if v is not None and (len(v) != 2 or not v[0] < v[1]):
+            raise self.fail(key, f"must be [start, end] with start < end, got {list(v)}")
+        return v
+
+    def sub(self, key: str, required: bool = True, section: str | None = None) -> _Table:
+        """The sub-table ``key`` (an empty one when optional and absent)."""
+        _, v = self._get(key, _REQUIRED if required else {})
+        return _Table(v, self.source, section or f"[{key}]")
+
+    def items(self, key: str, section: str) -> list[_Table]:
+        """The non-empty array of tables ``key`` (``[[key]]``)."""
+        _, v = self._get(key, _REQUIRED)
+        if not isinstance(v, list) or not v:
+            raise ConfigError(f"{self.where}: {section} needs at least one entry")
+        return [_Table(item, self.source, f"{section} #{i + 1}") for i, item in enumerate(v)]
+
+    def finish(self) -> None:
+        check_keys(self.data, self.read, self.where)
+
+
+# -- the configuration records ----------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class PortSpec:
+    """How to find one device: a ``port`` (path such as ``/dev/ttyACM0`` or ``COM3``, or a
+    pyserial URL such as ``loop://``), or a USB match on ``vid``/``pid``/``serial_number``,
+    or ``emulated`` (the engine starts a device emulator). ``baud`` in bit/s."""
+
+    role: str
+    port: str | None = None
+    vid: int | None = None
+    pid: int | None = None
+    serial_number: str | None = None
+    emulated: bool = False
+    baud: int = 2_000_000
+
+    def describe(self) -> str:
+        if self.emulated:
+            return "emulated"
+        if self.port is not None:
+            return self.port
+        parts = [f"vid=0x{self.vid:04X}" if self.vid is not None else "",
+                 f"pid=0x{self.pid:04X}" if self.pid is not None else "",
+                 f"serial={self.serial_number}" if self.serial_number else ""]
+        return "USB " + " ".join(p for p in parts if p)
+
+
+@dataclass(frozen=True)
+class AmplifierConfig:
+    connection: PortSpec
+    sample_rate_Hz: int
+    samples_per_block: int
+
+
+@dataclass(frozen=True)
+class StimulatorConfig:
+    connection: PortSpec
+    heartbeat_timeout_ms: int
+
+
+@dataclass(frozen=True)
+class Channel:
+    name: str
+    muscle: str = ""
+
+
+@dataclass(frozen=True)
+class SweepConfig:
+    """Sweep window around each stimulus (ms) and the initial live-view M/H windows (ms after
+    the stimulus; None = not set)."""
+
+    pre_ms: float
+    post_ms: float
+    M_window_ms: tuple[float, float] | None = None
+    H_window_ms: tuple[float, float] | None = None
+
+
+@dataclass(frozen=True)
+class LimitsConfig:
+    """``[limits]`` as written: intensity mA, pulse width µs, rate Hz, stimuli per session."""
+
+    max_intensity_mA: float
+    max_pulse_width_us: float
+    max_rate_Hz: float
+    max_stimuli: int
+
+    @property
+    def stim_limits(self) -> StimLimits:
+        """The same limits in wire units (rounded down)."""
+        return wire_limits(self.max_intensity_mA, self.max_pulse_width_us, self.max_rate_Hz)
+
+
+@dataclass(frozen=True)
+class Recruitment:
+    label: str
+    intensities_mA: tuple[float, ...]
+    sweeps: int
+    isi_s: float
+    jitter_s: float
+    randomize: bool
+    pulse_width_us: float
+    kind: str = "recruitment"
+    intensity_key: str = "intensities_mA"  # the key the intensities came from (for messages)
+
+
+@dataclass(frozen=True)
+class DerivedIntensity:
+    """An intensity resolved at run time: the one giving ``h_fraction`` × Hmax on the ascending
+    limb of the H recruitment curve measured in block ``source_block`` (index into protocols)."""
+
+    source_block: int
+    h_fraction: float
+
+
+@dataclass(frozen=True)
+class Rdd:
+    label: str
+    frequencies_Hz: tuple[float, ...]
+    pulses_per_train: int
+    rest_s: float
+    test_intensity_mA: float | DerivedIntensity
+    randomize: bool
+    pulse_width_us: float
+    kind: str = "rdd"
+
+
+@dataclass(frozen=True)
+class Fixed:
+    label: str
+    intensity_mA: float
+    n_stimuli: int
+    isi_s: float
+    jitter_s: float
+    pulse_width_us: float
+    kind: str = "fixed"
+
+
+Protocol = Recruitment | Rdd | Fixed
+
+
+@dataclass(frozen=True)
+class GatingConfig:
+    """Background-EMG gating: stimulate only after the RMS of ``channel`` over the last
+    ``window_ms`` stayed within [min_rms_uV, max_rms_uV] for ``hold_s``; give up waiting after
+    ``max_wait_s`` (the stimulus is then delivered and flagged)."""
+
+    channel: str
+    window_ms: float
+    min_rms_uV: float
+    max_rms_uV: float
+    hold_s: float
+    max_wait_s: float
+
+
+@dataclass(frozen=True)
+class RecordingConfig:
+    output_dir: Path
+    name: str
+    flush_interval_s: float
+    journal: bool
+    journal_fsync_s: float
+    reconnect_timeout_s: float
+    overwrite: bool
+
+
+@dataclass(frozen=True)
+class EmulatorConfig:
+    preset: str
+    speed_factor: float
+    seed: int
+
+
+@dataclass(frozen=True)
+class SessionConfig:
+    """A whole validated session configuration (``source``: the file it came from, ``text``:
+    its TOML, stored in the session file as requested)."""
+
+    source: str
+    text: str
+    meta: SessionMeta
+    amplifier: AmplifierConfig
+    stimulator: StimulatorConfig
+    channels: tuple[Channel, ...]
+    sweep: SweepConfig
+    limits: LimitsConfig
+    protocols: tuple[Protocol, ...]
+    seed: int | None
+    block_gap_s: float
+    gating: GatingConfig | None
+    recording: RecordingConfig
+    emulator: EmulatorConfig | None = None
+
+    def output_path(self, now: datetime | None = None) -> Path:
+        """Session file path: ``[recording] output_dir / name`` with the placeholders filled
+        and ``.h5`` appended."""
+        now = now or datetime.now()
+        values = {
+            "subject": self.meta.subject_id, "session": self.meta.session_id,
+            "condition": self.meta.condition, "date": now.strftime("%Y%m%d"),
+            "time": now.strftime("%H%M%S"),
+        }
+        name = self.recording.name.format(**values)
+        return self.recording.output_dir / (name if name.endswith(".h5") else name + ".h5")
+
+
+# -- parsing ----------------------------------------------------------------------------------
+
+
+def _port_spec(t: _Table, role: str) -> PortSpec:
+    emulated = t.flag("emulated", False)
+    port = t.text("port", None)
+    vid = t.number("vid", None, ge=0, le=0xFFFF, integer=True)
+    pid = t.number("pid", None, ge=0, le=0xFFFF, integer=True)
+    serial = t.text("serial_number", None)
+    ways = [emulated, port is not None, any(v is not None for v in (vid, pid, serial))]
+    if sum(ways) != 1:
+        raise ConfigError(
+            f"{t.where}: give exactly one of port, vid/pid/serial_number or emulated = true"
+        )
+    if port is not None and not port.strip():
+        raise t.fail("port", "is empty")
+    baud = t.number("baud", 2_000_000, gt=0, integer=True)
+    return PortSpec(role, port, vid, pid, serial, emulated, baud)
+
+
+def _devices(root: _Table) -> tuple[AmplifierConfig, StimulatorConfig]:
+    devices = root.sub("devices")
+    amp_t = devices.sub("amplifier", section="[devices.amplifier]")
+    stim_t = devices.sub("stimulator", section="[devices.stimulator]")
+    devices.finish()
+    rate = amp_t.number("sample_rate_Hz", gt=0, le=1_000_000, integer=True)
+    amp = AmplifierConfig(
+        _port_spec(amp_t, "amplifier"),
+        rate,
+        amp_t.number("samples_per_block", max(1, rate // 1000), ge=1, le=4096, integer=True),
+    )
+    stim = StimulatorConfig(
+        _port_spec(stim_t, "stimulator"),
+        stim_t.number(
+            "heartbeat_timeout_ms", 1000, ge=HEARTBEAT_MIN_MS, le=HEARTBEAT_MAX_MS, integer=True
+        ),
+    )
+    amp_t.finish()
+    stim_t.finish()
+    return amp, stim
+
+
+def _channels(root: _Table) -> tuple[Channel, ...]:
+    out = []
+    for t in root.items("channels", "[[channels]]"):
+        name = t.text("name")
+        if not name.strip():
+            raise t.fail("name", "is empty")
+        out.append(Channel(name, t.text("muscle", "")))
+        t.finish()
+    names = [c.name for c in out]
+    dup = next((n for n in names if names.count(n) > 1), None)
+    if dup is not None:
+        raise ConfigError(f"{root.where} [[channels]]: name {dup!r} is used twice")
+    return tuple(out)
+
+
+def _intensities(t: _Table) -> tuple[float, ...]:
+    from hreflex.schedule import intensity_levels
+
+    has_list = t.has("intensities_mA")
+    has_range = [t.has(k) for k in ("start_mA", "stop_mA", "step_mA")]
+    if has_list and any(has_range):
+        raise ConfigError(f"{t.where}: give intensities_mA or start_mA/stop_mA/step_mA, not both")
+    if has_list:
+        return t.numbers("intensities_mA", ge=0)
+    if not all(has_range):
+        raise ConfigError(f"{t.where}: give intensities_mA or all of start_mA, stop_mA, step_mA")
+    start = t.number("start_mA", ge=0)
+    stop = t.number("stop_mA", ge=start)
+    step = t.number("step_mA", gt=0)
+    return tuple(intensity_levels(start, stop, step).tolist())
+
+
+def _derived(t: _Table, earlier: list[Protocol]) -> DerivedIntensity:
+    d = t.sub("test_intensity", section=f"{t.where.removeprefix(t.source).strip()} test_intensity")
+    source = d.text("from")
+    fraction = d.number("h_fraction", gt=0, le=1)
+    d.finish()
+    candidates = [
+        i for i, p in enumerate(earlier)
+        if p.kind == "recruitment" and source in ("recruitment", p.label)
+    ]
+    if not candidates:
+        raise d.fail(
+            "from", f"= {source!r} needs an earlier recruitment protocol "
+            '("recruitment" = the latest one, or its label)'
+        )
+    return DerivedIntensity(candidates[-1], fraction)
+
+
+def _protocol(t: _Table, earlier: list[Protocol]) -> Protocol:
+    kind = t.text("kind", choices=("recruitment", "rdd", "fixed"))
+    t.where = f"{t.where} ({kind})"
+    label = t.text("label", kind)
+    pw = t.number("pulse_width_us", 1000.0, gt=0)
+    if kind == "recruitment":
+        levels = _intensities(t)
+        return Recruitment(
+            label, levels, t.number("sweeps", 4, ge=1, integer=True),
+            t.number("isi_s", gt=0), t.number("jitter_s", 0.0, ge=0),
+            t.flag("randomize", False), pw,
+            intensity_key="intensities_mA" if "intensities_mA" in t.data else "stop_mA",
+        )
+    if kind == "fixed":
+        return Fixed(
+            label, t.number("intensity_mA", ge=0), t.number("n_stimuli", ge=1, integer=True),
+            t.number("isi_s", gt=0), t.number("jitter_s", 0.0, ge=0), pw,
+        )
+    if t.has("test_intensity_mA") == t.has("test_intensity"):
+        raise ConfigError(f"{t.where}: give exactly one of test_intensity_mA or test_intensity")
+    test = (
+        t.number("test_intensity_mA", ge=0) if "test_intensity_mA" in t.data
+        else _derived(t, earlier)
+    )
+    return Rdd(
+        label, t.numbers("frequencies_Hz", gt=0),
+        t.number("pulses_per_train", 10, ge=2, integer=True), t.number("rest_s", 30.0, ge=0),
+        test, t.flag("randomize", False), pw,
+    )
+
+
+def _protocols(root: _Table) -> tuple[Protocol, ...]:
+    out: list[Protocol] = []
+    for t in root.items("protocols", "[[protocols]]"):
+        out.append(_protocol(t, out))
+        t.finish()
+    return tuple(out)
+
+
+def _gating(root: _Table, channels: tuple[Channel, ...]) -> GatingConfig | None:
+    if not root.has("gating"):
+        return None
+    t = root.sub("gating")
+    names = [c.name for c in channels]
+    channel = t.text("channel", names[0])
+    if channel not in names:
+        raise t.fail("channel", f"{channel!r} is not one of the [[channels]] names {names}")
+    lo = t.number("min_rms_uV", 0.0, ge=0)
+    g = GatingConfig(
+        channel, t.number("window_ms", 50.0, gt=0), lo, t.number("max_rms_uV", gt=lo),
+        t.number("hold_s", 2.0, ge=0), t.number("max_wait_s", 30.0, gt=0),
+    )
+    t.finish()
+    return g
+
+
+def _recording(root: _Table) -> RecordingConfig:
+    t = root.sub("recording", required=False)
+    name = t.text("name", "{subject}_{session}_{date}_{time}")
+    try:
+        used = {f for _, f, _, _ in string.Formatter().parse(name) if f is not None}
+    except ValueError as exc:
+        raise t.fail("name", f"is not a valid name template ({exc})") from None
+    bad = sorted(used - set(NAME_FIELDS))
+    if bad:
+        raise t.fail("name", f"has unknown placeholder {{{bad[0]}}} (use {', '.join(NAME_FIELDS)})")
+    r = RecordingConfig(
+        Path(t.text("output_dir", ".")), name,
+        t.number("flush_interval_s", 0.25, gt=0, le=MAX_FLUSH_INTERVAL_S),
+        t.flag("journal", True), t.number("journal_fsync_s", 0.5, gt=0, le=10),
+        t.number("reconnect_timeout_s", 10.0, ge=0), t.flag("overwrite", False),
+    )
+    t.finish()
+    return r
+
+
+def _emulator(root: _Table, needed: bool) -> EmulatorConfig | None:
+    if not root.has("emulator"):
+        if needed:
+            raise ConfigError(f"{root.where}: a device has emulated = true but [emulator] is missing")
+        return None
+    from hreflex.sim.presets import get_preset
+
+    t = root.sub("emulator")
+    preset = t.text("preset")
+    try:
+        get_preset(preset)
+    except ConfigError as exc:
+        raise t.fail("preset", f"{preset!r}: {exc}") from None
+    e = EmulatorConfig(
+        preset, t.number("speed_factor", 1.0, gt=0, le=1000), t.number("seed", 0, integer=True)
+    )
+    t.finish()
+    return e
+
+
+def parse_config(data: dict[str, Any], source: str = "<config>", text: str = "") -> SessionConfig:
+    """Validate an already-parsed TOML document; ``source`` names it in error messages."""
+    root = _Table(data, source, "")
+    md = root.sub("metadata", required=False)
+    meta = SessionMeta(
+        subject_id=md.text("subject", ""), session_id=md.text("session", ""),
+        species=md.text("species", "human"), muscle=md.text("muscle", ""),
+        nerve=md.text("nerve", ""), condition=md.text("condition", ""),
+        notes=md.text("notes", ""),
+    )
+    md.finish()
+    amp, stim = _devices(root)
+    channels = _channels(root)
+    sw = root.sub("sweep", required=False)
+    sweep = SweepConfig(
+        sw.number("pre_ms", 50.0, ge=0), sw.number("post_ms", 100.0, gt=0),
+        sw.window("M_window_ms"), sw.window("H_window_ms"),
+    )
+    for key, w in (("M_window_ms", sweep.M_window_ms), ("H_window_ms", sweep.H_window_ms)):
+        if w is not None and not (0 <= w[0] and w[1] <= sweep.post_ms):
+            raise sw.fail(key, f"{list(w)} must lie within 0..post_ms ({sweep.post_ms:g} ms)")
+    sw.finish()
+    lt = root.sub("limits")
+    limits = LimitsConfig(
+        lt.number("max_intensity_mA", gt=0), lt.number("max_pulse_width_us", gt=0),
+        lt.number("max_rate_Hz", gt=0), lt.number("max_stimuli", ge=1, integer=True),
+    )
+    lt.finish()
+    protocols = _protocols(root)
+    sc = root.sub("schedule", required=False)
+    seed = sc.number("seed", None, ge=0, integer=True)
+    block_gap_s = sc.number("block_gap_s", 10.0, gt=0)
+    sc.finish()
+    gating = _gating(root, channels)
+    recording = _recording(root)
+    emulator = _emulator(root, amp.connection.emulated or stim.connection.emulated)
+    root.finish()
+    return SessionConfig(
+        source, text, meta, amp, stim, channels, sweep, limits, protocols, seed, block_gap_s,
+        gating, recording, emulator,
+    )
+
+
+def load_config(path: str | Path) -> SessionConfig:
+    """Read and validate a session configuration file (raises :class:`ConfigError`)."""
+    path = Path(path)
+    data = load_toml(path)
+    return parse_config(data, source=path.name, text=path.read_text(encoding="utf-8"))

@@ -1,0 +1,314 @@
+"""The recorder: a writer thread that owns the session file.
+
+Producers (the serial reader threads, the stimulus loop) call ``put_samples`` /
+``put_blocks`` / ``put_stimuli`` / ``put_faults``: these only queue and never wait for the
+disk. The thread places samples by their index on the EMG clock (row k of
+``/emg/continuous`` is always sample k): missing samples become zero rows plus one ``gap``
+fault, samples for rows already written are dropped (``overlap`` fault), so later samples are
+never shifted. It writes and flushes at least every ``flush_interval_s`` (≤ 0.5 s), which
+bounds what a crash can lose from the file.
+
+With a :class:`~hreflex.acquisition.journal.Journal`, stimulus and fault rows are also
+journaled as they are queued (the reader thread journals the raw wire bytes itself), so
+``hreflex recover`` can redo exactly what this thread would have written.
+"""
+
+from __future__ import annotations
+
+import queue
+import threading
+import time
+from collections import Counter
+from dataclasses import dataclass, field
+from typing import Protocol
+
+import numpy as np
+
+from hreflex.acquisition.journal import SOURCE_FAULTS, SOURCE_STIMULI, Journal
+from hreflex.errors import FileFormatError
+from hreflex.io.format import FAULT_DTYPE, STIMULUS_DTYPE, empty_table
+from hreflex.protocol.decoder import SampleBlocks
+
+_STOP = object()
+_ZERO_CHUNK_ROWS = 1 << 16  # zero rows for a gap are written in pieces of at most this
+
+
+class Sink(Protocol):
+    """What the recorder writes to (:class:`~hreflex.io.writer.SessionWriter` is one)."""
+
+    n_samples: int
+    n_channels: int
+
+    def append_samples(self, samples: np.ndarray, trigger: np.ndarray | None = None) -> None: ...
+    def append_stimuli(self, rows: np.ndarray) -> None: ...
+    def append_faults(self, rows: np.ndarray) -> None: ...
+    def flush(self) -> None: ...
+    def close(self) -> None: ...
+
+
+def fault_rows(kind: str, sample_start: int = -1, n_samples: int = 0, detail: str = "") -> np.ndarray:
+    """One ``FAULT_DTYPE`` row."""
+    row = empty_table(FAULT_DTYPE, 1)
+    row[0] = (kind.encode(), sample_start, n_samples, detail.encode()[:128])
+    return row
+
+
+@dataclass
+class RecorderStats:
+    """Counters of what the recorder did (read them after :meth:`Recorder.close`)."""
+
+    n_samples: int = 0  # rows this recorder wrote (received + zero-filled)
+    gap_samples: int = 0  # zero rows written for samples that never arrived
+    dropped_samples: int = 0  # samples for rows already written (overlap) or beyond max_gap
+    n_stimuli: int = 0
+    n_faults: int = 0
+    n_flushes: int = 0
+    max_flush_gap_s: float = 0.0  # longest time between two flushes
+    max_backlog: int = 0  # most queued items seen at once
+    skipped: Counter = field(default_factory=Counter)  # rows already present (recovery)
+
+
+class _Present:
+    """Rows already in the file (recovery): each identical new row consumes one instead of
+    being written again."""
+
+    def __init__(self, rows: np.ndarray | None) -> None:
+        self._left = Counter(r.tobytes() for r in rows) if rows is not None else Counter()
+
+    def new_rows(self, rows: np.ndarray) -> np.ndarray:
+        if not self._left:
+            return rows
+        keep = np.ones(len(rows), bool)
+        for i, r in enumerate(rows):
+            key = r.tobytes()
+            if self._left[key] > 0:
+                self._left[key] -= 1
+                keep[i] = False
+        return rows[keep]
+
+
+class Recorder:
+    """Writer thread around ``sink``; see the module docstring.
+
+    ``resume_rows``: rows ``0 .. resume_rows-1`` are already in the sink (recovery finishing
+    a file): the stream is placed from sample 0 as usual, so its gap and overlap faults are
+    derived again, but only rows from ``resume_rows`` on are written. ``present_stimuli`` /
+    ``present_faults``: rows already in the file; identical new rows are not written again.
+    ``max_gap_samples``: a jump forward larger than this is not zero-filled; that block is
+    dropped with a ``clock_jump`` fault (protects the disk from a corrupt sample index).
+    """
+
+    def __init__(
+        self,
+        sink: Sink,
+        *,
+        flush_interval_s: float = 0.25,
+        journal: Journal | None = None,
+        resume_rows: int = 0,
+        max_gap_samples: int | None = None,
+        present_stimuli: np.ndarray | None = None,
+        present_faults: np.ndarray | None = None,
+    ) -> None:
+        if not 0 < flush_interval_s <= 0.5:
+            raise ValueError(f"flush_interval_s must be in (0, 0.5], got {flush_interval_s}")
+        self.sink, self.journal = sink, journal
+        self.flush_interval_s = flush_interval_s
+        self.max_gap_samples = max_gap_samples
+        self.stats = RecorderStats()
+        if sink.n_samples != resume_rows:
+            raise ValueError(f"sink holds {sink.n_samples} rows, resume_rows is {resume_rows}")
+        self._next = 0  # the sample the next row stands for
+        self._resume = int(resume_rows)
+        self._stimuli_present = _Present(present_stimuli)
+        self._faults_present = _Present(present_faults)
+        self._n_channels = sink.n_channels
+        self._q: queue.SimpleQueue = queue.SimpleQueue()
+        self._error: BaseException | None = None
+        self._thread = threading.Thread(target=self._run, name="recorder", daemon=True)
+        self._pending: list = []  # sample arrays (counts, trigger) or int (zero rows)
+        self._pending_stimuli: list[np.ndarray] = []
+        self._pending_faults: list[np.ndarray] = []
+
+    # -- producer side (any thread; never blocks on disk) ----------------------------------
+
+    def start(self) -> Recorder:
+        self._thread.start()
+        return self
+
+    def _put(self, item) -> None:
+        if self._error is not None:
+            raise FileFormatError(f"recording stopped: {self._error}")
+        self._q.put(item)
+
+    def put_samples(
+        self, first_index: int, counts: np.ndarray, trigger: np.ndarray | None = None
+    ) -> None:
+        """Queue (n, n_channels) ``counts`` whose row 0 is sample ``first_index`` of the EMG
+        clock, with their (n,) ``trigger`` bitmask (zeros if None). Both are copied, so the
+        caller may reuse its buffers."""
+        counts = np.array(counts)
+        if counts.ndim != 2 or counts.shape[1] != self._n_channels:
+            raise ValueError(f"samples must be (n, {self._n_channels}), got {counts.shape}")
+        trig = np.zeros(len(counts), np.uint8) if trigger is None else np.array(trigger, np.uint8)
+        if trig.shape != (len(counts),):
+            raise ValueError(f"trigger must be ({len(counts)},), got {trig.shape}")
+        self._put(("s", int(first_index), counts, trig))
+
+    def put_blocks(self, blocks: SampleBlocks, offset: int = 0) -> None:
+        """Queue decoded sample blocks; device index ``d`` goes to row ``d + offset``."""
+        idx = blocks.sample_index().astype(np.int64) + offset
+        if len(idx) == 0:
+            return
+        breaks = np.flatnonzero(np.diff(idx) != 1) + 1
+        for a, b in zip(np.r_[0, breaks], np.r_[breaks, len(idx)], strict=True):
+            self.put_samples(int(idx[a]), blocks.samples[a:b], blocks.digital[a:b])
+
+    def put_stimuli(self, rows: np.ndarray) -> None:
+        """Queue ``STIMULUS_DTYPE`` rows (also journaled)."""
+        rows = np.asarray(rows, dtype=STIMULUS_DTYPE).reshape(-1)
+        if self.journal is not None:
+            self.journal.write_rows(SOURCE_STIMULI, rows)
+        self._put(("t", rows))
+
+    def put_faults(self, rows: np.ndarray) -> None:
+        """Queue ``FAULT_DTYPE`` rows (also journaled). Gaps in the samples are found and
+        recorded by the recorder itself; do not put ``gap`` faults for them."""
+        rows = np.asarray(rows, dtype=FAULT_DTYPE).reshape(-1)
+        if self.journal is not None:
+            self.journal.write_rows(SOURCE_FAULTS, rows)
+        self._put(("f", rows))
+
+    @property
+    def backlog(self) -> int:
+        """Items queued and not yet taken by the writer thread."""
+        return self._q.qsize()
+
+    @property
+    def error(self) -> BaseException | None:
+        """The exception that stopped the writer thread, if any."""
+        return self._error
+
+    def close(self) -> RecorderStats:
+        """Write everything queued, flush, close the sink (and the journal); return stats.
+        Raises :class:`FileFormatError` if the writer thread failed."""
+        if self._thread.is_alive():
+            self._q.put(_STOP)
+            self._thread.join()
+        elif self._thread.ident is None:  # never started: write synchronously
+            self._q.put(_STOP)
+            self._run()
+        if self.journal is not None:
+            self.journal.close()
+        if self._error is not None:
+            raise FileFormatError(f"recording stopped: {self._error}")
+        return self.stats
+
+    # -- writer thread ---------------------------------------------------------------------
+
+    def _run(self) -> None:
+        try:
+            last = time.monotonic()
+            deadline = last + self.flush_interval_s
+            stop = False
+            while not stop:
+                try:
+                    item = self._q.get(timeout=max(0.0, deadline - time.monotonic()))
+                except queue.Empty:
+                    item = None
+                if item is _STOP:
+                    stop = True
+                elif item is not None:
+                    self._take(item)
+                    self.stats.max_backlog = max(self.stats.max_backlog, self._q.qsize())
+                now = time.monotonic()
+                if stop or now >= deadline:
+                    self._write()
+                    self.sink.flush()
+                    done = time.monotonic()
+                    self.stats.n_flushes += 1
+                    self.stats.max_flush_gap_s = max(self.stats.max_flush_gap_s, done - last)
+                    last, deadline = done, done + self.flush_interval_s
+        except BaseException as exc:  # disk full, I/O error...: tell the producers
+            self._error = exc
+        finally:
+            try:
+                self.sink.close()
+            except BaseException as exc:
+                self._error = self._error or exc
+
+    def _fault(self, kind: str, start: int, n: int, detail: str) -> None:
+        self._pending_faults.append(fault_rows(kind, start, n, detail))
+
+    def _take(self, item) -> None:
+        tag = item[0]
+        if tag == "t":
+            self._pending_stimuli.append(item[1])
+            return
+        if tag == "f":
+            self._pending_faults.append(item[1])
+            return
+        _, first, counts, trig = item
+        n = len(counts)
+        if first > self._next:
+            gap = first - self._next
+            if self.max_gap_samples is not None and gap > self.max_gap_samples:
+                self.stats.dropped_samples += n
+                self._fault("clock_jump", first, n, f"block at sample {first} is {gap} samples "
+                            f"ahead of sample {self._next}; dropped")
+                return
+            self._fault("gap", self._next, gap, f"samples {self._next}-{first - 1} not received")
+            self.stats.gap_samples += gap
+            zeros = first - max(self._next, self._resume)
+            if zeros > 0:
+                self._pending.append(zeros)
+            self._next = first
+        elif first < self._next:
+            skip = min(n, self._next - first)
+            self.stats.dropped_samples += skip
+            self._fault("overlap", first, skip,
+                        f"samples {first}-{first + skip - 1} arrived again; dropped")
+            counts, trig, first = counts[skip:], trig[skip:], first + skip
+        if len(counts):
+            done = max(0, self._resume - first)  # rows already in the sink
+            if done < len(counts):
+                self._pending.append((counts[done:], trig[done:]))
+            self._next = first + len(counts)
+
+    def _write(self) -> None:
+        runs: list[tuple[np.ndarray, np.ndarray]] = []
+
+        def write_runs() -> None:
+            if runs:
+                self.sink.append_samples(np.concatenate([r[0] for r in runs]),
+                                         np.concatenate([r[1] for r in runs]))
+                self.stats.n_samples += sum(len(r[1]) for r in runs)
+                runs.clear()
+
+        for part in self._pending:
+            if isinstance(part, int):
+                for start in range(0, part, _ZERO_CHUNK_ROWS):
+                    rows = min(_ZERO_CHUNK_ROWS, part - start)
+                    write_runs()
+                    self.sink.append_samples(
+                        np.zeros((rows, self.sink.n_channels), np.int16), np.zeros(rows, np.uint8)
+                    )
+                    self.stats.n_samples += rows
+            else:
+                runs.append(part)
+        write_runs()
+        self._pending.clear()
+        self._write_rows(self._pending_stimuli, self._stimuli_present, self.sink.append_stimuli,
+                         "n_stimuli")
+        self._write_rows(self._pending_faults, self._faults_present, self.sink.append_faults,
+                         "n_faults")
+
+    def _write_rows(self, pending: list, present: _Present, append, counter: str) -> None:
+        if not pending:
+            return
+        rows = np.concatenate(pending)
+        pending.clear()
+        new = present.new_rows(rows)
+        self.stats.skipped[counter] += len(rows) - len(new)
+        if len(new):
+            append(new)
+            setattr(self.stats, counter, getattr(self.stats, counter) + len(new))
