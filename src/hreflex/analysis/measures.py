@@ -1,0 +1,144 @@
+"""Per-sweep measures of a wave inside a window, and response latencies.
+
+All functions take conditioned sweeps ``data_V`` (n_sweeps, n_channels, n_samples) in volts
+and a time axis ``time_ms`` (n_samples,) relative to the stimulus; results are in mV, mV·ms
+and ms. Windows differ per channel, so channels are looped over (a handful); sweeps never are.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, fields
+
+import numpy as np
+from scipy.ndimage import uniform_filter1d
+
+from hreflex.analysis.windows import ChannelWindows
+
+#: an onset may lie up to this many ``smooth_ms`` before the window start (and never before
+#: the artifact end / the M window end for H)
+ONSET_REACH = 5
+
+
+@dataclass
+class WaveMeasures:
+    """Measures of one wave (M or H); every array is (n_sweeps, n_channels), NaN where the
+    channel has no window.
+
+    - ``p2p_mV``: maximum minus minimum inside the window;
+    - ``area_mVms``: integral of the rectified signal (sum of |x| x sample interval);
+    - ``rms_mV``, ``mean_rect_mV``: RMS and mean of |x| inside the window;
+    - ``onset_ms``: last crossing of the onset threshold before the peak (interpolated);
+      NaN when the peak stays below the threshold or the signal never drops below it;
+    - ``peak_ms``: time of the largest |x|;
+    - ``clipped``: a sample inside the window reached the amplifier limit.
+    """
+
+    p2p_mV: np.ndarray
+    area_mVms: np.ndarray
+    rms_mV: np.ndarray
+    mean_rect_mV: np.ndarray
+    onset_ms: np.ndarray
+    peak_ms: np.ndarray
+    clipped: np.ndarray
+
+    def amplitude(self, measure: str) -> np.ndarray:
+        """The amplitude named in the config: ``p2p``, ``area``, ``rms`` or ``mean_rect``."""
+        return {"p2p": self.p2p_mV, "area": self.area_mVms, "rms": self.rms_mV,
+                "mean_rect": self.mean_rect_mV}[measure]
+
+
+def onset_crossing(x: np.ndarray, peak: np.ndarray, threshold: np.ndarray,
+                   time_ms: np.ndarray, smooth_samples: int) -> np.ndarray:
+    """Onset times of signals ``x`` (n, n_samples) whose peaks are at indices ``peak`` (n,).
+
+    The response is the stretch before the peak where the moving RMS over
+    ``smooth_samples`` stays at or above ``threshold`` (n,) (this bridges the zero crossings
+    between phases); the onset is the first sample of that stretch where |x| reaches the
+    threshold, linearly interpolated with the sample before. NaN when the peak is below the
+    threshold or the signal is never quiet before it.
+    """
+    n, m = x.shape
+    rows = np.arange(n)
+    thr = threshold.astype(x.dtype)[:, None]
+    col = np.arange(m)
+    power = uniform_filter1d(x * x, max(1, smooth_samples), axis=-1, mode="nearest")
+    quiet = power < thr * thr
+    quiet[col[None, :] >= peak[:, None]] = False
+    has_quiet = quiet.any(axis=1)
+    last_quiet = np.where(has_quiet, m - 1 - np.argmax(quiet[:, ::-1], axis=1), -1)
+    above = np.abs(x) >= thr
+    above[col[None, :] <= last_quiet[:, None]] = False
+    j = np.argmax(above, axis=1)  # first sample above after the quiet stretch
+    mag_j, mag_0 = np.abs(x[rows, j]), np.abs(x[rows, np.maximum(j - 1, 0)])
+    ok = has_quiet & (j > 0) & (j <= peak) & (np.abs(x[rows, peak]) >= threshold)
+    frac = np.clip((threshold - mag_0) / np.where(mag_j > mag_0, mag_j - mag_0, 1.0), 0.0, 1.0)
+    dt = time_ms[1] - time_ms[0] if m > 1 else 0.0
+    return np.where(ok, time_ms[np.maximum(j - 1, 0)] + frac * dt, np.nan)
+
+
+def _span(time_ms: np.ndarray, start_ms: float, stop_ms: float) -> tuple[int, int]:
+    a, b = np.searchsorted(time_ms, [start_ms - 1e-9, stop_ms + 1e-9])
+    return int(a), int(b)
+
+
+def measure_wave(data_V: np.ndarray, time_ms: np.ndarray, windows: list[ChannelWindows | None],
+                 wave: str, noise_V: np.ndarray, onset_sd: float,
+                 saturated=None) -> WaveMeasures:
+    """Measure ``wave`` ("m" or "h") of every sweep in each channel's window.
+
+    ``windows`` has one :class:`ChannelWindows` (or None) per channel; ``noise_V`` (n_sweeps,
+    n_channels) sets each sweep's onset threshold (``onset_sd`` x noise); the onset search
+    starts at ``ChannelWindows.onset_search_ms(wave)``. ``saturated``: None, or a mask
+    indexable like ``data_V`` with one channel (an array or an epochs ``Saturation``).
+    """
+    n_sw, n_ch, _ = data_V.shape
+    out = WaveMeasures(*(np.full((n_sw, n_ch), np.nan) for _ in range(6)),
+                       clipped=np.zeros((n_sw, n_ch), bool))
+    dt_ms = time_ms[1] - time_ms[0]
+    for c, cw in enumerate(windows):
+        win = getattr(cw, wave) if cw is not None else None
+        a, b = _span(time_ms, win.start_ms, win.stop_ms) if win is not None else (0, 0)
+        if b - a < 2:
+            continue
+        reach_ms = max(cw.onset_search_ms(wave), win.start_ms - ONSET_REACH * cw.smooth_ms)
+        s0 = min(a, _span(time_ms, reach_ms, win.stop_ms)[0])
+        ext = data_V[:, c, s0:b]  # onset search span; the window is its tail
+        seg = ext[:, a - s0:]
+        rect = np.abs(seg)
+        out.p2p_mV[:, c] = (seg.max(axis=1) - seg.min(axis=1)) * 1e3
+        out.area_mVms[:, c] = rect.sum(axis=1, dtype=np.float64) * (dt_ms * 1e3)
+        out.mean_rect_mV[:, c] = out.area_mVms[:, c] / (dt_ms * (b - a))
+        out.rms_mV[:, c] = np.sqrt(np.einsum("ij,ij->i", seg, seg, dtype=np.float64)
+                                   / (b - a)) * 1e3
+        peak = np.argmax(rect, axis=1)
+        out.peak_ms[:, c] = time_ms[a + peak]
+        out.onset_ms[:, c] = onset_crossing(ext, peak + (a - s0), onset_sd * noise_V[:, c],
+                                            time_ms[s0:b], int(round(cw.smooth_ms / dt_ms)))
+        if saturated is not None:
+            out.clipped[:, c] = saturated[:, c, a:b].any(axis=1)
+    return out
+
+
+def background_rms(data_V: np.ndarray, time_ms: np.ndarray,
+                   window_ms: tuple[float, float]) -> np.ndarray:
+    """(n_sweeps, n_channels) RMS about the mean over ``window_ms`` (pre-stimulus EMG), V;
+    NaN when the sweeps hold fewer than 2 samples of the window."""
+    a, b = np.searchsorted(time_ms, [window_ms[0] - 1e-9, window_ms[1]])
+    if b - a < 2:
+        return np.full(data_V.shape[:2], np.nan)
+    seg = data_V[..., a:b]
+    mean = seg.mean(axis=-1, dtype=np.float64)
+    power = np.einsum("ijk,ijk->ij", seg, seg, dtype=np.float64) / (b - a)
+    return np.sqrt(np.maximum(power - mean**2, 0.0))
+
+
+def response_latency(mean_V: np.ndarray, time_ms: np.ndarray, windows: ChannelWindows,
+                     wave: str, noise_V: float, onset_sd: float) -> tuple[float, float]:
+    """Onset and peak latency (ms) of ``wave`` ("m"/"h") in a mean sweep (n_samples,) of one
+    channel whose noise RMS is ``noise_V`` (onset threshold ``onset_sd x noise_V``)."""
+    res = measure_wave(mean_V[None, None, :], time_ms, [windows], wave,
+                       np.array([[noise_V]]), onset_sd)
+    return float(res.onset_ms[0, 0]), float(res.peak_ms[0, 0])
+
+
+MEASURE_NAMES = tuple(f.name for f in fields(WaveMeasures))

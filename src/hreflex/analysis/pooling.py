@@ -1,0 +1,63 @@
+"""Pooling sweeps per stimulus intensity: level assignment and per-level statistics."""
+
+from __future__ import annotations
+
+import numpy as np
+
+
+def intensity_levels(intensity_mA: np.ndarray, tolerance: float = 0.01
+                     ) -> tuple[np.ndarray, np.ndarray]:
+    """Group intensities (n,) into levels.
+
+    Sorted intensities join the current level while the step to the next one is at most
+    ``tolerance`` x the intensity range (delivered currents scatter around the requested
+    value). Returns ``(levels_mA (L,), level (n,))``: each level's mean intensity, ascending,
+    and the level index of every element (-1 where the intensity is not finite).
+    """
+    intensity_mA = np.asarray(intensity_mA, dtype=np.float64)
+    ok = np.isfinite(intensity_mA)
+    level = np.full(intensity_mA.shape, -1, dtype=np.int64)
+    if not ok.any():
+        return np.zeros(0), level
+    values = intensity_mA[ok]
+    order = np.argsort(values, kind="stable")
+    step = np.diff(values[order])
+    new = np.r_[True, step > tolerance * (values.max() - values.min())]
+    sorted_level = np.cumsum(new) - 1
+    level_ok = np.empty(values.size, dtype=np.int64)
+    level_ok[order] = sorted_level
+    level[ok] = level_ok
+    n_levels = int(sorted_level[-1]) + 1
+    means = np.bincount(level_ok, weights=values, minlength=n_levels) / np.bincount(
+        level_ok, minlength=n_levels)
+    return means, level
+
+
+def level_stats(values: np.ndarray, level: np.ndarray, n_levels: int,
+                include: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Mean, SD (ddof 1, NaN for n < 2) and count per level and channel.
+
+    ``values``/``include`` (n_sweeps, n_channels); ``level`` (n_sweeps,) from
+    :func:`intensity_levels`. Sweeps with ``include`` False or level -1 are left out.
+    Returns three (n_levels, n_channels) arrays; the mean is NaN where n = 0.
+    """
+    use = include & (level >= 0)[:, None] & np.isfinite(values)
+    x = np.where(use, values, 0.0)
+    onehot = (level[None, :] == np.arange(n_levels)[:, None]).astype(np.float64)
+    n = onehot @ use.astype(np.float64)
+    s1, s2 = onehot @ x, onehot @ (x * x)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        mean = np.where(n > 0, s1 / np.maximum(n, 1), np.nan)
+        var = np.where(n > 1, (s2 - n * mean**2) / np.maximum(n - 1, 1), np.nan)
+    return mean, np.sqrt(np.clip(var, 0, None)), n.astype(np.int64)
+
+
+def level_means(data: np.ndarray, level: np.ndarray, n_levels: int,
+                include: np.ndarray) -> np.ndarray:
+    """Mean sweep per level: data (n_sweeps, n_channels, n_samples), include
+    (n_sweeps, n_channels) -> (n_levels, n_channels, n_samples); zero where no sweep."""
+    w = (include & (level >= 0)[:, None]).astype(data.dtype)
+    onehot = (level[None, :] == np.arange(n_levels)[:, None]).astype(data.dtype)
+    counts = onehot @ w  # (L, n_ch)
+    out = np.stack([(onehot * w[:, c]) @ data[:, c, :] for c in range(data.shape[1])], axis=1)
+    return out / np.maximum(counts, 1)[..., None]

@@ -1,0 +1,189 @@
+"""Rate-dependent depression: stimulus trains, and H per train frequency.
+
+Trains come from the file (``train_id``/``pulse_index``/``nominal_frequency_Hz``) or, when
+the file has none, are inferred from the stimulus times: consecutive equal intervals at one
+intensity form a train. Per frequency, the H of pulses ``pulse_index >= skip_first`` is
+averaged and divided by the same at the reference frequency (the lowest by default).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from hreflex.analysis.config import RddConfig
+
+#: train frequencies within this fraction of each other are pooled (and match reference_Hz)
+FREQUENCY_TOLERANCE = 0.02
+
+
+@dataclass(frozen=True)
+class Trains:
+    """Train membership of every stimulus, arrays (n_stimuli,): ``train_id`` (-1 outside
+    trains), ``pulse_index`` (-1 outside), ``frequency_Hz`` (NaN outside); ``source`` is
+    ``file``, ``inferred`` or ``none``."""
+
+    train_id: np.ndarray
+    pulse_index: np.ndarray
+    frequency_Hz: np.ndarray
+    source: str
+
+
+def infer_trains(time_s: np.ndarray, intensity_mA: np.ndarray, cfg: RddConfig) -> Trains:
+    """Trains from stimulus times (n,): runs of equal intervals (within
+    ``interval_tolerance_ms``) at one intensity, of at least ``min_pulses`` pulses. A
+    stimulus between two trains (no rest) starts the later one."""
+    n = time_s.size
+    none = Trains(np.full(n, -1), np.full(n, -1), np.full(n, np.nan), "none")
+    if n < max(2, cfg.min_pulses) or not np.isfinite(time_s).all():
+        return none
+    d = np.diff(time_s)
+    same_i = np.isclose(intensity_mA[1:-1], intensity_mA[:-2]) & np.isclose(
+        intensity_mA[2:], intensity_mA[1:-1])
+    equal = (np.abs(d[1:] - d[:-1]) <= cfg.interval_tolerance_ms * 1e-3) & same_i
+    group = np.cumsum(np.r_[True, ~equal]) - 1  # per interval
+    size = np.bincount(group) + 1  # pulses per group
+    is_train = (size >= cfg.min_pulses) & (np.bincount(group, weights=d) > 0)
+    g_start = np.r_[-1, group]  # interval ending at stimulus k (k>=1)
+    g_next = np.r_[group, -1]  # interval starting at stimulus k
+    member = np.where(g_next >= 0, g_next, 0)
+    owner = np.where((g_next >= 0) & is_train[member], g_next,
+                     np.where((g_start >= 0) & is_train[np.maximum(g_start, 0)], g_start, -1))
+    if not (owner >= 0).any():
+        return none
+    ids, train_id = np.unique(owner[owner >= 0], return_inverse=True)
+    tid = np.full(n, -1)
+    tid[owner >= 0] = train_id
+    first = np.full(ids.size, n)
+    np.minimum.at(first, train_id, np.flatnonzero(owner >= 0))
+    pulse = np.where(tid >= 0, np.arange(n) - first[np.maximum(tid, 0)], -1)
+    mean_d = np.bincount(group, weights=d) / np.maximum(size - 1, 1)
+    freq = np.where(tid >= 0, 1.0 / mean_d[np.maximum(owner, 0)], np.nan)
+    return Trains(tid, pulse, freq, "inferred")
+
+
+def trains_of(stimuli: np.ndarray, cfg: RddConfig) -> Trains:
+    """Trains recorded in a STIMULUS table, else inferred from ``time_s``."""
+    tid = np.asarray(stimuli["train_id"], dtype=np.int64)
+    if (tid >= 0).any():
+        freq = np.where(tid >= 0, stimuli["nominal_frequency_Hz"], np.nan)
+        missing = (tid >= 0) & ~np.isfinite(freq)
+        for t in np.unique(tid[missing]):  # per train (few): frequency from its times
+            d = np.diff(stimuli["time_s"][tid == t])
+            freq[tid == t] = 1.0 / np.mean(d) if d.size and np.all(d > 0) else np.nan
+        return Trains(tid, np.asarray(stimuli["pulse_index"], np.int64), freq, "file")
+    return infer_trains(np.asarray(stimuli["time_s"], float),
+                        np.asarray(stimuli["intensity_mA"], float), cfg)
+
+
+def frequency_groups(freq_Hz: np.ndarray, tolerance: float) -> tuple[np.ndarray, np.ndarray]:
+    """Cluster frequencies (n,) whose ratio is within 1 + ``tolerance``.
+    Returns ``(centres_Hz (F,), group (n,))`` with -1 for NaN."""
+    group = np.full(freq_Hz.shape, -1, dtype=np.int64)
+    ok = np.isfinite(freq_Hz) & (freq_Hz > 0)
+    if not ok.any():
+        return np.zeros(0), group
+    f = freq_Hz[ok]
+    order = np.argsort(f)
+    new = np.r_[True, f[order][1:] > f[order][:-1] * (1 + tolerance)]
+    g = np.empty(f.size, dtype=np.int64)
+    g[order] = np.cumsum(new) - 1
+    group[ok] = g
+    centres = np.bincount(g, weights=f) / np.bincount(g)
+    return centres, group
+
+
+@dataclass
+class RddRow:
+    """One train frequency: H of the pulses after the first ``skip_first`` (mV), its ratio
+    to the reference frequency, M there, and the per-pulse mean H / reference mean."""
+
+    frequency_Hz: float
+    ratio: float | None
+    h_mean_mV: float
+    h_sd_mV: float | None
+    n: int
+    n_trains: int
+    m_mean_mV: float | None
+    per_pulse_ratio: list[float | None]
+
+
+@dataclass
+class RddResult:
+    """RDD of one channel; ``rows`` empty and ``reason`` set when not determinable."""
+
+    rows: list[RddRow] = field(default_factory=list)
+    reference_Hz: float | None = None
+    skip_first: int = 1
+    source: str = "none"
+    m_change_pct: float | None = None
+    m_changed: bool | None = None
+    reason: str | None = None
+
+
+def _num(x: float) -> float | None:
+    return float(x) if np.isfinite(x) else None
+
+
+def rdd(h_mV: np.ndarray, m_mV: np.ndarray, include: np.ndarray, trains: Trains,
+        cfg: RddConfig) -> RddResult:
+    """RDD of one channel from per-sweep H and M amplitudes (n,), ``include`` (n,) bool.
+
+    ``per_pulse_ratio[k]`` is the mean H of pulse k over the trains at that frequency
+    divided by the reference mean (pulse 0 included: it shows the rested response).
+    """
+    out = RddResult(skip_first=cfg.skip_first, source=trains.source)
+    if trains.source == "none":
+        out.reason = "no stimulus trains in the file and none inferred from stimulus times"
+        return out
+    centres, group = frequency_groups(trains.frequency_Hz, FREQUENCY_TOLERANCE)
+    ok = include & (group >= 0) & np.isfinite(h_mV)
+    use = ok & (trains.pulse_index >= cfg.skip_first)
+    n_f = centres.size
+    n = np.bincount(group[use], minlength=n_f)
+    if not (n > 0).any():
+        out.reason = f"no usable H after the first {cfg.skip_first} pulse(s) of any train"
+        return out
+    s1 = np.bincount(group[use], weights=h_mV[use], minlength=n_f)
+    s2 = np.bincount(group[use], weights=h_mV[use] ** 2, minlength=n_f)
+    mean = np.where(n > 0, s1 / np.maximum(n, 1), np.nan)
+    sd = np.sqrt(np.clip((s2 - n * mean**2) / np.maximum(n - 1, 1), 0, None))
+    m_use = use & np.isfinite(m_mV)
+    m_n = np.bincount(group[m_use], minlength=n_f)
+    m_mean = np.where(m_n > 0, np.bincount(group[m_use], weights=m_mV[m_use], minlength=n_f)
+                      / np.maximum(m_n, 1), np.nan)
+    present = np.flatnonzero(n > 0)
+    if cfg.reference_Hz > 0:
+        near = present[np.argmin(np.abs(np.log(centres[present] / cfg.reference_Hz)))]
+        if abs(centres[near] / cfg.reference_Hz - 1) > FREQUENCY_TOLERANCE:
+            out.reason = (f"reference frequency {cfg.reference_Hz:g} Hz not among the trains "
+                          f"({', '.join(f'{f:.3g}' for f in centres[present])} Hz)")
+            return out
+        ref = near
+    else:
+        ref = present[0]
+    if not mean[ref] > 0:
+        out.reason = f"mean H at the reference frequency {centres[ref]:.3g} Hz is 0"
+        return out
+    out.reference_Hz = float(centres[ref])
+    n_pulses = int(trains.pulse_index[ok].max()) + 1
+    cell = group[ok] * n_pulses + trains.pulse_index[ok]
+    p_n = np.bincount(cell, minlength=n_f * n_pulses).reshape(n_f, n_pulses)
+    p_sum = np.bincount(cell, weights=h_mV[ok], minlength=n_f * n_pulses).reshape(n_f, n_pulses)
+    per_pulse = np.where(p_n > 0, p_sum / np.maximum(p_n, 1), np.nan) / mean[ref]
+    train_key = group[use] * (int(trains.train_id.max()) + 1) + trains.train_id[use]
+    n_trains = np.bincount(np.unique(train_key) // (int(trains.train_id.max()) + 1),
+                           minlength=n_f)
+    for f in present:
+        out.rows.append(RddRow(
+            frequency_Hz=float(f"{centres[f]:.4g}"), ratio=_num(mean[f] / mean[ref]),
+            h_mean_mV=float(mean[f]), h_sd_mV=_num(sd[f]) if n[f] > 1 else None, n=int(n[f]),
+            n_trains=int(n_trains[f]), m_mean_mV=_num(m_mean[f]),
+            per_pulse_ratio=[_num(v) for v in per_pulse[f]]))
+    m_ref = m_mean[ref]
+    if np.isfinite(m_ref) and m_ref > 0:
+        out.m_change_pct = float(100 * (np.nanmax(m_mean[present]) - np.nanmin(m_mean[present]))
+                                 / m_ref)
+        out.m_changed = out.m_change_pct > cfg.m_change_pct
+    return out

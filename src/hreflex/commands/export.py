@@ -1,0 +1,106 @@
+"""``hreflex export FILE --format nwb|csv -o OUT``: a session file in a format others read."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+FORMATS = ("nwb", "csv")
+
+
+@click.command("export")
+@click.argument("file", type=click.Path(path_type=Path))
+@click.option(
+    "--format", "fmt", default=None, help="nwb or csv (default: from the output's extension)."
+)
+@click.option(
+    "-o",
+    "--output",
+    type=click.Path(dir_okay=False, path_type=Path),
+    required=True,
+    help="File to write (.nwb or .csv).",
+)
+@click.option(
+    "--pre-ms",
+    type=float,
+    default=100.0,
+    show_default=True,
+    help="Continuous files: sweep/trial start before each stimulus, ms.",
+)
+@click.option(
+    "--post-ms",
+    type=float,
+    default=100.0,
+    show_default=True,
+    help="Continuous files: sweep/trial end after each stimulus, ms.",
+)
+@click.option(
+    "--subject-age",
+    default="",
+    help="NWB: subject age as ISO 8601 duration, e.g. P34Y (default: unknown).",
+)
+@click.option(
+    "--measures",
+    "measures_dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=None,
+    help="CSV: also analyse FILE and write per-sweep measures and summaries "
+    "(sweeps/channels/levels/rdd .csv) into this folder.",
+)
+@click.option(
+    "--config",
+    "config_path",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="Analysis config (TOML) for --measures.",
+)
+@click.option("--overwrite", is_flag=True, help="Replace OUTPUT if it exists.")
+def command(
+    file: Path,
+    fmt: str | None,
+    output: Path,
+    pre_ms: float,
+    post_ms: float,
+    subject_age: str,
+    measures_dir: Path | None,
+    config_path: Path | None,
+    overwrite: bool,
+) -> None:
+    """Export FILE's EMG, stimuli and sweeps as NWB, or its sweeps (and measures) as CSV."""
+    from hreflex.errors import ConfigError
+    from hreflex.io.session import read_session
+
+    fmt = (fmt or output.suffix.lstrip(".")).lower()
+    if fmt not in FORMATS:
+        raise ConfigError(
+            f"{output}: cannot tell the export format; give --format ({' or '.join(FORMATS)})"
+        )
+    if measures_dir is not None and fmt != "csv":
+        raise ConfigError("--measures goes with --format csv")
+    if output.exists() and not overwrite:
+        raise ConfigError(f"{output} already exists; pass --overwrite to replace it")
+    if not (pre_ms >= 0 and post_ms > 0):
+        raise ConfigError(f"--pre-ms {pre_ms:g} must be >= 0 and --post-ms {post_ms:g} > 0")
+    session = read_session(file)
+    partial = output.with_name(f"{output.stem}.partial{output.suffix}")
+    try:
+        if fmt == "nwb":
+            from hreflex.io.export.nwb import write_nwb
+
+            write_nwb(session, partial, pre_ms=pre_ms, post_ms=post_ms, subject_age=subject_age)
+        else:
+            from hreflex.io.export.csv import write_sweeps_csv
+
+            write_sweeps_csv(session, partial, pre_ms=pre_ms, post_ms=post_ms)
+        partial.replace(output)
+    finally:
+        partial.unlink(missing_ok=True)
+    click.echo(f"wrote {output}: {fmt} export of {file.name} ({len(session.stimuli)} stimuli)")
+    if measures_dir is not None:
+        from hreflex.analysis import analyze_session, load_config
+        from hreflex.commands.analyze import write_csv  # the one writer of analysis tables
+
+        result = analyze_session(session, load_config(config_path))
+        paths = write_csv(result, result.to_dict(), measures_dir)
+        click.echo(f"wrote {', '.join(p.name for p in paths)} to {measures_dir}")

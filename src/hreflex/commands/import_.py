@@ -1,0 +1,104 @@
+"""``hreflex import SRC -o FILE.h5``: convert a foreign recording to a session file."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+
+@click.command("import")
+@click.argument("src", type=click.Path(path_type=Path))
+@click.option(
+    "-o",
+    "--output",
+    type=click.Path(dir_okay=False, path_type=Path),
+    required=True,
+    help="Session file to write (.h5).",
+)
+@click.option(
+    "--format",
+    "fmt",
+    default=None,
+    help="cadwell, csv, mat, bci2000 or neo (default: from content and extension).",
+)
+@click.option(
+    "--pre-ms",
+    type=float,
+    default=None,
+    help="Time from sweep start to stimulus, ms (Cadwell default: from the artifact).",
+)
+@click.option("--fs-hz", type=float, default=None, help="Sampling rate, Hz.")
+@click.option("--units", default=None, help="What the EMG numbers are: V, mV or uV (default V).")
+@click.option("--sweeps", default=None, help="MAT: variable holding the sweeps (epoched).")
+@click.option(
+    "--sweep-axis",
+    type=int,
+    default=None,
+    help="MAT: axis of --sweeps that counts sweeps (default: matched to intensities).",
+)
+@click.option(
+    "--signal",
+    default=None,
+    help="MAT: continuous signal variable; neo: comma-separated EMG channel names.",
+)
+@click.option(
+    "--trigger",
+    default=None,
+    help="Trigger variable (MAT), state or channel (BCI2000), event or channel (neo).",
+)
+@click.option(
+    "--trigger-threshold",
+    type=float,
+    default=None,
+    help="Trigger level in the trigger's units (default: half-way min..max).",
+)
+@click.option(
+    "--intensity",
+    default=None,
+    help="Intensities: a constant in mA, or the variable/row/column/state holding them.",
+)
+@click.option(
+    "--intensity-file",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="Sidecar file with one intensity (mA) per sweep/stimulus.",
+)
+@click.option("--pulse-width-us", type=float, default=None, help="Pulse width, µs.")
+@click.option("--channel-names", default=None, help="Comma-separated channel names.")
+@click.option("--subject-id", default=None, help="Subject code to store.")
+@click.option("--muscle", default=None, help="Recorded muscle, e.g. soleus.")
+@click.option("--overwrite", is_flag=True, help="Replace OUTPUT if it exists.")
+def command(src: Path, output: Path, fmt: str | None, overwrite: bool, **options) -> None:
+    """Import SRC (Cadwell CSV, generic CSV, MATLAB .mat, BCI2000 .dat, neo formats)."""
+    from hreflex.errors import ConfigError
+    from hreflex.io.importers import import_file
+    from hreflex.io.session import write_session
+
+    if output.exists() and not overwrite:
+        raise ConfigError(f"{output} already exists; pass --overwrite to replace it")
+    session = import_file(src, fmt, **options)
+    partial = output.with_name(f"{output.stem}.partial{output.suffix}")
+    try:
+        write_session(partial, session)
+        partial.replace(output)
+    finally:
+        partial.unlink(missing_ok=True)
+    source = session.devices.get("source", {})
+    if session.sweeps is not None:
+        n_sweeps, n_ch, n_samples = session.sweeps.shape
+        shape = (
+            f"{n_sweeps} sweeps × {n_samples} samples, {n_ch} channel(s), pre-trigger "
+            f"{session.pre_trigger_ms:g} ms"
+        )
+        if source.get("pre_trigger_ms_source", "").startswith("detected"):
+            shape += " (detected from the stimulus artifact)"
+    else:
+        shape = (
+            f"{len(session.continuous)} samples, {session.n_channels} channel(s), "
+            f"{len(session.stimuli)} stimuli"
+        )
+    click.echo(
+        f"wrote {output}: {source.get('format', fmt)} import of {src.name}, {shape}, "
+        f"{session.sample_rate_Hz:g} Hz"
+    )

@@ -1,0 +1,80 @@
+"""Reading comma-separated text tables (Cadwell exports, generic sweep CSV).
+
+Both layouts have a label column (column 0), a few header rows named in it, then numeric data
+rows; :func:`split_rows` separates them and :func:`numbers` parses the data block with numpy's
+C parser, so a bad cell is reported with its row and column.
+"""
+
+from __future__ import annotations
+
+import csv
+import re
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+
+from hreflex.errors import FileFormatError
+
+
+def read_lines(path: Path, encoding: str | None = None) -> list[str]:
+    """Lines of a text file (UTF-8, falling back to Latin-1 unless ``encoding`` is given)."""
+    try:
+        raw = path.read_bytes()
+    except OSError as exc:
+        raise FileFormatError(f"{path}: cannot read ({exc.strerror or exc})") from None
+    if encoding is None:
+        try:
+            text = raw.decode("utf-8-sig")
+        except UnicodeDecodeError:
+            text = raw.decode("latin-1")
+    else:
+        text = raw.decode(encoding)
+    return text.splitlines()
+
+
+def cells(line: str) -> list[str]:
+    """One CSV line -> stripped cells (quotes removed)."""
+    return [c.strip() for c in next(csv.reader([line]))] if line else []
+
+
+def split_rows(
+    lines: list[str], is_data: Callable[[list[str]], bool]
+) -> tuple[list[str], list[list[str]], list[str]]:
+    """``(comments, header_rows, data_lines)``: leading ``#`` lines (without the ``#``), the rows
+    before the first row for which ``is_data(cells)`` is true, and the lines from there on
+    (blank lines dropped)."""
+    lines = [ln for ln in lines if ln.strip()]
+    n_comments = next((i for i, ln in enumerate(lines) if not ln.startswith("#")), len(lines))
+    comments = [ln[1:].strip() for ln in lines[:n_comments]]
+    rest = lines[n_comments:]
+    header: list[list[str]] = []
+    for i, line in enumerate(rest):
+        row = cells(line)
+        if is_data(row):
+            return comments, header, rest[i:]
+        header.append(row)
+    return comments, header, []
+
+
+def numbers(source: Path, data_lines: list[str], n_columns: int, first_line: int) -> np.ndarray:
+    """Columns 1..n_columns-1 of ``data_lines`` as float64 (n_rows, n_columns - 1).
+
+    ``first_line`` is the 1-based line number of ``data_lines[0]`` in the file (for messages).
+    """
+    if not data_lines:
+        raise FileFormatError(f"{source}: no data rows after the header")
+    try:
+        return np.loadtxt(
+            data_lines, delimiter=",", usecols=range(1, n_columns), ndmin=2, dtype=np.float64
+        )
+    except ValueError as exc:
+        bad = re.search(r"string '(.*)' to \w+ at row (\d+), column (\d+)", str(exc))
+        where = (
+            f"line {first_line + int(bad[2])}, column {bad[3]}: {bad[1]!r} is not a number"
+            if bad
+            else f"data rows from line {first_line} on: {exc}"
+        )
+        raise FileFormatError(
+            f"{source}: {where} (expected {n_columns - 1} numbers per row after the label column)"
+        ) from None

@@ -1,0 +1,60 @@
+"""The lab's published M-max / H-max of the clinical Cadwell exports (see
+``shared/real_data/README.md``): the largest single-trace peak-to-peak inside the M (H)
+window, read through the Cadwell importer. Skipped when the data are absent.
+"""
+
+from __future__ import annotations
+
+import csv
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from hreflex.analysis import analyze_session, config_from_dict
+from hreflex.io.importers.cadwell import read_cadwell
+
+DATA = Path(__file__).resolve().parents[3] / "shared" / "real_data" / "cadwell"
+pytestmark = pytest.mark.skipif(not DATA.is_dir(), reason="shared/real_data not present")
+
+
+def _windows(**ms: list[float]):
+    return config_from_dict({"windows": {"manual": {"*": ms}}})
+
+
+def test_m_max_of_16_sessions():
+    """The README: measuring in the lab's window reproduces 15 of the 16 rows to the µV."""
+    with open(DATA / "s2718tdvg" / "m_max.csv") as f:
+        rows = list(csv.DictReader(f))
+    lab, auto = [], []
+    for row in rows:
+        side = "left" if row["side"] == "inv" else "right"
+        session = read_cadwell(
+            DATA / "s2718tdvg" / row["session"] / f"{side}_{row['muscle'].lower()}.csv")
+        start = float(row["mep_latency_ms"])
+        cfg = _windows(m_ms=[start, start + float(row["mep_dur_ms"])])
+        published = int(row["mep_ampl_uv"])
+        for hits, c in ((lab, cfg), (auto, None)):
+            m = analyze_session(session, c).channels[0].recruitment.mmax_observed_mV
+            hits.append(round(m * 1000) == published)
+    assert sum(lab) == 15
+    assert sum(auto) >= 14  # automatic windows (one starts inside a slow artifact tail)
+
+
+def test_forearm_m_max_and_h_max_with_lab_and_automatic_windows():
+    with open(DATA / "s2802mytb" / "m_max_h_reflex.csv") as f:
+        lab = next(csv.DictReader(f))
+    m0, h0 = float(lab["mep_latency_ms"]), float(lab["h_latency_ms"])
+    manual = _windows(m_ms=[m0, m0 + float(lab["mep_dur_ms"])],
+                      h_ms=[h0, h0 + float(lab["h_dur_ms"])])
+    h_lab = [float(lab[f"h_max_{k}_us"]) for k in (1, 2, 3)]  # µV despite the name
+    inc = read_cadwell(DATA / "s2802mytb" / "week5" / "right_flexors_inc.csv")
+    dec = read_cadwell(DATA / "s2802mytb" / "week5" / "right_flexors_dec.csv")
+    for cfg in (manual, None):  # the automatic windows find the same values
+        m_max = analyze_session(inc, cfg).channels[0].recruitment.mmax_observed_mV
+        assert m_max * 1000 == pytest.approx(float(lab["mep_ampl_uv"]), abs=0.5)
+        result = analyze_session(dec, cfg)
+        h = np.sort(result.sweeps.h.p2p_mV[:, 0])[::-1][:3] * 1000
+        np.testing.assert_allclose(h, h_lab, atol=0.05)
+        assert result.channels[0].recruitment.hmax_observed_mV * 1000 == pytest.approx(
+            h_lab[0], abs=0.05)
