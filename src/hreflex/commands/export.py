@@ -69,6 +69,7 @@ def command(
 ) -> None:
     """Export FILE's EMG, stimuli and sweeps as NWB, or its sweeps (and measures) as CSV."""
     from hreflex.errors import ConfigError
+    from hreflex.io.atomic import atomic_output
     from hreflex.io.session import read_session
 
     fmt = (fmt or output.suffix.lstrip(".")).lower()
@@ -78,13 +79,10 @@ def command(
         )
     if measures_dir is not None and fmt != "csv":
         raise ConfigError("--measures goes with --format csv")
-    if output.exists() and not overwrite:
-        raise ConfigError(f"{output} already exists; pass --overwrite to replace it")
     if not (pre_ms >= 0 and post_ms > 0):
         raise ConfigError(f"--pre-ms {pre_ms:g} must be >= 0 and --post-ms {post_ms:g} > 0")
-    session = read_session(file)
-    partial = output.with_name(f"{output.stem}.partial{output.suffix}")
-    try:
+    with atomic_output(output, overwrite) as partial:
+        session = read_session(file)
         if fmt == "nwb":
             from hreflex.io.export.nwb import write_nwb
 
@@ -93,9 +91,6 @@ def command(
             from hreflex.io.export.csv import write_sweeps_csv
 
             write_sweeps_csv(session, partial, pre_ms=pre_ms, post_ms=post_ms)
-        partial.replace(output)
-    finally:
-        partial.unlink(missing_ok=True)
     click.echo(f"wrote {output}: {fmt} export of {file.name} ({len(session.stimuli)} stimuli)")
     if measures_dir is not None:
         from hreflex.analysis import analyze_session, load_config

@@ -71,19 +71,13 @@ import click
 @click.option("--overwrite", is_flag=True, help="Replace OUTPUT if it exists.")
 def command(src: Path, output: Path, fmt: str | None, overwrite: bool, **options) -> None:
     """Import SRC (Cadwell CSV, generic CSV, MATLAB .mat, BCI2000 .dat, neo formats)."""
-    from hreflex.errors import ConfigError
+    from hreflex.io.atomic import atomic_output
     from hreflex.io.importers import import_file
     from hreflex.io.session import write_session
 
-    if output.exists() and not overwrite:
-        raise ConfigError(f"{output} already exists; pass --overwrite to replace it")
-    session = import_file(src, fmt, **options)
-    partial = output.with_name(f"{output.stem}.partial{output.suffix}")
-    try:
+    with atomic_output(output, overwrite) as partial:
+        session = import_file(src, fmt, **options)
         write_session(partial, session)
-        partial.replace(output)
-    finally:
-        partial.unlink(missing_ok=True)
     source = session.devices.get("source", {})
     if session.sweeps is not None:
         n_sweeps, n_ch, n_samples = session.sweeps.shape

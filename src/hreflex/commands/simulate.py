@@ -61,25 +61,26 @@ def command(
     import time
 
     from hreflex.errors import ConfigError
+    from hreflex.io.atomic import atomic_output
     from hreflex.io.session import write_session
     from hreflex.sim.presets import get_preset
     from hreflex.sim.session import default_schedule, simulate_session
 
     t0 = time.perf_counter()
     p = get_preset(preset)
-    for path in (output, truth_path):
-        if path is not None and path.exists() and not overwrite:
-            raise ConfigError(f"{path} already exists; pass --overwrite to replace it")
+    if truth_path is not None and truth_path.exists() and not overwrite:
+        raise ConfigError(f"{truth_path} already exists; pass --overwrite to replace it")
     schedule = default_schedule(p, protocol, seed=seed)
-    session, truth = simulate_session(
-        p,
-        schedule,
-        seed,
-        noise=not no_noise,
-        contraction_probability=contraction_probability,
-        sample_rate_Hz=sample_rate,
-    )
-    write_session(output, session)
+    with atomic_output(output, overwrite) as partial:
+        session, truth = simulate_session(
+            p,
+            schedule,
+            seed,
+            noise=not no_noise,
+            contraction_probability=contraction_probability,
+            sample_rate_Hz=sample_rate,
+        )
+        write_session(partial, session)
     if truth_path is not None:
         truth_path.write_text(json.dumps(truth.to_dict(), indent=1))
     click.echo(

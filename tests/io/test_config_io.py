@@ -23,3 +23,21 @@ def test_check_keys_names_the_unknown_key():
     check_keys({"a": 1}, ["a", "b"], "s.toml [x]")
     with pytest.raises(ConfigError, match=r"s\.toml \[x\]: unknown key 'max_intensity_ma'"):
         check_keys({"max_intensity_ma": 1}, ["max_intensity_mA"], "s.toml [x]")
+
+
+def test_atomic_output_replaces_only_on_success(tmp_path):
+    from hreflex.io.atomic import atomic_output
+
+    out = tmp_path / "r.h5"
+    out.write_text("old")
+    with pytest.raises(ConfigError, match=r"r\.h5 already exists; pass --overwrite"):
+        with atomic_output(out):
+            raise AssertionError("the block must not run")
+    with pytest.raises(RuntimeError):
+        with atomic_output(out, overwrite=True) as partial:
+            partial.write_text("half")
+            raise RuntimeError("writer failed")
+    assert out.read_text() == "old" and not partial.exists()
+    with atomic_output(out, overwrite=True) as partial:
+        partial.write_text("new")
+    assert out.read_text() == "new" and not partial.exists()
