@@ -1,0 +1,197 @@
+"""Host driver of the stimulator controller (``firmware_io/PROTOCOL.md`` sections 4.3, 5).
+
+    limits = StimLimits(max_intensity_uA=50_000, max_pulse_width_us=1000, max_rate_mHz=5000)
+    with StimulatorClient("/dev/ttyACM1", limits) as stim:   # IDENTIFY, heartbeats start
+        stim.set_stimulus(intensity_mA=12.5, pulse_width_us=1000)
+        stim.arm()
+        event = stim.fire()                 # the STIM_EVENT of the delivered pulse
+    # on exit (normal or exception): DISARM, then heartbeats stop, then the port closes
+
+Safety: every stimulus command passes one guard before anything is sent. The driver holds
+effective limits (the caller's, lowered to the device's where those are lower) and refuses
+with :class:`SafetyError` what :func:`~hreflex.protocol.check_stimulus` (intensity, pulse
+width) or :func:`~hreflex.protocol.check_rate` (time since the previous FIRE, on the
+experiment clock) refuses. FIRE is never retried: a lost answer may mean a delivered pulse.
+A heartbeat thread keeps the device's watchdog fed (every timeout / 4).
+"""
+
+from __future__ import annotations
+
+import math
+import threading
+import time
+from collections.abc import Iterator
+from typing import Any
+
+from hreflex.devices.link import DeviceLink, LinkEvent, OnBytes
+from hreflex.devices.timebase import Timebase
+from hreflex.devices.transport import PortTarget
+from hreflex.errors import DeviceError, SafetyError
+from hreflex.protocol import (
+    HEARTBEAT_DEFAULT_MS,
+    Decoded,
+    DeviceKind,
+    Frame,
+    Identity,
+    Opcode,
+    Status,
+    StimEvent,
+    StimLimits,
+    check_rate,
+    check_stimulus,
+    mA_to_uA,
+)
+
+__all__ = ["StimulatorClient"]
+
+
+def _route(host_time_s: float, decoded: Decoded, frames: list[Frame],
+           errors: dict[str, int]) -> Iterator[Frame]:
+    return (f for f in frames if isinstance(f, StimEvent | Status))
+
+
+def _describe(limits: StimLimits) -> str:
+    return (f"max {limits.max_intensity_mA:g} mA, {limits.max_pulse_width_us} us, "
+            f"{limits.max_rate_Hz:g} Hz")
+
+
+class StimulatorClient:
+    """The stimulator on ``target`` (a path, pyserial URL or :class:`UsbMatch`), never driven
+    beyond ``limits``. ``heartbeat_timeout_ms`` is configured on the device at :meth:`open`
+    (10-60000 ms, experiment time). Other keyword options go to
+    :class:`~hreflex.devices.link.DeviceLink`. Thread-safe.
+    """
+
+    def __init__(self, target: PortTarget, limits: StimLimits, *, name: str = "stimulator",
+                 timebase: Timebase | None = None, on_bytes: OnBytes | None = None,
+                 heartbeat_timeout_ms: int = HEARTBEAT_DEFAULT_MS, **link_options: Any) -> None:
+        self.link = DeviceLink(target, _route, name=name, timebase=timebase,
+                               on_bytes=on_bytes, **link_options)
+        self.name, self.timebase = name, self.link.timebase
+        #: the limits every command is checked against (lowered to the device's at open)
+        self.limits = limits
+        self.device_limits: StimLimits | None = None
+        self.identity: Identity | None = None
+        self.heartbeat_timeout_ms = int(heartbeat_timeout_ms)
+        #: heartbeats that got no ACK (each one a warning: the watchdog may trip)
+        self.heartbeats_missed = 0
+        self._last_fire_s: float | None = None
+        self._fire_lock = threading.Lock()
+        self._hb_stop = threading.Event()
+        self._hb_thread: threading.Thread | None = None
+
+    # -- life cycle -------------------------------------------------------------------------
+
+    def open(self) -> Identity:
+        """Open the port, IDENTIFY (device limits), set the heartbeat timeout, start beating."""
+        self.link.open()
+        try:
+            self.identity = self.link.identify(DeviceKind.STIMULATOR)
+            dev = self.device_limits = StimLimits.from_identity(self.identity)
+            self.limits = StimLimits(min(self.limits.max_intensity_uA, dev.max_intensity_uA),
+                                     min(self.limits.max_pulse_width_us, dev.max_pulse_width_us),
+                                     min(self.limits.max_rate_mHz, dev.max_rate_mHz))
+            self.link.request(Opcode.CONFIGURE_STIMULATOR,
+                              heartbeat_timeout_ms=self.heartbeat_timeout_ms)
+        except BaseException:
+            self.link.close()
+            raise
+        self._hb_thread = threading.Thread(target=self._beat, name=f"hreflex-{self.name}-heart",
+                                           daemon=True)
+        self._hb_thread.start()
+        return self.identity
+
+    def close(self) -> None:
+        """DISARM while heartbeats still run, then stop them and close the port. Raises
+        :class:`DeviceError` (after closing) when the DISARM was not confirmed."""
+        failure = None
+        if self.link.connected:
+            try:
+                self.disarm()
+            except DeviceError as exc:
+                failure = exc
+        self._hb_stop.set()
+        if self._hb_thread is not None:
+            self._hb_thread.join(timeout=5.0)
+        self.link.close()
+        if failure is not None:
+            raise DeviceError(f"{self.name}: DISARM not confirmed before closing ({failure}); "
+                              f"the device watchdog disarms it {self.heartbeat_timeout_ms} ms "
+                              "after the last heartbeat")
+
+    def __enter__(self) -> StimulatorClient:
+        if self.identity is None:
+            self.open()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # -- commands ---------------------------------------------------------------------------
+
+    def set_stimulus(self, intensity_mA: float, pulse_width_us: float) -> None:
+        """SET_STIMULUS (truncated to whole µA and µs, never rounded up). Out of the limits:
+        :class:`SafetyError` and nothing is sent; a device refusal: ``NackError``."""
+        why = check_stimulus(self.limits, intensity_mA, pulse_width_us)
+        if why is not None:
+            raise SafetyError(f"{self.name}: stimulus {intensity_mA:g} mA, {pulse_width_us:g} us "
+                              f"refused, nothing sent: {why.name} ({_describe(self.limits)})")
+        self.link.request(Opcode.SET_STIMULUS, intensity_uA=mA_to_uA(intensity_mA),
+                          pulse_width_us=math.floor(pulse_width_us + 1e-6))
+
+    def arm(self) -> None:
+        """ARM (needs a stimulus set; also counts as a heartbeat)."""
+        self.link.request(Opcode.ARM)
+
+    def disarm(self) -> None:
+        """DISARM."""
+        self.link.request(Opcode.DISARM)
+
+    def fire(self) -> StimEvent:
+        """FIRE one pulse; returns its STIM_EVENT (also put on the event queue). Sooner than
+        1 / max rate after the previous FIRE (experiment clock): :class:`SafetyError`, nothing
+        sent. Not retried; a device refusal (NOT_ARMED, RATE_LIMIT) raises ``NackError``."""
+        with self._fire_lock:
+            now = self.timebase.now_s()
+            if self._last_fire_s is not None:
+                why = check_rate(self.limits, math.floor((now - self._last_fire_s) * 1e6))
+                if why is not None:
+                    raise SafetyError(
+                        f"{self.name}: FIRE {(now - self._last_fire_s) * 1e3:.1f} ms after the "
+                        f"previous one refused, nothing sent: {why.name} "
+                        f"({_describe(self.limits)})")
+            self._last_fire_s = now
+            response, frames = self.link.request(Opcode.FIRE, retries=0)
+        event = next((f for f in frames if isinstance(f, StimEvent)
+                      and f.request_id == response.request_id), None)
+        if event is None:
+            raise DeviceError(f"{self.name}: FIRE acknowledged without a STIM_EVENT")
+        return event
+
+    def status(self) -> Status:
+        """GET_STATUS: armed, watchdog state, pulses delivered, device time..."""
+        _, frames = self.link.request(Opcode.GET_STATUS)
+        status = next((f for f in frames if isinstance(f, Status)), None)
+        if status is None:
+            raise DeviceError(f"{self.name}: GET_STATUS acknowledged without a STATUS frame")
+        return status
+
+    def get(self, timeout_s: float | None = None) -> StimEvent | Status | LinkEvent | None:
+        """The next STIM_EVENT (every delivered pulse the device reported, including those
+        :meth:`fire` returned), unsolicited STATUS (e.g. the watchdog disarmed the device) or
+        :class:`LinkEvent`, in arrival order; None after ``timeout_s`` (wall clock)."""
+        return self.link.get(timeout_s)
+
+    # -- heartbeat --------------------------------------------------------------------------
+
+    def _beat(self) -> None:
+        period_s = self.timebase.wall_s(self.heartbeat_timeout_ms / 4000.0)
+        due = time.monotonic()
+        while True:
+            due += period_s
+            try:
+                self.link.request(Opcode.HEARTBEAT, retries=0, timeout_s=period_s)
+            except DeviceError:
+                self.heartbeats_missed += 1
+            if self._hb_stop.wait(max(0.0, due - time.monotonic())):
+                return
