@@ -26,6 +26,8 @@ from hreflex import __version__
 from hreflex.analysis import AnalysisConfig, analyze_session
 from hreflex.analysis.recruitment import RecruitmentResult
 from hreflex.errors import HreflexError
+from hreflex.io.export.results_csv import csv_cell
+from hreflex.io.files import file_sha256
 
 CACHE_SCHEMA = "hreflex-batch-cache/1"
 #: session metadata columns (from the file's root attributes)
@@ -158,7 +160,6 @@ def channel_rows(doc: dict, meta: dict[str, str], path: Path, sha256: str) -> li
 def analyze_file(path: Path, config: AnalysisConfig) -> list[dict]:
     """Analyse one session file and return its CSV rows (raises ``HreflexError`` for a
     file that cannot be read)."""
-    from hreflex.commands.analyze import file_sha256
     from hreflex.io.session import read_session
 
     sha = file_sha256(path)
@@ -229,18 +230,8 @@ def write_csv(path: Path, rows: list[dict]) -> None:
     with open(tmp, "w", newline="", encoding="utf-8") as f:
         out = csv.writer(f)
         out.writerow(header)
-        out.writerows([_cell(r.get(k)) for k in header] for r in rows)
+        out.writerows([csv_cell(r.get(k)) for k in header] for r in rows)
     os.replace(tmp, path)
-
-
-def _cell(value: Any) -> str:
-    if value is None:
-        return ""
-    if isinstance(value, bool):
-        return "1" if value else "0"
-    if isinstance(value, float):
-        return f"{value:.6g}"
-    return str(value)
 
 
 def run_batch(paths: Iterable[str | Path], csv_path: str | Path, *, jobs: int | None = None,

@@ -26,7 +26,7 @@ def test_check_keys_names_the_unknown_key():
 
 
 def test_atomic_output_replaces_only_on_success(tmp_path):
-    from hreflex.io.atomic import atomic_output
+    from hreflex.io.files import atomic_output
 
     out = tmp_path / "r.h5"
     out.write_text("old")

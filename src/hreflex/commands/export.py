@@ -69,7 +69,7 @@ def command(
 ) -> None:
     """Export FILE's EMG, stimuli and sweeps as NWB, or its sweeps (and measures) as CSV."""
     from hreflex.errors import ConfigError
-    from hreflex.io.atomic import atomic_output
+    from hreflex.io.files import atomic_output
     from hreflex.io.session import read_session
 
     fmt = (fmt or output.suffix.lstrip(".")).lower()
@@ -94,8 +94,8 @@ def command(
     click.echo(f"wrote {output}: {fmt} export of {file.name} ({len(session.stimuli)} stimuli)")
     if measures_dir is not None:
         from hreflex.analysis import analyze_session, load_config
-        from hreflex.commands.analyze import write_csv  # the one writer of analysis tables
+        from hreflex.io.export.results_csv import write_result_csv
 
         result = analyze_session(session, load_config(config_path))
-        paths = write_csv(result, result.to_dict(), measures_dir)
+        paths = write_result_csv(result, result.to_dict(), measures_dir)
         click.echo(f"wrote {', '.join(p.name for p in paths)} to {measures_dir}")

@@ -71,7 +71,7 @@ import click
 @click.option("--overwrite", is_flag=True, help="Replace OUTPUT if it exists.")
 def command(src: Path, output: Path, fmt: str | None, overwrite: bool, **options) -> None:
     """Import SRC (Cadwell CSV, generic CSV, MATLAB .mat, BCI2000 .dat, neo formats)."""
-    from hreflex.io.atomic import atomic_output
+    from hreflex.io.files import atomic_output
     from hreflex.io.importers import import_file
     from hreflex.io.session import write_session
 

@@ -61,7 +61,7 @@ def command(
     import time
 
     from hreflex.errors import ConfigError
-    from hreflex.io.atomic import atomic_output
+    from hreflex.io.files import atomic_output
     from hreflex.io.session import write_session
     from hreflex.sim.presets import get_preset
     from hreflex.sim.session import default_schedule, simulate_session

@@ -66,7 +66,7 @@ def write_report(session_path: str | Path, out_dir: str | Path,
     """Analyse ``session_path`` and write ``out_dir/report.html`` (self-contained: figures
     embedded) plus every figure as a PNG. ``config``: an :class:`AnalysisConfig`, a TOML
     path, or None for the defaults. Returns the path of the page."""
-    from hreflex.commands.analyze import file_sha256
+    from hreflex.io.files import file_sha256
 
     session_path = Path(session_path)
     cfg = config if isinstance(config, AnalysisConfig) else load_config(config)
