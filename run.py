@@ -25,8 +25,7 @@ BIN = VENV / ("Scripts" if os.name == "nt" else "bin")
 STAMP = VENV / ".hreflex-installed"
 
 JOBS = {
-    # until `hreflex demo` lands (issue #4) the main job summarises the shipped sample session
-    "demo": [str(BIN / "hreflex"), "info", str(ROOT / "sample_data" / "soleus_recruitment.h5")],
+    "demo": [str(BIN / "hreflex"), "demo"],
     "test": [str(BIN / "python"), "-m", "pytest"],
 }
 

@@ -43,15 +43,24 @@ def test_dry_run_refuses_a_config_over_its_limits(tmp_path):
     assert "Traceback" not in result.output and len(result.output.splitlines()) == 1
 
 
-def test_bad_key_and_live_run_are_one_line_errors(tmp_path):
+def test_negative_isi_is_a_one_line_error(tmp_path):
     bad = tmp_path / "k.toml"
     bad.write_text((CONFIGS / "demo.toml").read_text().replace("isi_s = 4", "isi_s = -4"))
     result = run("acquire", str(bad), "--dry-run")
     assert result.exit_code == 1
     assert result.output == ("Error: k.toml [[protocols]] #1 (recruitment): isi_s must be > 0, "
                              "got -4\n")
-    result = run("acquire", str(CONFIGS / "demo.toml"))
-    assert result.exit_code == 1 and "use --dry-run" in result.output
+
+
+def test_live_run_with_a_missing_device_is_a_one_line_error(tmp_path, monkeypatch):
+    """soleus_recruitment.toml matches its amplifier by USB VID/PID; none is plugged in here."""
+    monkeypatch.chdir(tmp_path)  # a failed start may not write anywhere else
+    result = run("acquire", str(CONFIGS / "soleus_recruitment.toml"), "--seed", "1")
+    assert result.exit_code == 1, result.output
+    assert "Traceback" not in result.output
+    last = result.output.strip().splitlines()[-1]
+    assert last.startswith("Error: [devices.amplifier]: no serial port matches USB vid=0x16C0")
+    assert not list(tmp_path.rglob("*.h5"))
 
 
 def test_recover_command_on_a_missing_file(tmp_path):
