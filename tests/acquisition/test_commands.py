@@ -59,7 +59,7 @@ def test_live_run_with_a_missing_device_is_a_one_line_error(tmp_path, monkeypatc
     assert result.exit_code == 1, result.output
     assert "Traceback" not in result.output
     last = result.output.strip().splitlines()[-1]
-    assert last.startswith("Error: [devices.amplifier]: no serial port matches USB vid=0x16C0")
+    assert last.startswith("Error: amplifier: no serial port matches USB vid=0x16C0 pid=0x0483")
     assert not list(tmp_path.rglob("*.h5"))
 
 

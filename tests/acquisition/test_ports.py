@@ -7,9 +7,10 @@ from click.testing import CliRunner
 
 from hreflex.acquisition import ports as ports_mod
 from hreflex.acquisition.config import PortSpec
-from hreflex.acquisition.ports import PortInfo, format_ports, resolve_port
+from hreflex.acquisition.ports import PortInfo, format_ports
 from hreflex.cli import cli
-from hreflex.errors import ConfigError, DeviceError
+from hreflex.devices.transport import find_port
+from hreflex.errors import DeviceError
 
 PORTS = [
     PortInfo("/dev/ttyACM0", 0x16C0, 0x0483, "111", "Teensy USB Serial", "Teensyduino"),
@@ -20,23 +21,22 @@ PORTS = [
 
 
 def test_port_and_url_are_used_as_given():
-    assert resolve_port(PortSpec("amplifier", port="loop://"), []) == "loop://"
-    assert resolve_port(PortSpec("stimulator", port="/dev/pts/4"), []) == "/dev/pts/4"
+    assert PortSpec("amplifier", port="loop://").target() == "loop://"
+    assert PortSpec("stimulator", port="/dev/pts/4").target() == "/dev/pts/4"
 
 
 def test_usb_match_needs_exactly_one_port():
-    ftdi = PortSpec("stimulator", vid=0x0403, pid=0x6001)
-    assert resolve_port(ftdi, PORTS) == "/dev/ttyUSB0"
-    teensy = PortSpec("amplifier", vid=0x16C0, pid=0x0483, serial_number="222")
-    assert resolve_port(teensy, PORTS) == "/dev/ttyACM1"
-    with pytest.raises(DeviceError, match=r"\[devices.amplifier\]: 2 ports match USB "
+    ftdi = PortSpec("stimulator", vid=0x0403, pid=0x6001).target()
+    assert find_port(ftdi, PORTS) == "/dev/ttyUSB0"
+    teensy = PortSpec("amplifier", vid=0x16C0, pid=0x0483, serial_number="222").target()
+    assert find_port(teensy, PORTS) == "/dev/ttyACM1"
+    with pytest.raises(DeviceError, match=r"amplifier: 2 ports match USB "
                                           r"vid=0x16C0 pid=0x0483 \(/dev/ttyACM0, /dev/ttyACM1\)"
                                           r"; add serial_number"):
-        resolve_port(PortSpec("amplifier", vid=0x16C0, pid=0x0483), PORTS)
+        find_port(PortSpec("amplifier", vid=0x16C0, pid=0x0483).target(), PORTS, name="amplifier")
     with pytest.raises(DeviceError, match="no serial port matches USB serial=999"):
-        resolve_port(PortSpec("amplifier", serial_number="999"), PORTS)
-    with pytest.raises(ConfigError, match="emulated"):
-        resolve_port(PortSpec("amplifier", emulated=True), PORTS)
+        find_port(PortSpec("amplifier", serial_number="999").target(), PORTS)
+    assert PortSpec("amplifier", emulated=True).describe() == "emulated"
 
 
 def test_format_ports_table():

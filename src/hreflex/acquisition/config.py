@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from hreflex.acquisition.safety import wire_limits
+from hreflex.devices.transport import PortTarget, UsbMatch
 from hreflex.errors import ConfigError
 from hreflex.io.session import SessionMeta
 from hreflex.io.toml import check_keys, load_toml
@@ -135,15 +136,15 @@ class PortSpec:
     emulated: bool = False
     baud: int = 2_000_000
 
-    def describe(self) -> str:
-        if self.emulated:
-            return "emulated"
+    def target(self) -> PortTarget:
+        """What the device driver opens: the path/URL as given, or a USB match that is resolved
+        again at every (re)open, so a replugged device is found under its new name."""
         if self.port is not None:
             return self.port
-        parts = [f"vid=0x{self.vid:04X}" if self.vid is not None else "",
-                 f"pid=0x{self.pid:04X}" if self.pid is not None else "",
-                 f"serial={self.serial_number}" if self.serial_number else ""]
-        return "USB " + " ".join(p for p in parts if p)
+        return UsbMatch(self.vid, self.pid, self.serial_number)
+
+    def describe(self) -> str:
+        return "emulated" if self.emulated else str(self.target())
 
 
 @dataclass(frozen=True)

@@ -44,11 +44,17 @@ from hreflex.acquisition.plan import (
     format_duration,
     resolve_intensity,
 )
-from hreflex.acquisition.ports import resolve_port
 from hreflex.acquisition.recorder import Recorder, RecorderStats, fault_rows
 from hreflex.acquisition.safety import StimulusGuard, effective_limits
 from hreflex.acquisition.sync import MODEL, Placement, RowClock, Synchronizer, rising_edges
-from hreflex.devices import AmplifierClient, LinkEvent, NackError, StimulatorClient, Timebase
+from hreflex.devices import (
+    AmplifierClient,
+    LinkEvent,
+    NackError,
+    PortTarget,
+    StimulatorClient,
+    Timebase,
+)
 from hreflex.devices.amplifier import Received
 from hreflex.errors import ConfigError, DeviceError, HreflexError, SafetyError
 from hreflex.io.format import STIMULUS_DTYPE, empty_table
@@ -224,8 +230,8 @@ class Engine:
 
     # -- setup --------------------------------------------------------------------------------
 
-    def _target(self, spec, url: str | None) -> str:
-        return url if spec.emulated else resolve_port(spec)
+    def _target(self, spec, url: str | None) -> PortTarget:
+        return url if spec.emulated else spec.target()
 
     def _open(self) -> None:
         cfg = self.cfg

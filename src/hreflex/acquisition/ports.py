@@ -1,13 +1,10 @@
-"""Serial ports: list them (pyserial ``list_ports``) and find the one a ``[devices]`` entry
-means (a path or pyserial URL as given, or the single port matching its USB VID/PID/serial)."""
+"""Serial ports present on this machine, for ``hreflex ports``. (Finding the port a
+``[devices]`` entry means is :func:`hreflex.devices.transport.find_port`.)"""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-
-from hreflex.acquisition.config import PortSpec
-from hreflex.errors import ConfigError, DeviceError
 
 
 @dataclass(frozen=True)
@@ -29,36 +26,6 @@ def list_ports() -> list[PortInfo]:
          for p in lp.comports()),
         key=lambda p: p.device,
     )
-
-
-def matches(spec: PortSpec, port: PortInfo) -> bool:
-    """True when every USB field ``spec`` sets equals the port's."""
-    return all(
-        want is None or want == have
-        for want, have in ((spec.vid, port.vid), (spec.pid, port.pid),
-                           (spec.serial_number, port.serial_number))
-    )
-
-
-def resolve_port(spec: PortSpec, ports: Sequence[PortInfo] | None = None) -> str:
-    """The port name or URL to open for ``spec``.
-
-    ``port`` is returned as given (pyserial opens paths and URLs alike). A USB match must
-    find exactly one port among ``ports`` (default: :func:`list_ports`); otherwise
-    :class:`DeviceError` says what was found.
-    """
-    if spec.emulated:
-        raise ConfigError(f"[devices.{spec.role}] is emulated: the engine starts the emulator")
-    if spec.port is not None:
-        return spec.port
-    found = [p for p in (list_ports() if ports is None else ports) if matches(spec, p)]
-    if len(found) == 1:
-        return found[0].device
-    if not found:
-        raise DeviceError(f"[devices.{spec.role}]: no serial port matches {spec.describe()} "
-                          "(is it plugged in? 'hreflex ports' lists what is there)")
-    raise DeviceError(f"[devices.{spec.role}]: {len(found)} ports match {spec.describe()} "
-                      f"({', '.join(p.device for p in found)}); add serial_number")
 
 
 def format_ports(ports: Sequence[PortInfo]) -> str:

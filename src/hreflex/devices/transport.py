@@ -59,9 +59,10 @@ def find_port(match: UsbMatch, ports: Sequence[Any] | None = None, name: str = "
     if len(found) == 1:
         return found[0].device
     if not found:
-        raise DeviceError(f"{name}: no serial port matches {match} (is it plugged in?)")
+        raise DeviceError(f"{name}: no serial port matches {match} (is it plugged in? "
+                          "'hreflex ports' lists what is there)")
     raise DeviceError(f"{name}: {len(found)} ports match {match} "
-                      f"({', '.join(p.device for p in found)}); add the serial number")
+                      f"({', '.join(p.device for p in found)}); add serial_number")
 
 
 def open_port(target: PortTarget, *, name: str = "device", baudrate: int = DEFAULT_BAUD,
