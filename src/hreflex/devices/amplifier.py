@@ -137,11 +137,7 @@ class AmplifierClient:
 
     def status(self) -> Status:
         """GET_STATUS: device time, blocks sent, receive errors, dropped samples..."""
-        _, frames = self.link.request(Opcode.GET_STATUS)
-        status = next((f for f in frames if isinstance(f, Status)), None)
-        if status is None:
-            raise DeviceError(f"{self.name}: GET_STATUS acknowledged without a STATUS frame")
-        return status
+        return self.link.status()
 
     def get(self, timeout_s: float | None = None) -> Received | LinkEvent | None:
         """The next :class:`Received` or :class:`LinkEvent`, or None after ``timeout_s``."""

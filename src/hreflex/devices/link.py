@@ -222,6 +222,14 @@ class DeviceLink:
         raise DeviceError(f"{self.name} on {self.target}: no answer to {op} after "
                           f"{retries + 1} attempt(s) of {timeout_s:g} s")
 
+    def status(self) -> Status:
+        """GET_STATUS: the STATUS frame that came with the ACK."""
+        _, frames = self.request(Opcode.GET_STATUS)
+        status = next((f for f in frames if isinstance(f, Status)), None)
+        if status is None:
+            raise DeviceError(f"{self.name}: GET_STATUS acknowledged without a STATUS frame")
+        return status
+
     def identify(self, kind: DeviceKind) -> Identity:
         """IDENTIFY, checking the device kind and protocol version."""
         _, frames = self.request(Opcode.IDENTIFY)

@@ -170,11 +170,7 @@ class StimulatorClient:
 
     def status(self) -> Status:
         """GET_STATUS: armed, watchdog state, pulses delivered, device time..."""
-        _, frames = self.link.request(Opcode.GET_STATUS)
-        status = next((f for f in frames if isinstance(f, Status)), None)
-        if status is None:
-            raise DeviceError(f"{self.name}: GET_STATUS acknowledged without a STATUS frame")
-        return status
+        return self.link.status()
 
     def get(self, timeout_s: float | None = None) -> StimEvent | Status | LinkEvent | None:
         """The next STIM_EVENT (every delivered pulse the device reported, including those
