@@ -25,7 +25,7 @@ from decimal import ROUND_FLOOR, Decimal
 from typing import Any
 
 from hreflex.errors import SafetyError
-from hreflex.protocol.frames import Opcode, Reason, mA_to_uA
+from hreflex.protocol.frames import Opcode, Reason, mA_to_uA, whole_us
 from hreflex.protocol.safety import StimLimits, check_stimulus
 
 #: what a refusal reason means, for messages
@@ -156,7 +156,7 @@ class StimulusGuard:
             result = self._send(
                 Opcode.SET_STIMULUS,
                 intensity_uA=mA_to_uA(intensity_mA),
-                pulse_width_us=math.floor(pulse_width_us + 1e-6),
+                pulse_width_us=whole_us(pulse_width_us),
             )
             self._stimulus = (float(intensity_mA), float(pulse_width_us))
             return result

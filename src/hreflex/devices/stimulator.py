@@ -40,6 +40,7 @@ from hreflex.protocol import (
     check_rate,
     check_stimulus,
     mA_to_uA,
+    whole_us,
 )
 
 __all__ = ["StimulatorClient"]
@@ -137,7 +138,7 @@ class StimulatorClient:
             raise SafetyError(f"{self.name}: stimulus {intensity_mA:g} mA, {pulse_width_us:g} us "
                               f"refused, nothing sent: {why.name} ({_describe(self.limits)})")
         self.link.request(Opcode.SET_STIMULUS, intensity_uA=mA_to_uA(intensity_mA),
-                          pulse_width_us=math.floor(pulse_width_us + 1e-6))
+                          pulse_width_us=whole_us(pulse_width_us))
 
     def arm(self) -> None:
         """ARM (needs a stimulus set; also counts as a heartbeat)."""

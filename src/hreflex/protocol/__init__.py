@@ -30,6 +30,7 @@ from hreflex.protocol.frames import (
     encode_frame,
     encode_wire,
     mA_to_uA,
+    whole_us,
 )
 from hreflex.protocol.safety import (
     HEARTBEAT_DEFAULT_MS,
@@ -50,4 +51,5 @@ __all__ = [
     "check_fire", "check_rate", "check_stimulus", "frame_from_text", "frame_to_text",
     "cobs_decode", "cobs_encode", "decode_frame", "decode_wire", "encode_frame", "encode_wire",
     "mA_to_uA",
+    "whole_us",
 ]

@@ -251,6 +251,11 @@ def mA_to_uA(intensity_mA: float) -> int:
     return math.floor(intensity_mA * 1000.0 + 1e-6)
 
 
+def whole_us(value_us: float) -> int:
+    """A time in µs (pulse width) -> the wire's integer µs, truncated like :func:`mA_to_uA`."""
+    return math.floor(value_us + 1e-6)
+
+
 def _payload(frame: Frame) -> bytes:
     if isinstance(frame, SampleBlock):
         s = np.asarray(frame.samples)

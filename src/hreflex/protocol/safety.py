@@ -12,7 +12,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-from hreflex.protocol.frames import Identity, Reason, mA_to_uA
+from hreflex.protocol.frames import Identity, Reason, mA_to_uA, whole_us
 
 __all__ = ["StimLimits", "StimSafety", "check_stimulus", "check_rate", "check_fire",
            "HEARTBEAT_DEFAULT_MS", "HEARTBEAT_MIN_MS", "HEARTBEAT_MAX_MS"]
@@ -70,9 +70,9 @@ def check_stimulus(limits: StimLimits, intensity_mA: float, pulse_width_us: floa
         return Reason.INTENSITY_LIMIT
     if not math.isfinite(pulse_width_us) or pulse_width_us < 0:
         return Reason.PULSE_WIDTH_LIMIT
-    why = _check_wire(limits, mA_to_uA(intensity_mA), math.floor(pulse_width_us + 1e-6))
+    why = _check_wire(limits, mA_to_uA(intensity_mA), whole_us(pulse_width_us))
     if why is None and since_last_s is not None:
-        why = check_rate(limits, math.floor(since_last_s * 1e6 + 1e-6))
+        why = check_rate(limits, whole_us(since_last_s * 1e6))
     return why
 
 
@@ -82,7 +82,7 @@ def check_fire(limits: StimLimits, armed: bool, since_last_s: float | None) -> R
         return Reason.NOT_ARMED
     if since_last_s is None:
         return None
-    return check_rate(limits, math.floor(since_last_s * 1e6 + 1e-6))
+    return check_rate(limits, whole_us(since_last_s * 1e6))
 
 
 class StimSafety:
