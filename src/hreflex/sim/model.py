@@ -186,14 +186,15 @@ def wave_template(wave: Wave, sample_rate_Hz: float, n_samples: int) -> np.ndarr
 
 
 def artifact_template(
-    pulse_width_us: float, sample_rate_Hz: float, tau_ms: float, length_ms: float
+    pulse_width_us: float, sample_rate_Hz: float, tau_ms: float, length_ms: float,
+    tail: float = 0.4,
 ) -> np.ndarray:
-    """Stimulus artifact with peak 1: +1 during the pulse, then a tail of -0.4 decaying with
-    ``tau_ms`` and tapered (raised cosine) to exactly 0 at ``length_ms`` after the pulse end.
-    Sample 0 is the pulse's leading edge. Shape (n,) with n covering pulse + tail."""
+    """Stimulus artifact with peak 1: +1 during the pulse, then a tail of ``-tail`` decaying
+    with ``tau_ms`` and tapered (raised cosine) to exactly 0 at ``length_ms`` after the pulse
+    end. Sample 0 is the pulse's leading edge. Shape (n,) with n covering pulse + tail."""
     pw_ms = pulse_width_us / 1000.0
     n = int(np.ceil((pw_ms + length_ms) * sample_rate_Hz / 1000.0)) + 1
     t_ms = np.arange(n) * (1000.0 / sample_rate_Hz)
     after = np.clip(t_ms - pw_ms, 0.0, length_ms)
-    tail = -0.4 * np.exp(-after / tau_ms) * 0.5 * (1 + np.cos(np.pi * after / length_ms))
-    return np.where(t_ms < pw_ms, 1.0, tail)
+    decay = -tail * np.exp(-after / tau_ms) * 0.5 * (1 + np.cos(np.pi * after / length_ms))
+    return np.where(t_ms < pw_ms, 1.0, decay)

@@ -64,6 +64,12 @@ class ChannelParams:
     background_uV: float  #: RMS of resting background EMG (band-limited)
     dc_offset_mV: float  #: amplifier/electrode DC offset
     artifact_mV_per_mA: float  #: stimulus-artifact peak per mA of stimulus
+    # -- optional realism (the defaults switch each one off) ---------------------------------
+    M_latency_shift_ms: float = 0.0  #: extra M latency at weak recruitment: + shift * (1 - m(I))
+    H_latency_shift_ms: float = 0.0  #: extra H latency at weak drive: + shift * (1 - a(I))
+    latency_jitter_ms: float = 0.0  #: trial SD of each wave's onset (M and H independently)
+    late_wave: Wave | None = None  #: a stimulus-locked wave whose size does not depend on I
+    late_mV: float = 0.0  #: its peak-to-peak, for every stimulus with I > 0 (trial CV 5 %)
 
 
 @dataclass(frozen=True)
@@ -116,6 +122,9 @@ class Preset:
     rdd_pulses: int
     rdd_rest_s: float
     rdd_test_fraction_of_Hmax: float  #: RDD test intensity: ascending-limb H = this * Hmax
+    artifact_tail: float = 0.4  #: size of the artifact's after-pulse tail, relative to the pulse
+    drift_uV: float = 0.0  #: RMS of slow baseline wander (electrode/movement), 0 = none
+    drift_band_Hz: tuple[float, float] = (0.2, 2.0)  #: frequencies of that wander
 
     @property
     def channel_names(self) -> list[str]:

@@ -15,7 +15,12 @@ artifact plus the noise-free M and H):
    scaled to ``background_uV`` RMS; inside voluntary-contraction bursts multiplied by
    ``contraction_gain`` (50 ms raised-cosine ramps);
 5. mains at ``mains_Hz`` (+30 % third harmonic), random phase per channel; DC offset;
+   slow baseline wander (``drift_uV`` RMS, four sinusoids in ``drift_band_Hz``) when set;
 6. clipping at ± ``adc_range_mV``.
+
+Optional per channel: latencies that shorten with recruitment (``M_latency_shift_ms`` ×
+(1 − m), ``H_latency_shift_ms`` × (1 − a)) and trial jitter (``latency_jitter_ms``), and a
+``late_wave`` of fixed size (``late_mV``) after every stimulus, whatever its intensity.
 
 Contraction bursts are a random process in time (its own random stream): durations uniform
 in ``contraction_burst_s``, gaps exponential with a mean that makes the fraction of time in
@@ -23,13 +28,13 @@ bursts equal ``contraction_probability``. A stimulus is "in a contraction" (flag
 H multiplied by ``contraction_H_gain``) when the burst is fully on from 100 ms before it to
 the stimulus itself, so its pre-stimulus background is raised.
 
-Random streams (background, trial variability, bursts, mains phase) are independent children
-of ``seed``, so the output does not depend on how ``generate`` calls are split.
+Random streams (background, trial variability, bursts, mains phase, drift) are independent
+children of ``seed``, so the output does not depend on how ``generate`` calls are split.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 from scipy import signal
@@ -137,17 +142,30 @@ class EmgSynth:
         self._limit_V = preset.adc_range_mV * 1e-3
 
         # evoked-wave templates (L, n), sampled p2p 1, in volts per mV
-        length = int(np.ceil(max(c.H_wave.end_ms for c in self.channels) * fs / 1000)) + 2
+        ends = [c.H_wave.end_ms + c.H_latency_shift_ms + 5 * c.latency_jitter_ms
+                for c in self.channels]
+        ends += [c.late_wave.end_ms for c in self.channels if c.late_wave is not None]
+        self._length = length = int(np.ceil(max(ends) * fs / 1000)) + 2
         self._M_tpl = np.stack([wave_template(c.M_wave, fs, length) for c in self.channels], 1)
         self._H_tpl = np.stack([wave_template(c.H_wave, fs, length) for c in self.channels], 1)
         self._M_tpl *= 1e-3
         self._H_tpl *= 1e-3
+        self._late = [(j, c.late_mV, 1e-3 * wave_template(c.late_wave, fs, length))
+                      for j, c in enumerate(self.channels) if c.late_wave is not None]
+        self._shifted = any(c.M_latency_shift_ms or c.H_latency_shift_ms or c.latency_jitter_ms
+                            for c in self.channels)
         self._artifacts: dict[float, np.ndarray] = {}
 
         ss = np.random.SeedSequence(seed)
         self._noise_rng, self._trial_rng, self._burst_rng, phase_rng = (
             np.random.default_rng(s) for s in ss.spawn(4)
         )
+        drift_rng = np.random.default_rng(ss.spawn(1)[0])  # 5th child: the others unchanged
+        lo_d, hi_d = preset.drift_band_Hz
+        # drift(t) = sum_k amp * sin(2 pi f_k t + phi_k), 4 components per channel, RMS drift_uV
+        self._drift_f = drift_rng.uniform(lo_d, hi_d, (4, n))
+        self._drift_phi = drift_rng.uniform(0, 2 * np.pi, (4, n))
+        self._drift_amp = preset.drift_uV * 1e-6 / np.sqrt(2.0)  # 4 x amp^2/2 = drift^2
         lo, hi = preset.emg_band_Hz
         self._sos = signal.butter(1, [lo, min(hi, 0.45 * fs)], "bandpass", fs=fs, output="sos")
         impulse = signal.sosfilt(self._sos, np.r_[1.0, np.zeros(int(fs))])
@@ -183,6 +201,7 @@ class EmgSynth:
                 self.sample_rate_Hz,
                 self.preset.artifact_tau_ms,
                 self.preset.artifact_length_ms,
+                self.preset.artifact_tail,
             )
         return self._artifacts[pulse_width_us]
 
@@ -252,7 +271,12 @@ class EmgSynth:
         )
         self._last_stim = i
 
-        wave = self._M_tpl * Ma + self._H_tpl * Ha
+        M_tpl, H_tpl = self._templates(M0, drive) if self._shifted else (self._M_tpl, self._H_tpl)
+        wave = M_tpl * Ma + H_tpl * Ha
+        if intensity_mA > 0:
+            for j, size_mV, tpl in self._late:  # the same for every intensity
+                cv = 0.05 * self._trial_rng.standard_normal() if self.noise else 0.0
+                wave[:, j] += tpl * size_mV * (1 + cv)
         art = self._artifact(float(pulse_width_us))
         k = min(art.size, wave.shape[0])
         wave[:k] += art[:k, None] * (self._art_V_per_mA * intensity_mA)
@@ -269,6 +293,20 @@ class EmgSynth:
             depression,
             contraction,
         )
+
+    def _templates(self, M0: np.ndarray, drive: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """M and H templates (L, n) of one stimulus whose onsets move with recruitment
+        (``*_latency_shift_ms``) and trial jitter (``latency_jitter_ms``)."""
+        fs, out = self.sample_rate_Hz, ([], [])
+        for j, c in enumerate(self.channels):
+            m = M0[j] / c.Mmax_mV if c.Mmax_mV > 0 else 0.0
+            z = (self._trial_rng.standard_normal(2) * c.latency_jitter_ms if self.noise
+                 and c.latency_jitter_ms else np.zeros(2))
+            for k, (w, shift) in enumerate(((c.M_wave, c.M_latency_shift_ms * (1 - m)),
+                                            (c.H_wave, c.H_latency_shift_ms * (1 - drive[j])))):
+                moved = replace(w, onset_ms=w.onset_ms + shift + z[k])
+                out[k].append(wave_template(moved, fs, self._length))
+        return 1e-3 * np.stack(out[0], 1), 1e-3 * np.stack(out[1], 1)
 
     # -- samples ------------------------------------------------------------------------
     def _filtered_noise(self, n: int) -> np.ndarray:
@@ -301,6 +339,10 @@ class EmgSynth:
         s, c = np.sin(w), np.cos(w)
         basis = np.stack([s, c, s * (3 - 4 * s * s), c * (4 * c * c - 3)], axis=1)  # 3w
         out += basis @ self._mains_mix
+        if self._drift_amp > 0:
+            t_s = np.arange(start, start + n)[:, None, None] / self.sample_rate_Hz
+            out += self._drift_amp * np.sin(2 * np.pi * self._drift_f * t_s
+                                            + self._drift_phi).sum(axis=1)
         out += self._dc_V
         np.clip(out, -self._limit_V, self._limit_V, out=out)
         horizon = start - int(10 * self.sample_rate_Hz)  # late stimuli may look back 10 s
