@@ -22,26 +22,34 @@ def window_slice(time_ms: np.ndarray, window_ms: tuple[float, float]) -> slice |
 
 
 def remove_baseline(data_V: np.ndarray, time_ms: np.ndarray, window_ms: tuple[float, float],
-                    fallback_from_ms: float = 0.0, overwrite: bool = False
-                    ) -> tuple[np.ndarray, np.ndarray]:
-    """Subtract each sweep's DC: its mean over ``window_ms`` (pre-stimulus).
+                    fallback_from_ms: float = 0.0, overwrite: bool = False,
+                    detrend_min_ms: float = 0.0) -> tuple[np.ndarray, np.ndarray]:
+    """Subtract each sweep's baseline: its mean over ``window_ms`` (pre-stimulus) or, when
+    that window holds at least ``detrend_min_ms`` (> 0) of samples, the least-squares line
+    through it, extended over the whole sweep (slow drift removed).
 
     Sweeps holding fewer than 2 samples of the window (e.g. epoched files that start at the
     stimulus) use the median of the sweep from ``fallback_from_ms`` on instead (responses
     are short oscillations, so the median is close to the DC). Returns ``(data,
-    offset_V)``, offset (n_sweeps, n_channels); ``overwrite=True`` subtracts in place
-    (no copy of a large array).
+    offset_V)``, offset (n_sweeps, n_channels) = the baseline at the window's centre;
+    ``overwrite=True`` subtracts in place (no copy of a large array).
     """
     sl = window_slice(time_ms, window_ms)
+    slope = None
     if sl is None:
         k = min(int(np.searchsorted(time_ms, fallback_from_ms)), time_ms.size - 1)
         offset = np.median(data_V[..., k:], axis=-1)
     else:
         offset = data_V[..., sl].mean(axis=-1)
-    if overwrite:
-        data_V -= offset[..., None].astype(data_V.dtype)
-        return data_V, offset
-    return data_V - offset[..., None], offset
+        tb = time_ms[sl] - time_ms[sl].mean()
+        if detrend_min_ms > 0 and time_ms[sl][-1] - time_ms[sl][0] >= detrend_min_ms:
+            slope = (data_V[..., sl] @ tb.astype(data_V.dtype)) / float(tb @ tb)  # V per ms
+            centre = float(time_ms[sl].mean())
+    out = data_V if overwrite else data_V.copy()
+    out -= offset[..., None].astype(out.dtype)
+    if slope is not None:
+        out -= (slope[..., None] * (time_ms - centre)).astype(out.dtype)
+    return out, offset
 
 
 def blank(data_V: np.ndarray, start: int, stop: int) -> np.ndarray:

@@ -71,6 +71,7 @@ class ConditioningConfig:
     """Baseline removal and optional zero-phase filters (applied per sweep)."""
 
     baseline_ms: tuple[float, float] = (-55.0, -5.0)  #: DC is the mean over this window
+    detrend_min_ms: float = 30.0  #: ... or its linear trend, when it holds this long (0 = off)
     bandpass: bool = False  #: off by default: p2p is measured on the amplifier's signal
     bandpass_Hz: tuple[float, float] = (10.0, 1000.0)  #: surface-EMG band when switched on
     filter_order: int = 2  #: Butterworth order (doubled by the forward-backward pass)

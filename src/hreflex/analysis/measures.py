@@ -43,8 +43,7 @@ class WaveMeasures:
 
     def amplitude(self, measure: str) -> np.ndarray:
         """The amplitude named in the config: ``p2p``, ``area``, ``rms`` or ``mean_rect``."""
-        return {"p2p": self.p2p_mV, "area": self.area_mVms, "rms": self.rms_mV,
-                "mean_rect": self.mean_rect_mV}[measure]
+        return getattr(self, AMPLITUDE_FIELDS[measure])
 
 
 def onset_crossing(x: np.ndarray, peak: np.ndarray, threshold: np.ndarray,
@@ -104,19 +103,43 @@ def measure_wave(data_V: np.ndarray, time_ms: np.ndarray, windows: list[ChannelW
         s0 = min(a, _span(time_ms, reach_ms, win.stop_ms)[0])
         ext = data_V[:, c, s0:b]  # onset search span; the window is its tail
         seg = ext[:, a - s0:]
-        rect = np.abs(seg)
-        out.p2p_mV[:, c] = (seg.max(axis=1) - seg.min(axis=1)) * 1e3
-        out.area_mVms[:, c] = rect.sum(axis=1, dtype=np.float64) * (dt_ms * 1e3)
-        out.mean_rect_mV[:, c] = out.area_mVms[:, c] / (dt_ms * (b - a))
-        out.rms_mV[:, c] = np.sqrt(np.einsum("ij,ij->i", seg, seg, dtype=np.float64)
-                                   / (b - a)) * 1e3
-        peak = np.argmax(rect, axis=1)
+        amps = amplitudes(seg, dt_ms)
+        for name, field in AMPLITUDE_FIELDS.items():
+            getattr(out, field)[:, c] = amps[name]
+        peak = np.argmax(np.abs(seg), axis=1)
         out.peak_ms[:, c] = time_ms[a + peak]
         out.onset_ms[:, c] = onset_crossing(ext, peak + (a - s0), onset_sd * noise_V[:, c],
                                             time_ms[s0:b], int(round(cw.smooth_ms / dt_ms)))
         if saturated is not None:
             out.clipped[:, c] = saturated[:, c, a:b].any(axis=1)
     return out
+
+
+#: the configured amplitude name -> its WaveMeasures field
+AMPLITUDE_FIELDS = {"p2p": "p2p_mV", "area": "area_mVms", "rms": "rms_mV",
+                    "mean_rect": "mean_rect_mV"}
+
+
+def amplitudes(seg_V: np.ndarray, dt_ms: float) -> dict[str, np.ndarray]:
+    """Every amplitude measure of segments (n, k) in volts: ``p2p`` (mV), ``area`` (mV·ms,
+    rectified), ``rms`` and ``mean_rect`` (mV); each (n,)."""
+    k = seg_V.shape[-1]
+    area = np.abs(seg_V).sum(axis=-1, dtype=np.float64) * (dt_ms * 1e3)
+    return {"p2p": (seg_V.max(axis=-1) - seg_V.min(axis=-1)) * 1e3, "area": area,
+            "rms": np.sqrt(np.einsum("...i,...i->...", seg_V, seg_V, dtype=np.float64) / k)
+            * 1e3, "mean_rect": area / (dt_ms * k)}
+
+
+def noise_amplitude(data_V: np.ndarray, time_ms: np.ndarray, window_ms: tuple[float, float],
+                    length_ms: float, include: np.ndarray, measure: str) -> float:
+    """What the amplitude ``measure`` of a window ``length_ms`` long shows without a response:
+    its median over the ``include``-d sweeps of one channel (n_sweeps, n_samples) on the last
+    ``length_ms`` of the pre-stimulus ``window_ms`` (mV or mV·ms); NaN without such samples."""
+    a, b = np.searchsorted(time_ms, [max(window_ms[0], window_ms[1] - length_ms), window_ms[1]])
+    if b - a < 2 or not include.any():
+        return float("nan")
+    dt_ms = float(time_ms[1] - time_ms[0])
+    return float(np.median(amplitudes(data_V[include, a:b], dt_ms)[measure]))
 
 
 def background_rms(data_V: np.ndarray, time_ms: np.ndarray,

@@ -15,7 +15,9 @@ from hreflex import __version__
 from hreflex.analysis import conditioning as cond
 from hreflex.analysis.config import AnalysisConfig, prior_for
 from hreflex.analysis.epochs import make_epochs
-from hreflex.analysis.measures import background_rms, measure_wave, response_latency
+from hreflex.analysis.intervals import recruitment_intervals
+from hreflex.analysis.latency import wave_latency
+from hreflex.analysis.measures import background_rms, measure_wave, noise_amplitude
 from hreflex.analysis.pooling import intensity_levels, level_means, level_stats
 from hreflex.analysis.qc import annotations, background_limit, excluded, sweep_reasons
 from hreflex.analysis.rdd import RddResult, rdd, trains_of
@@ -105,18 +107,6 @@ def _filtered(data: np.ndarray, time_ms: np.ndarray, fs: float,
     return data
 
 
-def _noise_p2p_mV(data: np.ndarray, time_ms: np.ndarray, window_ms: tuple[float, float],
-                  length_ms: float, include: np.ndarray) -> float:
-    """Median over included sweeps of the peak-to-peak of the last ``length_ms`` of the
-    pre-stimulus window of one channel (n_sweeps, n_samples): the noise an amplitude of a
-    window that long would show without a response."""
-    a, b = np.searchsorted(time_ms, [max(window_ms[0], window_ms[1] - length_ms), window_ms[1]])
-    if b - a < 2 or not include.any():
-        return float("nan")
-    seg = data[include, a:b]
-    return float(np.median(seg.max(axis=1) - seg.min(axis=1)) * 1e3)
-
-
 def analyze_session(session: Session, config: AnalysisConfig | None = None, *,
                     input_info: dict[str, Any] | None = None) -> AnalysisResult:
     """Analyse every channel of ``session`` (see ``docs/METRICS.md`` for each step).
@@ -145,7 +135,7 @@ def analyze_session(session: Session, config: AnalysisConfig | None = None, *,
     pulse_end_ms = float(np.median(width)) / 1000.0 if width.size else 0.0
     data, _ = cond.remove_baseline(ep.data_V, t, c_cfg.baseline_ms,
                                    pulse_end_ms + max(p.blank_ms[1] for p in priors),
-                                   overwrite=True)
+                                   overwrite=True, detrend_min_ms=c_cfg.detrend_min_ms)
     usable = ep.unusable == ""
     if (usable.sum(axis=0) < usable.shape[0]).any():
         messages.append(f"{int((~usable.all(axis=1)).sum())} of {usable.shape[0]} sweeps "
@@ -172,8 +162,9 @@ def analyze_session(session: Session, config: AnalysisConfig | None = None, *,
                               .any() else "no usable sweep on this channel")
             windows.append(None)
             continue
-        found = find_windows(means[n_level[:, c] > 0, c], t, priors[c], cfg.windows,
-                             pulse_end_ms, baseline)
+        have = n_level[:, c] > 0
+        found = find_windows(means[have, c], t, priors[c], cfg.windows, pulse_end_ms, baseline,
+                             levels[have])
         manual = cfg.windows.manual.get(name, cfg.windows.manual.get("*"))
         if manual:
             found = apply_manual(found, manual, t)
@@ -227,13 +218,20 @@ def analyze_session(session: Session, config: AnalysisConfig | None = None, *,
             mean = data[sel, c].mean(axis=0)
             mean_noise = (float(np.sqrt(np.mean(mean[baseline] ** 2))) if baseline is not None
                           else float(quiet_rms(mean, int(np.searchsorted(t, w.blank_ms)))))
-            onset, peak = response_latency(mean, t, w, wave, mean_noise, onset_sd)
+            onset, peak = wave_latency(mean, t, (win.start_ms, win.stop_ms),
+                                       w.onset_search_ms(wave), mean_noise, w.smooth_ms,
+                                       onset_sd)
+            if win.onset_ms is not None:  # automatic: the take-off of the matched waveform
+                onset = win.onset_ms
             lat[wave] = onset if np.isfinite(onset) else None
             lat[f"{wave}_peak"] = peak if np.isfinite(peak) else None
             if lat[wave] is None:
-                why[wave] = ("no onset: the mean response has no quiet stretch before it "
-                             "(artifact and response merge) or stays in the noise")
+                why[wave] = ("no onset: the mean response never departs from its baseline "
+                             "by 3 x its noise and 1 % of its peak-to-peak before its peak")
 
+        floor = [noise_amplitude(data[:, c], t, q_cfg.background_ms, win.stop_ms - win.start_ms,
+                                 include[:, c], cfg.amplitude) if win else np.nan
+                 for win in ((w.m, w.h) if w is not None else (None, None))]
         rec_result: RecruitmentResult | None = None
         if w is not None:
             inc = use_rec[:, c]
@@ -241,16 +239,16 @@ def analyze_session(session: Session, config: AnalysisConfig | None = None, *,
                      for k, st in (("m", m_stats), ("h", h_stats))]
             obs = [float(np.max(a[inc, c])) if s is not None and inc.any() else None
                    for a, s in ((m_amp, stats[0]), (h_amp, stats[1]))]
-            p2p = [_noise_p2p_mV(data[:, c], t, q_cfg.background_ms,
-                                 win.stop_ms - win.start_ms, include[:, c]) if win else np.nan
-                   for win in (w.m, w.h)]
             rec_result = recruitment(levels, stats[0], stats[1], (obs[0], obs[1]),
-                                     cfg.recruitment, (p2p[0], p2p[1]),
+                                     cfg.recruitment, (floor[0], floor[1]),
                                      (why.get("m", "no M window"), why.get("h", "no H window")))
+            rec_result.ci95 = recruitment_intervals(
+                rec_result, np.where(inc, level, -1), m_amp[:, c] if w.m else None,
+                h_amp[:, c] if w.h else None, cfg.recruitment, (floor[0], floor[1]))
         else:
             why["recruitment"] = ch_msgs[c][0] if ch_msgs[c] else "no windows"
 
-        rdd_result = (rdd(h_amp[:, c], m_amp[:, c], include[:, c], trains, cfg.rdd)
+        rdd_result = (rdd(h_amp[:, c], m_amp[:, c], include[:, c], trains, cfg.rdd, floor[1])
                       if w is not None and w.h is not None
                       else RddResult(skip_first=cfg.rdd.skip_first, source=trains.source,
                                      reason=why.get("h", "no H window")))

@@ -11,6 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 import numpy as np
+from scipy.special import stdtrit
 
 from hreflex.analysis.config import RddConfig
 
@@ -97,7 +98,8 @@ def frequency_groups(freq_Hz: np.ndarray, tolerance: float) -> tuple[np.ndarray,
 @dataclass
 class RddRow:
     """One train frequency: H of the pulses after the first ``skip_first`` (mV), its ratio
-    to the reference frequency, M there, and the per-pulse mean H / reference mean."""
+    to the reference frequency with its 95 % interval, M there, and the per-pulse mean H /
+    reference mean."""
 
     frequency_Hz: float
     ratio: float | None
@@ -107,11 +109,13 @@ class RddRow:
     n_trains: int
     m_mean_mV: float | None
     per_pulse_ratio: list[float | None]
+    ratio_ci95: tuple[float, float] | None = None
 
 
 @dataclass
 class RddResult:
-    """RDD of one channel; ``rows`` empty and ``reason`` set when not determinable."""
+    """RDD of one channel; ``rows`` empty and ``reason`` set when not determinable.
+    ``floor_mV``: the noise amplitude taken out of every mean (None: not known)."""
 
     rows: list[RddRow] = field(default_factory=list)
     reference_Hz: float | None = None
@@ -119,6 +123,7 @@ class RddResult:
     source: str = "none"
     m_change_pct: float | None = None
     m_changed: bool | None = None
+    floor_mV: float | None = None
     reason: str | None = None
 
 
@@ -126,14 +131,64 @@ def _num(x: float) -> float | None:
     return float(x) if np.isfinite(x) else None
 
 
+def net_of_floor(mean: np.ndarray, floor: float) -> np.ndarray:
+    """A mean amplitude with the noise floor taken out in quadrature,
+    ``sqrt(max(mean^2 - floor^2, 0))`` (the model of :mod:`hreflex.analysis.models`: an
+    amplitude measured in noise is ``sqrt(response^2 + floor^2)``); unchanged for a NaN
+    floor."""
+    if not np.isfinite(floor):
+        return mean
+    return np.sqrt(np.maximum(mean**2 - floor**2, 0.0))
+
+
+def trial_variance(h_mV: np.ndarray, group: np.ndarray, train: np.ndarray,
+                   pulse: np.ndarray, n_groups: int) -> tuple[np.ndarray, np.ndarray]:
+    """Per frequency group: the trial-to-trial variance of H around its course along the
+    train, from second differences of consecutive pulses (``mean(d2^2) / 6``; a linear
+    trend of depression drops out), first differences for 2-pulse runs (``mean(d^2) / 2``),
+    and its degrees of freedom. Values (n,) must be the used sweeps only."""
+    order = np.lexsort((pulse, train, group))
+    g, tr, p, h = group[order], train[order], pulse[order], h_mV[order]
+    same = (g[1:] == g[:-1]) & (tr[1:] == tr[:-1]) & (p[1:] == p[:-1] + 1)
+    d1 = np.diff(h)
+    two = same[1:] & same[:-1]
+    d2 = d1[1:] - d1[:-1]
+    s2 = np.bincount(g[2:][two], weights=d2[two] ** 2, minlength=n_groups)
+    n2 = np.bincount(g[2:][two], minlength=n_groups)
+    s1 = np.bincount(g[1:][same], weights=d1[same] ** 2, minlength=n_groups)
+    n1 = np.bincount(g[1:][same], minlength=n_groups)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        var = np.where(n2 > 0, s2 / (6 * n2), np.where(n1 > 0, s1 / (2 * n1), np.nan))
+    return var, np.where(n2 > 0, n2, n1)
+
+
+def _ratio_ci(ratio: float, m: tuple[float, float], se: tuple[float, float], floor: float,
+              dof: int) -> tuple[float, float] | None:
+    """95 % interval of ``g(m_f) / g(m_ref)``, ``g`` = :func:`net_of_floor`, from the
+    standard errors of the two means (delta method on the log ratio, Student t)."""
+    f2 = floor**2 if np.isfinite(floor) else 0.0
+    terms = []
+    for mean, err in zip(m, se, strict=True):
+        net2 = mean**2 - f2
+        if not (net2 > 0 and np.isfinite(err)):
+            return None
+        terms.append((mean / net2 * err) ** 2)
+    half = float(stdtrit(max(dof, 1), 0.975) * np.sqrt(sum(terms)))
+    return float(ratio * np.exp(-half)), float(ratio * np.exp(half))
+
+
 def rdd(h_mV: np.ndarray, m_mV: np.ndarray, include: np.ndarray, trains: Trains,
-        cfg: RddConfig) -> RddResult:
+        cfg: RddConfig, floor_mV: float = float("nan")) -> RddResult:
     """RDD of one channel from per-sweep H and M amplitudes (n,), ``include`` (n,) bool.
 
-    ``per_pulse_ratio[k]`` is the mean H of pulse k over the trains at that frequency
-    divided by the reference mean (pulse 0 included: it shows the rested response).
+    Every mean H is taken net of the noise floor ``floor_mV`` (:func:`net_of_floor`; NaN =
+    raw means). ``per_pulse_ratio[k]`` is the mean H of pulse k over the trains at that
+    frequency divided by the reference mean (pulse 0 included: it shows the rested
+    response). ``ratio_ci95``: 95 % interval from the trial variance
+    (:func:`trial_variance`) of both means (docs/METRICS.md, step 7).
     """
-    out = RddResult(skip_first=cfg.skip_first, source=trains.source)
+    out = RddResult(skip_first=cfg.skip_first, source=trains.source,
+                    floor_mV=_num(floor_mV))
     if trains.source == "none":
         out.reason = "no stimulus trains in the file and none inferred from stimulus times"
         return out
@@ -149,6 +204,10 @@ def rdd(h_mV: np.ndarray, m_mV: np.ndarray, include: np.ndarray, trains: Trains,
     s2 = np.bincount(group[use], weights=h_mV[use] ** 2, minlength=n_f)
     mean = np.where(n > 0, s1 / np.maximum(n, 1), np.nan)
     sd = np.sqrt(np.clip((s2 - n * mean**2) / np.maximum(n - 1, 1), 0, None))
+    net = net_of_floor(mean, floor_mV)
+    var, dof = trial_variance(h_mV[use], group[use], trains.train_id[use],
+                              trains.pulse_index[use], n_f)
+    se = np.sqrt(var / np.maximum(n, 1))
     m_use = use & np.isfinite(m_mV)
     m_n = np.bincount(group[m_use], minlength=n_f)
     m_mean = np.where(m_n > 0, np.bincount(group[m_use], weights=m_mV[m_use], minlength=n_f)
@@ -163,24 +222,31 @@ def rdd(h_mV: np.ndarray, m_mV: np.ndarray, include: np.ndarray, trains: Trains,
         ref = near
     else:
         ref = present[0]
-    if not mean[ref] > 0:
-        out.reason = f"mean H at the reference frequency {centres[ref]:.3g} Hz is 0"
+    if not net[ref] > 0:
+        out.reason = (f"mean H at the reference frequency {centres[ref]:.3g} Hz is 0"
+                      + (f" once the noise floor ({floor_mV:.3g}) is taken out"
+                         if np.isfinite(floor_mV) else ""))
         return out
     out.reference_Hz = float(centres[ref])
     n_pulses = int(trains.pulse_index[ok].max()) + 1
     cell = group[ok] * n_pulses + trains.pulse_index[ok]
     p_n = np.bincount(cell, minlength=n_f * n_pulses).reshape(n_f, n_pulses)
     p_sum = np.bincount(cell, weights=h_mV[ok], minlength=n_f * n_pulses).reshape(n_f, n_pulses)
-    per_pulse = np.where(p_n > 0, p_sum / np.maximum(p_n, 1), np.nan) / mean[ref]
+    per_pulse = net_of_floor(np.where(p_n > 0, p_sum / np.maximum(p_n, 1), np.nan),
+                             floor_mV) / net[ref]
     train_key = group[use] * (int(trains.train_id.max()) + 1) + trains.train_id[use]
     n_trains = np.bincount(np.unique(train_key) // (int(trains.train_id.max()) + 1),
                            minlength=n_f)
     for f in present:
+        ratio = net[f] / net[ref]
+        ci = None if f == ref else _ratio_ci(
+            float(ratio), (mean[f], mean[ref]), (se[f], se[ref]), floor_mV,
+            int(min(dof[f], dof[ref])))
         out.rows.append(RddRow(
-            frequency_Hz=float(f"{centres[f]:.4g}"), ratio=_num(mean[f] / mean[ref]),
+            frequency_Hz=float(f"{centres[f]:.4g}"), ratio=_num(ratio),
             h_mean_mV=float(mean[f]), h_sd_mV=_num(sd[f]) if n[f] > 1 else None, n=int(n[f]),
             n_trains=int(n_trains[f]), m_mean_mV=_num(m_mean[f]),
-            per_pulse_ratio=[_num(v) for v in per_pulse[f]]))
+            per_pulse_ratio=[_num(v) for v in per_pulse[f]], ratio_ci95=ci))
     m_ref = m_mean[ref]
     if np.isfinite(m_ref) and m_ref > 0:
         out.m_change_pct = float(100 * (np.nanmax(m_mean[present]) - np.nanmin(m_mean[present]))

@@ -123,10 +123,15 @@ class ChannelResult:
         windows = with_reasons(
             {"m": w.m.as_list() if w and w.m else None, "h": w.h.as_list() if w and w.h else None},
             {"m": win_reason, "h": win_reason})
-        windows.update(m_source=w.m.source if w and w.m else None,
-                       h_source=w.h.source if w and w.h else None,
-                       blank_until=round(w.blank_ms, 3) if w else None,
-                       prior=w.prior if w else None)
+        for key in ("m", "h"):
+            win = getattr(w, key) if w else None
+            windows[f"{key}_source"] = win.source if win else None
+            windows[f"{key}_confidence"] = win.confidence if win else None
+            windows[f"{key}_evidence"] = win.evidence if win else None
+        windows.update(blank_until=round(w.blank_ms, 3) if w else None,
+                       prior=w.prior if w else None,
+                       components=[{"start_ms": round(a, 3), "stop_ms": round(b, 3),
+                                    "role": role} for a, b, role in w.components] if w else [])
         out: dict[str, Any] = {
             "index": self.index, "name": self.name, "muscle": self.muscle,
             "windows_ms": windows,
@@ -139,6 +144,13 @@ class ChannelResult:
         else:
             out["recruitment"] = with_reasons(
                 {k: getattr(rec, k) for k in RecruitmentResult.SUMMARY}, rec.reasons)
+            for key in RecruitmentResult.INTERVALS:
+                ci = rec.ci95.get(key)
+                out["recruitment"][f"{key}_ci95"] = jsonable(list(ci)) if ci else None
+                if ci is None:
+                    out["recruitment"][f"{key}_ci95_reason"] = (
+                        rec.reasons.get(key, "not determined") if getattr(rec, key) is None
+                        else "fewer than 90 % of the bootstrap replicates gave a value")
             out["recruitment"].update(jsonable({
                 "mmax_source": rec.mmax_source, "hmax_source": rec.hmax_source,
                 "plateau_reached": rec.plateau_reached,
@@ -157,7 +169,7 @@ class ChannelResult:
             out["rdd_reason"] = r.reason or "no trains"
         out["rdd_info"] = jsonable({"reference_Hz": r.reference_Hz, "skip_first": r.skip_first,
                                     "trains": r.source, "m_change_pct": r.m_change_pct,
-                                    "m_changed": r.m_changed})
+                                    "m_changed": r.m_changed, "floor_mV": r.floor_mV})
         out["qc"] = jsonable({
             "n_sweeps": self.n_sweeps, "n_excluded": self.n_excluded,
             "background_median_uV": self.background_median_uV,

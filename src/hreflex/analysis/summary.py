@@ -13,7 +13,7 @@ def summary_text(doc: dict) -> str:
             f"{'Mmax mV':>9} {'Hmax mV':>9} {'Hmax/Mmax':>9} {'H thr':>6} {'M thr':>6} "
             f"{'I@Hmax':>6} {'excl':>7}")
     lines = [head]
-    rdd_lines = []
+    ci_lines, rdd_lines = [], []
     for ch in doc["channels"]:
         win = ch["windows_ms"]
         w = {k: f"{win[k][0]:.1f}-{win[k][1]:.1f}" if win[k] else "-" for k in ("m", "h")}
@@ -29,10 +29,17 @@ def summary_text(doc: dict) -> str:
             f"{_fmt(rec.get('h_threshold_mA')):>6} {_fmt(rec.get('m_threshold_mA')):>6} "
             f"{_fmt(rec.get('intensity_at_hmax_mA')):>6} "
             f"{qc['n_excluded']:>3}/{qc['n_sweeps']:<3}")
+        ci = rec.get("hmax_mmax_ci95")
+        if ci:
+            ci_lines.append(f"{ch['name']}: Hmax/Mmax {_fmt(rec['hmax_mmax'])} "
+                            f"[{_fmt(ci[0])}, {_fmt(ci[1])}] (95 % interval)")
         if ch["rdd"]:
-            rdd_lines.append(f"RDD {ch['name']} (ratio to {ch['rdd_info']['reference_Hz']:g} Hz, "
-                             "n): " + "  ".join(f"{r['frequency_Hz']:g} Hz {_fmt(r['ratio'], '.2f')}"
-                                                f" ({r['n']})" for r in ch["rdd"]))
+            rdd_lines.append(f"RDD {ch['name']} (ratio to {ch['rdd_info']['reference_Hz']:g} Hz "
+                             "[95 % interval], n): " + "  ".join(
+                                 f"{r['frequency_Hz']:g} Hz {_fmt(r['ratio'], '.2f')}"
+                                 + (f" [{r['ratio_ci95'][0]:.2f}, {r['ratio_ci95'][1]:.2f}]"
+                                    if r.get("ratio_ci95") else "") + f" ({r['n']})"
+                                 for r in ch["rdd"]))
     lines.append("(f = from the fitted curve, p = from the pooled per-intensity means; "
                  "latencies are onsets in ms, thresholds and I@Hmax in mA)")
-    return "\n".join(lines + rdd_lines)
+    return "\n".join(lines + ci_lines + rdd_lines)

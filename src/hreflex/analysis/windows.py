@@ -1,48 +1,74 @@
-"""M and H windows found from the data, bounded by a species/muscle prior.
+"""M and H windows of one channel, found from how the response depends on intensity.
 
-Inputs are the per-intensity mean sweeps of one channel, ``level_mean_V`` (n_levels,
-n_samples) in ascending intensity, conditioned (baseline removed). The method, step by step
-(``docs/METRICS.md`` has the rationale):
+Input: the per-intensity mean sweeps of one channel, ``level_mean_V`` (n_levels, n_samples),
+ascending intensity, baseline removed. ``docs/METRICS.md`` (step 3) defines every rule; in
+short:
 
-1. **Activity** of each level: moving RMS over ``prior.smooth_ms``. It is *significant*
-   where it exceeds ``activity_sd`` x the level's noise RMS (pre-stimulus part of the mean
-   sweep; without pre-stimulus samples, the 10th percentile of the moving RMS of its first
-   difference after the blanking) and ``activity_fraction`` x its own peak after the artifact. Runs of
-   significant activity shorter than 2 x ``smooth_ms`` are ignored.
-2. **Artifact end**: at the highest intensity (largest artifact), the first time after the
-   pulse end + ``blank_ms[0]`` from which the mean sweep stays below the noise threshold for
-   ``smooth_ms``; never later than pulse end + ``blank_ms[1]``.
-3. **M window**: at the highest intensity (M grows and saturates there), the significant run
-   of activity that starts after the artifact and no later than ``m_onset_ms[1]``, with the
-   largest peak. It ends where the run ends, or earlier (after its peak and not before
-   ``h_onset_ms[0]``) where the envelope (moving RMS over 4 x ``smooth_ms``) of an
-   intensity with little M (less than half the top's M activity) is larger by
-   1 / ``h_dominance``: an H-reflex that follows the M-wave without a pause.
-4. **H window**: after the M window, at every intensity, significant runs whose start lies
-   in ``h_onset_ms``; the run with the largest peak over all intensities is the H-reflex
-   (H appears at low/moderate intensity in humans and persists in rats).
+1. **Artifact end** at the highest intensity (largest artifact), as before any window.
+2. **Components** (:mod:`hreflex.analysis.components`): stretches where some level is active,
+   each with one intensity profile; a wave with several phases is one component, an M-wave
+   followed without a gap by an H-reflex is two.
+3. **Roles**: components that do not depend on intensity (present at every stimulated level
+   at similar size, while the M-wave is recruited) are left out, so are artifact tails
+   (largest where the blanking ends) and late waves that appear only once M is nearly
+   maximal (F-waves). The **M-wave** is the early component (onset in the prior's
+   ``m_onset_ms``) largest at the top intensity; the **H-reflex** the largest remaining one
+   after it with onset in ``h_onset_ms``. Two H candidates of nearly the same size leave H
+   undetermined, with both named in the reason.
+4. **Bounds** on the component's matched waveform: from where it leaves the baseline (the
+   take-off from a drifting artifact tail, :func:`hreflex.analysis.latency.takeoff`) to
+   where it returns (its envelope below 4 x its noise and 1 % of its peak), never across a
+   neighbouring component.
 
-Manual windows from the config replace either result.
+Each window carries its evidence (one line) and a confidence in [0, 1]. Manual windows from
+the config replace either result.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
-from scipy.ndimage import uniform_filter1d
 
+from hreflex.analysis.components import Component, components, moving_rms
 from hreflex.analysis.config import WindowConfig, WindowPrior
+from hreflex.analysis.latency import ONSET_FRACTION, takeoff
+
+#: a component whose smallest stimulated level is at least this fraction of its largest does
+#: not depend on intensity (judged only when some level has little M: below INFORMATIVE)
+FLAT_RATIO = 0.5
+INFORMATIVE = 0.3
+#: an H candidate first reaching 20 % of its size where M is already this fraction of its
+#: maximum is a late response to supramaximal stimuli (F-wave), not an H-reflex
+F_WAVE_M_FRACTION = 0.9
+#: a runner-up H candidate at least this fraction of the best one's size: H is ambiguous
+AMBIGUOUS = 0.8
+#: the steep part of the artifact is over once a sample-to-sample step is below this fraction
+#: of the largest step of the artifact
+ARTIFACT_STEP = 0.1
+#: window bounds: envelope above this x the waveform's noise and ...
+BOUND_SD = 4.0
+#: ... this fraction of its peak-to-peak
+BOUND_FRACTION = 0.01
+#: noise RMS assumed at least this fraction of the largest |x| after the pulse (60 dB)
+DYNAMIC_RANGE = 1e-3
+#: a wave ends after its last phase whose peak |x| is at least this fraction of its largest
+LAST_PHASE = 0.1
 
 
 @dataclass(frozen=True)
 class Window:
-    """A time window ``[start_ms, stop_ms)`` after the stimulus; ``source`` is ``auto`` or
-    ``manual``."""
+    """A time window ``[start_ms, stop_ms]`` after the stimulus. ``source``: ``auto``,
+    ``manual``, ``recorded`` or ``file``; ``confidence`` in [0, 1] (automatic windows) and
+    ``evidence``, one line on why the window was chosen; ``onset_ms``: the take-off of the
+    wave's matched waveform (automatic windows; it is the channel's onset latency)."""
 
     start_ms: float
     stop_ms: float
     source: str = "auto"
+    confidence: float | None = None
+    evidence: str = ""
+    onset_ms: float | None = None  #: the wave's take-off (automatic windows)
 
     def as_list(self) -> list[float]:
         return [round(self.start_ms, 3), round(self.stop_ms, 3)]
@@ -52,7 +78,8 @@ class Window:
 class ChannelWindows:
     """Windows of one channel: artifact blanked until ``blank_ms``; ``m``/``h`` None when not
     found (``notes`` say why); ``prior`` is the name of the prior used, ``smooth_ms`` its
-    activity smoothing."""
+    activity smoothing; ``components`` every evoked component found, as
+    ``(start_ms, stop_ms, role)`` with role ``m``, ``h`` or why it was left out."""
 
     blank_ms: float
     m: Window | None
@@ -60,23 +87,21 @@ class ChannelWindows:
     prior: str
     smooth_ms: float
     notes: tuple[str, ...] = ()
+    components: tuple[tuple[float, float, str], ...] = ()
 
     def onset_search_ms(self, wave: str) -> float:
-        """Where an onset search for ``wave`` ("m"/"h") may start: the artifact end for M,
-        the end of the M window (or the artifact end) for H."""
-        return self.m.stop_ms if wave == "h" and self.m is not None else self.blank_ms
-
-
-def _runs(mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Start and stop (exclusive) indices of the True runs of a 1-D mask."""
-    edges = np.diff(np.r_[0, mask.astype(np.int8), 0])
-    return np.flatnonzero(edges == 1), np.flatnonzero(edges == -1)
-
-
-def activity(level_mean_V: np.ndarray, smooth_samples: int) -> np.ndarray:
-    """Moving RMS along the last axis over ``smooth_samples`` samples (centred)."""
-    power = uniform_filter1d(level_mean_V**2, max(1, smooth_samples), axis=-1, mode="nearest")
-    return np.sqrt(np.maximum(power, 0.0))  # a running sum can leave -1e-30 on silence
+        """Where an onset search for ``wave`` ("m"/"h") may start: after the artifact, after
+        the M window (for H), and after every other component that ends before the window
+        starts."""
+        win = getattr(self, wave)
+        lo = self.blank_ms
+        if wave == "h" and self.m is not None:
+            lo = max(lo, self.m.stop_ms)
+        if win is None:
+            return lo
+        ends = [stop for start, stop, role in self.components
+                if role != wave and stop <= win.start_ms]
+        return max([lo, *ends])
 
 
 def quiet_rms(x_V: np.ndarray, after: int) -> np.ndarray:
@@ -86,7 +111,7 @@ def quiet_rms(x_V: np.ndarray, after: int) -> np.ndarray:
     count. Shape ``x_V.shape[:-1]``."""
     diff = np.diff(x_V[..., after:], axis=-1) / np.sqrt(2.0)
     width = max(1, diff.shape[-1] // 50)
-    return np.percentile(activity(diff, width), 10, axis=-1)
+    return np.percentile(moving_rms(diff, width), 10, axis=-1)
 
 
 def noise_rms(level_mean_V: np.ndarray, baseline: slice | None, after: int) -> np.ndarray:
@@ -97,104 +122,265 @@ def noise_rms(level_mean_V: np.ndarray, baseline: slice | None, after: int) -> n
     return quiet_rms(level_mean_V, after)
 
 
-def artifact_end(top_mean_V: np.ndarray, time_ms: np.ndarray, threshold_V: float,
-                 pulse_end_ms: float, prior: WindowPrior) -> float:
-    """Time (ms) from which the mean sweep at the top intensity stays below ``threshold_V``
-    for ``prior.smooth_ms``, searched in pulse end + ``prior.blank_ms``."""
+def artifact_end(top_mean_V: np.ndarray, time_ms: np.ndarray, pulse_end_ms: float,
+                 prior: WindowPrior) -> float:
+    """End (ms) of the steep part of the stimulus artifact in the mean sweep at the top
+    intensity: the first sample from pulse end + ``prior.blank_ms[0]`` on whose step to the
+    next sample is below ``ARTIFACT_STEP`` of the largest step from the stimulus to pulse end
+    + ``prior.blank_ms[1]`` (the latest it may end). A slow tail after it is not blanked: the
+    windows start at the waves' take-off from it."""
     lo, hi = pulse_end_ms + prior.blank_ms[0], pulse_end_ms + prior.blank_ms[1]
-    dt_ms = time_ms[1] - time_ms[0] if time_ms.size > 1 else 1.0
-    need = max(1, int(round(prior.smooth_ms / dt_ms)))
-    quiet = np.abs(top_mean_V) < threshold_V
-    run = np.convolve(quiet, np.ones(need), "valid") >= need  # quiet[i:i+need] all True
-    start = np.searchsorted(time_ms, lo - 1e-9)
-    ok = np.flatnonzero(run[start:])
-    t = time_ms[start + ok[0]] if ok.size else hi
+    a, b, c = np.searchsorted(time_ms, [0.0, lo - 1e-9, hi + 1e-9])
+    step = np.abs(np.diff(top_mean_V[a:c + 1]))
+    if step.size == 0 or b >= c:
+        return float(min(max(time_ms[min(b, time_ms.size - 1)], lo), hi))
+    calm = np.flatnonzero(step[b - a:] < ARTIFACT_STEP * step.max())
+    t = time_ms[b + calm[0]] if calm.size else hi
     return float(min(max(t, lo), hi))
 
 
+def _relative(c: Component, noise_p2p_V: np.ndarray) -> np.ndarray:
+    """Profile with the noise peak-to-peak taken off, as a fraction of its maximum."""
+    net = np.maximum(c.profile_V - noise_p2p_V, 0.0)
+    return net / net.max() if net.max() > 0 else net
+
+
+def _artifact_like(c: Component, first: int) -> bool:
+    """A component that starts where the blanking ends and only decays from there (no turn
+    of at least 20 % of its range inside it): an artifact tail, not a wave."""
+    w = c.waveform_V[c.start:c.stop]
+    if c.start > first + 1 or w.size < 3:
+        return False
+    span = float(w.max() - w.min())
+    d = np.sign(np.diff(w))
+    turns = np.flatnonzero(d[1:] * d[:-1] < 0) + 1
+    return not any(abs(w[k] - w[0]) >= 0.2 * span and abs(w[k] - w[-1]) >= 0.2 * span
+                   for k in turns)
+
+
+@dataclass
+class _Scene:
+    """What :func:`find_windows` knows about one channel while it assigns roles."""
+
+    comps: list[Component]
+    rel: list[np.ndarray]
+    stimulated: np.ndarray
+    time_ms: np.ndarray
+    roles: list[str]
+
+    def t(self, k: int) -> tuple[float, float]:
+        c = self.comps[k]
+        return float(self.time_ms[c.start]), float(self.time_ms[min(c.stop, c.stop - 1)])
+
+    def level_of(self, rel: np.ndarray, fraction: float) -> int:
+        """First stimulated level where a relative profile reaches ``fraction``."""
+        idx = np.flatnonzero(self.stimulated & (rel >= fraction))
+        return int(idx[0]) if idx.size else -1
+
+
+def _pick_m(s: _Scene, prior: WindowPrior, informative: bool) -> int | None:
+    early = [k for k, r in enumerate(s.roles) if r == "" and s.t(k)[0] <= prior.m_onset_ms[1]]
+    if not early:
+        return None
+    top = int(np.flatnonzero(s.stimulated)[-1]) if s.stimulated.any() else -1
+    return max(early, key=lambda k: s.comps[k].profile_V[top])
+
+
+def _pick_h(s: _Scene, prior: WindowPrior, m: int | None, informative: bool
+            ) -> tuple[int | None, str | None]:
+    """Index of the H component, or (None, why)."""
+    after = [k for k, r in enumerate(s.roles) if r == "" and (m is None or k > m)
+             and s.t(k)[0] <= prior.h_onset_ms[1] and s.t(k)[1] >= prior.h_onset_ms[0]]
+    if m is not None and informative:
+        m_rel = s.rel[m]
+        for k in list(after):
+            first = s.level_of(s.rel[k], 0.2)
+            if first >= 0 and m_rel[first] >= F_WAVE_M_FRACTION:
+                s.roles[k] = "appears only with a nearly maximal M (F-wave-like)"
+                after.remove(k)
+    if not after:
+        return None, None
+    after.sort(key=lambda k: s.comps[k].peak_V(), reverse=True)
+    if len(after) > 1 and s.comps[after[1]].peak_V() >= AMBIGUOUS * s.comps[after[0]].peak_V():
+        spans = " and ".join(f"{s.t(k)[0]:.1f}-{s.t(k)[1]:.1f} ms" for k in after[:2])
+        return None, (f"ambiguous H: two waves of similar size at {spans}; set a manual H "
+                      "window")
+    return after[0], None
+
+
+def _wave_end(w: np.ndarray, first: int, last_core: int, hi: int, thr: float) -> int:
+    """End (exclusive) of the wave of ``w`` whose phases lie in ``first..last_core-1``: the
+    first sample after its last phase of at least ``LAST_PHASE`` of its peak |w| where |w|
+    is back below ``thr`` or crosses the baseline (0), at most ``hi``."""
+    seg = np.abs(w[first:max(last_core, first + 1)])
+    if seg.size == 0:
+        return first
+    big = np.flatnonzero(seg >= LAST_PHASE * seg.max())
+    last = first + int(big[-1])  # inside the last significant phase
+    after = w[last:hi]
+    sign = np.sign(w[last])
+    back = np.flatnonzero((np.abs(after) < thr) | (np.sign(after) != sign))
+    return last + int(back[0]) if back.size else hi
+
+
+def _bounds(c: Component, lo: int, hi: int, search: int, smooth: int
+            ) -> tuple[int, int, float | None]:
+    """Onset and end (exclusive) samples of a component's wave within ``lo..hi-1``, and its
+    fractional take-off sample (None if not found). The take-off is searched from
+    ``search`` (<= lo: a demixed waveform is a valid baseline under a touching neighbour);
+    the end is where the waveform returns to baseline after its last phase of at least
+    ``LAST_PHASE`` of its peak (:func:`_wave_end`; threshold ``BOUND_SD`` x noise and
+    ``BOUND_FRACTION`` x the peak-to-peak)."""
+    w = c.waveform_V
+    core = w[c.start:c.stop]
+    p2p = float(core.max() - core.min())
+    thr = max(BOUND_SD * c.noise_V, BOUND_FRACTION * p2p)
+    peak = c.start + int(np.argmax(np.abs(core - w[search])))
+    onset = takeoff(w, search, peak, c.noise_V, smooth, min_departure_V=ONSET_FRACTION * p2p)
+    env = moving_rms(w, max(1, smooth // 2))
+    if onset is not None:
+        start = int(np.floor(onset))
+    else:  # no take-off (e.g. it starts at the blanking): the envelope's first crossing
+        above = np.flatnonzero(env[lo:peak + 1] > thr)
+        start = lo + int(above[0]) if above.size else c.start
+    start = min(max(start, lo), peak)
+    stop = _wave_end(w, c.start, min(c.stop + smooth, hi), hi, thr)
+    return start, max(stop, peak + 1), onset
+
+
 def find_windows(level_mean_V: np.ndarray, time_ms: np.ndarray, prior: WindowPrior,
-                 cfg: WindowConfig, pulse_end_ms: float, baseline: slice | None
-                 ) -> ChannelWindows:
+                 cfg: WindowConfig, pulse_end_ms: float, baseline: slice | None,
+                 level_mA: np.ndarray | None = None) -> ChannelWindows:
     """Automatic M/H windows of one channel (see the module docstring).
 
     ``level_mean_V`` (n_levels, n_samples): mean conditioned sweep per intensity level,
-    ascending intensity; ``time_ms`` (n_samples,); ``baseline``: the pre-stimulus samples.
+    ascending; ``time_ms`` (n_samples,); ``baseline``: the pre-stimulus samples;
+    ``level_mA`` (n_levels,): the levels' intensities (0 mA levels are unstimulated).
     """
     notes: list[str] = []
-    dt_ms = time_ms[1] - time_ms[0]
-    act = activity(level_mean_V, int(round(prior.smooth_ms / dt_ms)))
+    n_lv = level_mean_V.shape[0]
+    dt_ms = float(time_ms[1] - time_ms[0])
+    smooth = max(1, int(round(prior.smooth_ms / dt_ms)))
+    act = moving_rms(level_mean_V, smooth)
     first = int(np.searchsorted(time_ms, max(0.0, pulse_end_ms)))
     sigma = noise_rms(level_mean_V, baseline, first)
-    top = level_mean_V.shape[0] - 1
-    blank_ms = artifact_end(level_mean_V[top], time_ms, cfg.activity_sd * sigma[top],
-                            pulse_end_ms, prior)
+    # no signal is cleaner than 60 dB below its peak (a noise-free simulation would be)
+    sigma = np.maximum(sigma, DYNAMIC_RANGE * float(np.abs(level_mean_V[:, first:]).max()))
+    blank_ms = artifact_end(level_mean_V[-1], time_ms, pulse_end_ms, prior)
     end = int(np.searchsorted(time_ms, prior.max_end_ms))
     i0 = int(np.searchsorted(time_ms, blank_ms - 1e-9))
     if end - i0 < 2:
         return ChannelWindows(blank_ms, None, None, prior.name, prior.smooth_ms,
                               (f"sweeps end before {blank_ms:.1f} ms: no room for windows",))
-
-    peak_all = act[:, i0:end].max(axis=1)
-    threshold = np.maximum(cfg.activity_sd * sigma, cfg.activity_fraction * peak_all)
-    min_len = 2 * max(1, int(round(prior.smooth_ms / dt_ms)))
-
-    def runs(lev: int, lo: int) -> list[tuple[int, int]]:
-        """Significant runs (start, stop) of one level over lo..end, >= min_len samples."""
-        starts, stops = _runs(act[lev, lo:end] > threshold[lev])
-        return [(lo + a, lo + b) for a, b in zip(starts, stops, strict=True)
-                if b - a >= min_len]
-
-    # -- M: largest early run at the top intensity
-    m_win, m_stop = None, i0
-    early = [(a, b) for a, b in runs(top, i0) if time_ms[a] <= prior.m_onset_ms[1]]
-    if early:
-        a, b = max(early, key=lambda r: act[top, r[0]:r[1]].max())
-        low_m = act[:, a:b].max(axis=1) < 0.5 * act[top, a:b].max()  # little M there
-        c = max(a + int(np.argmax(act[top, a:b])),
-                int(np.searchsorted(time_ms, prior.h_onset_ms[0] - 1e-9)))
-        if low_m.any() and c < b:
-            env = activity(level_mean_V[:, c:b], 4 * int(round(prior.smooth_ms / dt_ms)))
-            h_like = env[top] < cfg.h_dominance * env[low_m].max(axis=0)
-            if h_like.any():
-                b = c + int(np.argmax(h_like))
-        m_win, m_stop = Window(float(time_ms[a]), float(time_ms[min(b, time_ms.size - 1)])), b
-    else:
+    peak = act[:, i0:end].max(axis=1)
+    thr = np.maximum(cfg.activity_sd * sigma, cfg.activity_fraction * peak)
+    active = (act > thr[:, None]).any(axis=0)
+    stimulated = np.ones(n_lv, bool) if level_mA is None else np.asarray(level_mA) > 0
+    comps = components(level_mean_V, sigma, active, i0, end, smooth, smooth, stimulated)
+    noise_p2p = 6.0 * sigma  # about the peak-to-peak of noise over a wave's span
+    s = _Scene(comps, [_relative(c, noise_p2p) for c in comps], stimulated, time_ms,
+               ["artifact tail" if _artifact_like(c, i0) else "" for c in comps])
+    if n_lv < 3 or stimulated.sum() < 3:
+        notes.append(f"{int(stimulated.sum())} stimulated intensity level(s): windows from "
+                     f"the mean response and the {prior.name!r} prior only")
+    m = _pick_m(s, prior, False)
+    informative = (m is not None and stimulated.sum() >= 3
+                   and s.rel[m][stimulated].min() <= INFORMATIVE)
+    if informative:
+        for k, r in enumerate(s.rel):
+            if k != m and s.roles[k] == "" and r[stimulated].min() >= FLAT_RATIO:
+                s.roles[k] = "does not depend on intensity"
+    h, ambiguous = _pick_h(s, prior, m, informative)
+    if m is None:
         notes.append(f"no M-wave found with onset {blank_ms:.1f}-{prior.m_onset_ms[1]:g} ms")
-
-    # -- H: largest run after M, starting in the H onset range, over all intensities
-    h_win = None
-    lo = max(m_stop, int(np.searchsorted(time_ms, prior.h_onset_ms[0] - 1e-9)), i0)
-    best = 0.0
-    if end - lo >= 2:
-        for lev in range(act.shape[0]):
-            for a, b in runs(lev, lo):
-                if time_ms[a] > prior.h_onset_ms[1]:
-                    break
-                peak = act[lev, a:b].max()
-                if peak > best:
-                    best = peak
-                    h_win = Window(float(time_ms[a]), float(time_ms[min(b, time_ms.size - 1)]))
-    if h_win is None:
-        notes.append(f"no H-reflex found with onset {time_ms[min(lo, time_ms.size - 1)]:.1f}-"
+    if h is None:
+        notes.append(ambiguous or f"no H-reflex found with onset {prior.h_onset_ms[0]:g}-"
                      f"{prior.h_onset_ms[1]:g} ms")
-    return ChannelWindows(blank_ms, m_win, h_win, prior.name, prior.smooth_ms, tuple(notes))
+    wins = _windows(s, m, h, i0, end, smooth, informative, level_mA)
+    for k, role in ((m, "m"), (h, "h")):
+        if k is not None:
+            s.roles[k] = role
+    spans = tuple((*s.t(k), r or "unassigned") for k, r in enumerate(s.roles))
+    return ChannelWindows(blank_ms, wins.get("m"), wins.get("h"), prior.name, prior.smooth_ms,
+                          tuple(notes), spans)
+
+
+def _windows(s: _Scene, m: int | None, h: int | None, i0: int, end: int, smooth: int,
+             informative: bool, level_mA) -> dict[str, Window]:
+    """Bounds, evidence and confidence of the chosen components."""
+    out: dict[str, Window] = {}
+    t = s.time_ms
+    ms = None
+    for key, k in (("m", m), ("h", h)):
+        if k is None:
+            continue
+        c = s.comps[k]
+        prev = s.comps[k - 1] if k > 0 else None
+        touching = prev is not None and prev.stop >= c.start
+        # search the take-off from the middle of a touching neighbour (the waveforms are
+        # demixed), else from its end; the window never takes in a neighbour. M ignores
+        # earlier components except an artifact tail: a p2p must not measure the tail
+        if prev is None or (key == "m" and s.roles[k - 1] != "artifact tail"):
+            lo = search = i0
+        else:
+            lo = max(i0, prev.stop)
+            search = max(i0, (prev.start + prev.stop) // 2) if touching else lo
+
+        if key == "h" and ms is not None:
+            lo = max(lo, ms[1])
+        hi = s.comps[k + 1].start if k + 1 < len(s.comps) else end
+        a, b, onset = _bounds(c, lo, hi, min(search, lo), smooth)
+        if key == "m":
+            ms = (a, b)
+        on_ms = float(np.interp(onset, np.arange(t.size), t)) if onset is not None else None
+        out[key] = Window(float(t[a]), float(t[min(b, t.size - 1)]), onset_ms=on_ms,
+                          confidence=_confidence(c, s.rel[k], informative),
+                          evidence=_evidence(key, s.rel[k], s.stimulated, level_mA, informative))
+    return out
+
+
+def _confidence(c: Component, rel: np.ndarray, informative: bool) -> float:
+    """Signal-to-noise of the matched waveform (0 at 5, 1 at 50) x 1 when the intensity
+    profile was checked, 0.6 when it could not be."""
+    snr = float(np.abs(c.waveform_V[c.start:c.stop]).max() / max(c.noise_V, 1e-12))
+    return round(float(np.clip(np.log10(snr / 5.0), 0.0, 1.0)) * (1.0 if informative else 0.6),
+                 3)
+
+
+def _evidence(key: str, rel: np.ndarray, stimulated: np.ndarray, level_mA, informative: bool
+              ) -> str:
+    if not informative:
+        return ("earliest wave after the artifact" if key == "m" else
+                "largest later wave in the prior's H range") + " (intensity dependence not "\
+            "checked)"
+    idx = np.flatnonzero(stimulated)
+    top = int(idx[-1])
+    big = int(idx[np.argmax(rel[idx])])
+    def at(i: int) -> str:
+        return f"{level_mA[i]:g} mA" if level_mA is not None else f"level {i + 1}"
+
+    if key == "m":
+        return (f"early wave growing with intensity: {100 * rel[idx[0]]:.0f} % at "
+                f"{at(int(idx[0]))}, {100 * rel[top]:.0f} % at {at(top)}")
+    return (f"later wave largest at {at(big)}, {100 * rel[top]:.0f} % of that at {at(top)}"
+            f", {100 * rel[idx[0]]:.0f} % at {at(int(idx[0]))}")
 
 
 def apply_manual(found: ChannelWindows, manual: dict[str, tuple[float, float]],
-                 time_ms: np.ndarray) -> ChannelWindows:
-    """Replace found windows by manual ones (``{"m": (start, stop), "h": ...}``, ms); a
-    manual window not inside the sweep is dropped with a note."""
+                 time_ms: np.ndarray, source: str = "manual") -> ChannelWindows:
+    """Replace found windows by given ones (``{"m": (start, stop), "h": ...}``, ms;
+    ``source`` names where they came from); a window not inside the sweep is dropped with a
+    note."""
     out = {"m": found.m, "h": found.h}
     notes = list(found.notes)
     for key, (start, stop) in manual.items():
         if start < time_ms[0] or stop > time_ms[-1]:
             out[key] = None
-            notes.append(f"manual {key.upper()} window {start:g}-{stop:g} ms is outside the "
+            notes.append(f"{source} {key.upper()} window {start:g}-{stop:g} ms is outside the "
                          f"sweep ({time_ms[0]:g}..{time_ms[-1]:g} ms)")
             continue
-        out[key] = Window(float(start), float(stop), "manual")
+        out[key] = Window(float(start), float(stop), source, evidence=f"{source} window")
         if start < found.blank_ms:
-            notes.append(f"manual {key.upper()} window starts at {start:g} ms, inside the "
+            notes.append(f"{source} {key.upper()} window starts at {start:g} ms, inside the "
                          f"artifact (until {found.blank_ms:.1f} ms)")
-    return ChannelWindows(found.blank_ms, out["m"], out["h"], found.prior, found.smooth_ms,
-                          tuple(notes))
+    return replace(found, m=out["m"], h=out["h"], notes=tuple(notes))

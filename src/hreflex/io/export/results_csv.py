@@ -42,18 +42,24 @@ def write_result_csv(result: AnalysisResult, doc: dict, directory: Path) -> list
             "hmax_source", "hmax_observed_mV", "hmax_mmax", "intensity_at_hmax_mA",
             "m_at_hmax_pct_mmax", "m_threshold_mA", "h_threshold_mA", "m_slope_mV_per_mA",
             "h_slope_mV_per_mA"]
+    intervals = ["mmax_mV", "hmax_mV", "hmax_mmax", "m_threshold_mA", "h_threshold_mA"]
+    ci_cols = [f"{k}_ci95_{end}" for k in intervals for end in ("lo", "hi")]
     rows, levels, rdd = [], [], []
     for ch in doc["channels"]:
         win, lat, rec = ch["windows_ms"], ch["latency_ms"], ch["recruitment"] or {}
+        cis = [v for k in intervals for v in (rec.get(f"{k}_ci95") or [None, None])]
         rows.append([ch["name"], *(win["m"] or [None, None]), *(win["h"] or [None, None]),
-                     lat["m"], lat["h"], *(rec.get(k) for k in keys), ch["qc"]["n_excluded"]])
+                     win.get("m_confidence"), win.get("h_confidence"), lat["m"], lat["h"],
+                     *(rec.get(k) for k in keys), *cis, ch["qc"]["n_excluded"]])
         levels += [[ch["name"], *lv.values()] for lv in rec.get("levels", [])]
-        rdd += [[ch["name"], r["frequency_Hz"], r["ratio"], r["h_mean_mV"], r["h_sd_mV"], r["n"],
+        rdd += [[ch["name"], r["frequency_Hz"], r["ratio"],
+                 *(r.get("ratio_ci95") or [None, None]), r["h_mean_mV"], r["h_sd_mV"], r["n"],
                  r["n_trains"], r["m_mean_mV"]] for r in ch["rdd"]]
     _write_csv(paths[1], ["channel", "m_start_ms", "m_stop_ms", "h_start_ms", "h_stop_ms",
-                          "m_latency_ms", "h_latency_ms", *keys, "n_excluded"], rows)
+                          "m_confidence", "h_confidence", "m_latency_ms", "h_latency_ms", *keys,
+                          *ci_cols, "n_excluded"], rows)
     _write_csv(paths[2], ["channel", "intensity_mA", "n", "m_mean_mV", "m_sd_mV", "h_mean_mV",
                           "h_sd_mV"], levels)
-    _write_csv(paths[3], ["channel", "frequency_Hz", "ratio", "h_mean_mV", "h_sd_mV", "n",
-                          "n_trains", "m_mean_mV"], rdd)
+    _write_csv(paths[3], ["channel", "frequency_Hz", "ratio", "ratio_ci95_lo", "ratio_ci95_hi",
+                          "h_mean_mV", "h_sd_mV", "n", "n_trains", "m_mean_mV"], rdd)
     return paths

@@ -1,0 +1,164 @@
+"""Fitting one recruitment model to per-intensity means (see :mod:`hreflex.analysis.models`).
+
+Bounded robust least squares (``scipy.optimize.least_squares``, soft-L1 loss with f_scale =
+5 % of the data range, the analytic Jacobian of :mod:`hreflex.analysis.models`), weights
+sqrt(n) per level, a few data-driven starting points (the best cost kept). The bootstrap
+replicates (:mod:`hreflex.analysis.intervals`) are refitted from the point estimate on the
+same objective by :func:`lm_fit`, a Levenberg-Marquardt that fits all of them at once.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from scipy.optimize import least_squares
+
+from hreflex.analysis.models import MODELS, PARAMS, measured_and_jacobian
+
+
+@dataclass(frozen=True)
+class CurveFit:
+    """A fitted recruitment model. ``params`` by name (units in the names); ``r2`` and
+    ``aic`` on the per-intensity means (weighted by the sweep counts); ``acceptable`` when
+    the fit converged and ``r2 >= min_r2``."""
+
+    model: str
+    params: dict[str, float]
+    r2: float
+    aic: float
+    acceptable: bool
+
+    def __call__(self, intensity_mA: np.ndarray | float) -> np.ndarray:
+        """The noise-free response curve (mV), without the floor."""
+        p = {k: v for k, v in self.params.items() if k != "floor_mV"}
+        return MODELS[self.model](intensity_mA, **p)
+
+    def measured(self, intensity_mA: np.ndarray) -> np.ndarray:
+        """The fitted curve with its noise floor: what the level means estimate (mV)."""
+        p = np.array([self.params[k] for k in PARAMS[self.model]])[None, :]
+        return measured_and_jacobian(self.model, np.asarray(intensity_mA, float), p)[0][0]
+
+    def to_dict(self) -> dict:
+        return {"model": self.model, "params": self.params, "r2": self.r2, "aic": self.aic,
+                "acceptable": self.acceptable}
+
+
+def _starts(model: str, x: np.ndarray, y: np.ndarray) -> list[np.ndarray]:
+    lo, hi = float(y.min()), float(y.max())
+    span = max(float(x[-1] - x[0]), 1e-9)
+    half = lo + 0.5 * (hi - lo)
+    up = x[int(np.argmax(y >= half))]
+    if model == "boltzmann":
+        return [np.array([lo, hi - lo, up, k * span]) for k in (0.05, 0.15)]
+    p = int(np.argmax(y))
+    after = np.flatnonzero(y[p:] < half)
+    down = x[p + after[0]] if after.size else x[-1] + 0.5 * span
+    rise = x[int(np.argmax(y[: p + 1] >= half))]
+    return [np.array([lo, (hi - lo) * f, rise, k * span, down, k * span])
+            for f in (1.2, 2.0) for k in (0.03, 0.1)]
+
+
+def fit_setup(model: str, x: np.ndarray, y: np.ndarray
+              ) -> tuple[tuple[np.ndarray, np.ndarray], float]:
+    """``((lower, upper) bounds, soft-L1 f_scale)`` of a fit to means ``y`` at ``x``."""
+    return _bounds(model, x, y), max(0.05 * float(y.max() - y.min()), 1e-6)
+
+
+def _bounds(model: str, x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    span = max(float(x[-1] - x[0]), 1e-9)
+    top = max(float(np.abs(y).max()), 1e-9)
+    if model == "boltzmann":
+        return (np.array([0.0, 0.0, x[0] - span, span / 500]),
+                np.array([top, 3 * top, x[-1] + span, span]))
+    return (np.array([0.0, 0.0, x[0] - span, span / 500, x[0] - span, span / 500]),
+            np.array([top, 10 * top, x[-1] + span, span, x[-1] + 2 * span, 2 * span]))
+
+
+FTOL = XTOL = 1e-8
+
+
+def lm_fit(model: str, x: np.ndarray, y: np.ndarray, w: np.ndarray, p0: np.ndarray,
+           bounds: tuple[np.ndarray, np.ndarray], f_scale: float, iterations: int = 100
+           ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Fit ``measured(model)`` at intensities ``x`` (L,) to every row of ``y`` (B, L), weights
+    ``w`` (L,), from starts ``p0`` (B, k): Levenberg-Marquardt (Marquardt's diagonal
+    damping) on the soft-L1 loss with ``f_scale`` (re-weighted least squares), parameters
+    kept inside ``bounds``, analytic Jacobian, all rows at once.
+
+    Returns ``(params (B, k), cost (B,), converged (B,))``: the soft-L1 cost
+    ``sum 2 (sqrt(1 + (r / f_scale)^2) - 1)`` of the weighted residuals r, and whether a
+    step changed the cost by less than ``FTOL`` of it or the parameters by less than
+    ``XTOL`` (relative) within ``iterations`` (scipy's least_squares tolerances)."""
+    lo, hi = bounds
+    p = np.clip(np.array(p0, dtype=np.float64), lo + 1e-12 * (hi - lo), hi - 1e-12 * (hi - lo))
+    y = np.broadcast_to(y, (p.shape[0], x.size))
+    damping = np.full(p.shape[0], 1e-3)
+    eye = np.eye(p.shape[1])
+
+    def evaluate(params: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        m, jac = measured_and_jacobian(model, x, params)
+        r = w * (m - y)
+        return np.sum(2 * (np.sqrt(1 + (r / f_scale) ** 2) - 1), axis=1), r, jac
+
+    cost, r, jac = evaluate(p)
+    converged = np.zeros(p.shape[0], bool)
+    for _ in range(iterations):
+        rw = np.sqrt(1 / np.sqrt(1 + (r / f_scale) ** 2))  # IRLS weights of soft-L1
+        jw = (w * rw)[..., None] * jac
+        jt = jw.transpose(0, 2, 1)
+        a = jt @ jw
+        g = jt @ (rw * r)[..., None]
+        scale = a * eye + 1e-12 * np.trace(a, axis1=1, axis2=2)[:, None, None] * eye
+        step = np.linalg.solve(a + damping[:, None, None] * scale + 1e-300 * eye, -g)
+        trial = np.clip(p + step[..., 0], lo, hi)
+        c_new, r_new, jac_new = evaluate(trial)
+        better = c_new < cost
+        tiny = (cost - c_new <= FTOL * np.maximum(cost, 1e-300)) | (
+            np.abs(trial - p) <= XTOL * (np.abs(p) + XTOL)).all(axis=1)
+        converged |= (better & tiny) | (~better & (damping > 1e6))  # no step helps any more
+        p[better], r[better], jac[better] = trial[better], r_new[better], jac_new[better]
+        cost = np.where(better, c_new, cost)
+        damping = np.where(better, damping / 3, damping * 4)
+        if converged.all():
+            break
+    bad = ~np.isfinite(cost)
+    p[bad] = np.nan
+    return p, cost, converged & ~bad
+
+
+def fit_curve(model: str, intensity_mA: np.ndarray, mean_mV: np.ndarray, n: np.ndarray,
+              min_r2: float = 0.8) -> CurveFit | str:
+    """Fit ``model`` ("boltzmann" or "bell") to per-level means (L,) with counts n (L,):
+    ``scipy.optimize.least_squares`` (trust region, bounds, soft-L1, analytic Jacobian)
+    from every start of ``_starts``, the lowest cost kept.
+
+    Returns a :class:`CurveFit`, or a string saying why no fit was attempted (fewer levels
+    than parameters + 1).
+    """
+    names = PARAMS[model]
+    use = (n > 0) & np.isfinite(mean_mV)
+    x, y, w = intensity_mA[use], mean_mV[use], np.sqrt(n[use].astype(float))
+    if x.size < len(names) + 1:
+        return f"too few intensities for a {model} fit ({x.size} < {len(names) + 1})"
+    (lo, hi), scale = fit_setup(model, x, y)
+
+    def resid(p: np.ndarray) -> np.ndarray:
+        return w * (measured_and_jacobian(model, x, p)[0] - y)
+
+    def jac(p: np.ndarray) -> np.ndarray:
+        return w[:, None] * measured_and_jacobian(model, x, p)[1]
+
+    fits = [least_squares(resid, np.clip(p0, lo + 1e-12 * (hi - lo), hi - 1e-12 * (hi - lo)),
+                          jac=jac, bounds=(lo, hi), loss="soft_l1", f_scale=scale)
+            for p0 in _starts(model, x, y)]
+    best_fit = min(fits, key=lambda f: f.cost)
+    best = best_fit.x
+    resid = measured_and_jacobian(model, x, best)[0] - y
+    ss_res = float(np.sum(w**2 * resid**2))
+    ybar = float(np.sum(w**2 * y) / np.sum(w**2))
+    ss_tot = float(np.sum(w**2 * (y - ybar) ** 2))
+    r2 = 1.0 - ss_res / ss_tot if ss_tot > 0 else float("nan")
+    aic = float(x.size * np.log(max(ss_res, 1e-300) / x.size) + 2 * len(names))
+    ok = bool(best_fit.success and np.isfinite(r2) and r2 >= min_r2)
+    return CurveFit(model, dict(zip(names, map(float, best), strict=True)), r2, aic, ok)

@@ -1,0 +1,124 @@
+"""Where a wave leaves its baseline (take-off), also when that baseline is an artifact tail.
+
+An evoked wave often starts on the slowly decaying tail of the stimulus artifact, so there is
+no quiet stretch before it and a fixed threshold meets the tail first. :func:`takeoff` walks
+forward from where the search may start: at every sample j it fits the baseline seen so far
+(``lo .. j-1``) with a constant or a level plus an exponential decay, ``C + A exp(-(t - lo) /
+tau)`` (tau from a grid of time constants; the decay only where it fits better by more than
+its extra parameter costs), and predicts the next samples. The take-off is the first j from which the signal departs from that prediction
+by more than ``onset_sd`` x its standard error for ``persist`` samples in a row, with one
+sign (interpolated to the sub-sample crossing). The standard error uses the larger of the
+noise RMS and the fit's own residual RMS, so a tail the model follows only roughly needs a
+larger departure. ``docs/METRICS.md`` (step 4) has the definition.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+#: a departure from the baseline must also exceed this fraction of the wave's peak-to-peak
+#: (a tail the model follows to 1 % is not a wave; on a quiet baseline the noise decides)
+ONSET_FRACTION = 0.01
+#: decay time constants tried for the baseline, in units of ``smooth`` samples
+TAU_GRID = tuple(float(v) for v in np.geomspace(0.25, 64.0, 25))
+
+
+def _baseline_predictions(y: np.ndarray, lo: int, hi: int, smooth: int, persist: int,
+                          noise_V: float) -> tuple[np.ndarray, np.ndarray, np.ndarray,
+                                                   np.ndarray]:
+    """For every j in ``lo + 2 .. hi - 1``: the baseline fitted to ``y[lo:j]``, predicted at
+    ``j .. j + persist - 1``: a constant, or ``C + A exp(-(t - lo) / tau)`` for the tau of
+    ``TAU_GRID`` that fits best, whichever has the smaller ``SSE + 2 k noise^2`` (k = 1 or 2
+    parameters; the decay needs 6 samples).
+
+    Returns ``(j (K,), pred (K, persist), spread (K, persist), rms (K,))``: the predictions,
+    their standard error per unit of noise (``sqrt(1 + x' (X'X)^-1 x)``) and the fit's
+    residual RMS."""
+    n = hi - lo
+    t = np.arange(n + persist, dtype=np.float64)
+    seg = np.asarray(y[lo:hi], dtype=np.float64)
+    js = np.arange(2, n)  # fit on [0, j)
+    ahead = js[:, None] + np.arange(persist)[None, :]
+
+    def sums(v: np.ndarray) -> np.ndarray:  # sums over [0, j)
+        return np.concatenate([[0.0], np.cumsum(v)])[js]
+
+    s1, sy, syy = js.astype(float), sums(seg), sums(seg**2)
+    sse_c = np.maximum(syy - sy**2 / s1, 0.0)  # the constant model
+    best = sse_c + 2 * noise_V**2
+    pred = np.repeat((sy / s1)[:, None], persist, axis=1)
+    spread = np.repeat(np.sqrt(1 + 1 / s1)[:, None], persist, axis=1)
+    sse_best = sse_c.copy()
+    dof = np.maximum(js - 1, 1)
+    for tau in TAU_GRID:
+        e = np.exp(-t / (tau * smooth))
+        se, see, sey = sums(e[:n]), sums(e[:n] ** 2), sums(e[:n] * seg)
+        det = s1 * see - se**2
+        ok = (js >= 6) & (det > 1e-9 * np.maximum(s1 * see, 1e-300))
+        det = np.where(ok, det, 1.0)
+        # least squares of y = C + A e: [[s1, se], [se, see]] [C, A] = [sy, sey]
+        C = (see * sy - se * sey) / det
+        A = (s1 * sey - se * sy) / det
+        sse = np.maximum(syy - C * sy - A * sey, 0.0)
+        better = ok & (sse + 4 * noise_V**2 < best)
+        if not better.any():
+            continue
+        ea = e[ahead]
+        var = (see[:, None] - 2 * se[:, None] * ea + s1[:, None] * ea**2) / det[:, None]
+        best = np.where(better, sse + 4 * noise_V**2, best)
+        sse_best = np.where(better, sse, sse_best)
+        dof = np.where(better, np.maximum(js - 2, 1), dof)
+        pred = np.where(better[:, None], C[:, None] + A[:, None] * ea, pred)
+        spread = np.where(better[:, None], np.sqrt(1.0 + np.maximum(var, 0.0)), spread)
+    return lo + js, pred, spread, np.sqrt(sse_best / dof)
+
+
+def takeoff(y: np.ndarray, lo: int, peak: int, noise_V: float, smooth: int,
+            onset_sd: float = 3.0, persist: int = 2, min_departure_V: float = 0.0
+            ) -> float | None:
+    """First sample (fractional index) from which ``y`` (n,) leaves its baseline on the way
+    to the wave whose largest deflection is at ``peak``, searched from ``lo`` (see the module
+    docstring). ``noise_V``: RMS noise of ``y``; ``smooth`` (samples) scales the decay time
+    constants tried; a departure must also exceed ``min_departure_V``. None when the signal
+    never departs before ``peak``.
+    """
+    hi = peak + 1
+    if hi - lo < 3 or noise_V <= 0:
+        return None
+    j, pred, spread, rms = _baseline_predictions(y, lo, hi, max(1, smooth), persist, noise_V)
+    idx = np.minimum(j[:, None] + np.arange(persist)[None, :], y.size - 1)
+    err = np.maximum(spread * np.maximum(rms, noise_V)[:, None], min_departure_V / onset_sd)
+    z = (y[idx] - pred) / err
+    hit = ((np.abs(z) > onset_sd).all(axis=1)
+           & (np.sign(z) == np.sign(z[:, :1])).all(axis=1))
+    k = np.flatnonzero(hit)
+    if k.size == 0:
+        return None
+    k0 = int(k[0])
+    z1, z0 = abs(z[k0, 0]), abs(z[k0 - 1, 0]) if k0 > 0 else 0.0
+    frac = float(np.clip((onset_sd - z0) / (z1 - z0), 0.0, 1.0)) if z1 > z0 else 1.0
+    return float(j[k0] - 1 + frac)
+
+
+def wave_latency(mean_V: np.ndarray, time_ms: np.ndarray, window_ms: tuple[float, float],
+                 search_from_ms: float, noise_V: float, smooth_ms: float,
+                 onset_sd: float = 3.0) -> tuple[float, float]:
+    """Onset and peak latency (ms) of the wave in ``window_ms`` of a mean sweep (n_samples,).
+
+    Onset: :func:`takeoff` searched from ``search_from_ms`` (the artifact end for M, the M
+    window's end for H), the departure exceeding ``onset_sd`` x ``noise_V`` and 1 % of the
+    wave's peak-to-peak (``ONSET_FRACTION``). Peak: the time of the largest |x| in the
+    window. NaN where not found.
+    """
+    a, b = np.searchsorted(time_ms, [window_ms[0] - 1e-9, window_ms[1] + 1e-9])
+    lo = int(min(np.searchsorted(time_ms, search_from_ms - 1e-9), a))
+    if b - a < 2:
+        return float("nan"), float("nan")
+    seg = mean_V[a:b]
+    peak_ms = float(time_ms[a + int(np.argmax(np.abs(seg)))])
+    ref = a + int(np.argmax(np.abs(seg - mean_V[lo])))
+    dt_ms = float(time_ms[1] - time_ms[0])
+    k = takeoff(mean_V, lo, ref, noise_V, max(1, int(round(smooth_ms / dt_ms))), onset_sd,
+                min_departure_V=ONSET_FRACTION * float(seg.max() - seg.min()))
+    onset_ms = float(time_ms[0] + k * dt_ms) if k is not None else float("nan")
+    return onset_ms, peak_ms

@@ -1,0 +1,88 @@
+"""Recruitment-curve models and their analytic derivatives (intensities in mA, amplitudes mV).
+
+With ``s(x) = 1 / (1 + exp(-x))``:
+
+- M: Boltzmann ``amp * s((I - i50) / slope)``;
+- H: bell, the product of a rising and a falling sigmoid,
+  ``amp * s((I - i_rise) / k_rise) * (1 - s((I - i_fall) / k_fall))``.
+
+An amplitude measured on a noisy sweep never drops to 0, so what is fitted is
+``measured = sqrt(response^2 + floor^2)``. Every function broadcasts: parameters may carry a
+leading batch axis (the bootstrap fits many replicates at once), intensities the last axis.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+#: parameter names of each model, in order (``floor_mV`` first)
+PARAMS = {
+    "boltzmann": ("floor_mV", "amp_mV", "i50_mA", "slope_mA"),
+    "bell": ("floor_mV", "amp_mV", "i_rise_mA", "k_rise_mA", "i_fall_mA", "k_fall_mA"),
+}
+
+
+def sigmoid(x: np.ndarray) -> np.ndarray:
+    """``1 / (1 + exp(-x))`` without overflow."""
+    return 0.5 * (1.0 + np.tanh(0.5 * x))
+
+
+def boltzmann(intensity_mA, amp_mV, i50_mA, slope_mA):
+    """M response: ``amp * s((I - i50) / slope)`` (mV)."""
+    return amp_mV * sigmoid((np.asarray(intensity_mA) - i50_mA) / slope_mA)
+
+
+def bell(intensity_mA, amp_mV, i_rise_mA, k_rise_mA, i_fall_mA, k_fall_mA):
+    """H response: ``amp * s((I - i_rise) / k_rise) * (1 - s((I - i_fall) / k_fall))`` (mV)."""
+    i = np.asarray(intensity_mA)
+    return amp_mV * sigmoid((i - i_rise_mA) / k_rise_mA) * (1.0 - sigmoid((i - i_fall_mA)
+                                                                         / k_fall_mA))
+
+
+MODELS = {"boltzmann": boltzmann, "bell": bell}
+
+
+def measured(model: str, intensity_mA, floor_mV, **params):
+    """What an amplitude measure shows: the response and the noise floor in quadrature,
+    ``sqrt(response(I)^2 + floor^2)`` (p2p of noise alone is the floor; a large response is
+    barely changed by the noise)."""
+    return np.hypot(MODELS[model](intensity_mA, **params), floor_mV)
+
+
+def response(model: str, x: np.ndarray, p: np.ndarray) -> np.ndarray:
+    """Noise-free response (..., L) for parameters ``p`` (..., k) in :data:`PARAMS` order
+    *without* the floor, at intensities ``x`` (L,)."""
+    return MODELS[model](x, *(p[..., j, None] for j in range(p.shape[-1])))
+
+
+def response_and_jacobian(model: str, x: np.ndarray, p: np.ndarray
+                          ) -> tuple[np.ndarray, np.ndarray]:
+    """Noise-free response and its derivatives with respect to the parameters after the
+    floor. ``p`` (..., k) in :data:`PARAMS` order *without* the floor, ``x`` (L,).
+    Returns ``(r (..., L), dr (..., L, k))``."""
+    pp = [p[..., j, None] for j in range(p.shape[-1])]
+    if model == "boltzmann":
+        amp, i50, slope = pp
+        z = (x - i50) / slope
+        s = sigmoid(z)
+        ds = s * (1 - s)
+        return amp * s, np.stack([s, -amp * ds / slope, -amp * ds * z / slope], axis=-1)
+    amp, ir, kr, if_, kf = pp
+    z1, z2 = (x - ir) / kr, (x - if_) / kf
+    s1, s2 = sigmoid(z1), sigmoid(z2)
+    d1, d2 = s1 * (1 - s1), s2 * (1 - s2)
+    fall = 1 - s2
+    return amp * s1 * fall, np.stack([
+        s1 * fall, -amp * d1 * fall / kr, -amp * d1 * z1 * fall / kr,
+        amp * s1 * d2 / kf, amp * s1 * d2 * z2 / kf], axis=-1)
+
+
+def measured_and_jacobian(model: str, x: np.ndarray, p: np.ndarray
+                          ) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`measured` and its derivatives with respect to every parameter (floor first).
+    ``p`` (..., k + 1) in :data:`PARAMS` order; returns ``(m (..., L), dm (..., L, k + 1))``."""
+    floor = p[..., :1]
+    r, dr = response_and_jacobian(model, x, p[..., 1:])
+    m = np.sqrt(r * r + floor * floor)
+    safe = np.maximum(m, 1e-300)
+    return m, np.concatenate([(floor / safe)[..., None], (r / safe)[..., None] * dr], axis=-1)
