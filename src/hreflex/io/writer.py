@@ -1,4 +1,4 @@
-"""Writing session files: :class:`SessionWriter` creates the whole v1 layout up front, then
+"""Writing session files: :class:`SessionWriter` creates the whole v1.x layout up front, then
 appends samples, stimuli and faults — in SWMR mode while recording, so other processes can
 read the file live and a killed writer leaves a readable file behind.
 
@@ -24,7 +24,9 @@ from hreflex.io.format import (
     BLOCK_DTYPE,
     FAULT_DTYPE,
     FORMAT_NAME,
+    RECORDED_WINDOW_DTYPE,
     STIMULUS_DTYPE,
+    as_table,
     decode_str,
     empty_table,
     version_string,
@@ -42,13 +44,15 @@ def _set_attrs(obj: h5py.HLObject, values: dict) -> None:
 
 
 class SessionWriter:
-    """Create a format-v1 session file at ``path`` and append to it.
+    """Create a format-v1.x session file at ``path`` and append to it.
 
     Parameters are the session's fixed description; see :class:`hreflex.io.session.Session`
-    for their meaning. ``sweeps`` (n_sweeps, n_channels, n_samples) makes an epoched file;
-    otherwise samples arrive through :meth:`append_samples`. With ``swmr=True`` the file is
-    switched to SWMR mode right after the layout is created. ``compress`` stores EMG with
-    gzip + shuffle (readable by any HDF5 tool; used for finished files, not while recording).
+    for their meaning (``recorded_windows``: RECORDED_WINDOW rows, written as
+    ``/emg/recorded_windows``; empty when None). ``sweeps`` (n_sweeps, n_channels, n_samples)
+    makes an epoched file; otherwise samples arrive through :meth:`append_samples`. With
+    ``swmr=True`` the file is switched to SWMR mode right after the layout is created.
+    ``compress`` stores EMG with gzip + shuffle (readable by any HDF5 tool; used for finished
+    files, not while recording).
     """
 
     def __init__(
@@ -62,6 +66,7 @@ class SessionWriter:
         channel_muscles: list[str] | None = None,
         sample_dtype: np.dtype | type = np.int16,
         blocks: np.ndarray | None = None,
+        recorded_windows: np.ndarray | None = None,
         config_toml: str = "",
         devices: dict[str, dict] | None = None,
         with_trigger: bool = True,
@@ -110,6 +115,12 @@ class SessionWriter:
         muscles = list(channel_muscles) if channel_muscles else [""] * n_ch
         emg.create_dataset("channel_muscles", data=muscles, dtype=_STR)
         emg.create_dataset("scale_V_per_count", data=scale).attrs["units"] = "V/count"
+        windows = (
+            empty_table(RECORDED_WINDOW_DTYPE)
+            if recorded_windows is None
+            else as_table(recorded_windows, RECORDED_WINDOW_DTYPE)
+        )
+        emg.create_dataset("recorded_windows", data=windows)
 
         self._samples = self._trigger = None
         if sweeps is not None:
