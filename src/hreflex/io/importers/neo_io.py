@@ -17,10 +17,14 @@ from hreflex.io.importers.build import (
     as_number,
     continuous_session,
     epoched_session,
+    intensity_factor,
+    no_scale_for_constant,
+    read_as,
     read_numbers,
     rising_edges,
     volts_per_unit,
 )
+from hreflex.io.importers.origins import Origins
 from hreflex.io.session import Session
 
 
@@ -79,6 +83,7 @@ def read_neo(
     intensity_file: str | Path | None = None,
     pre_ms: float | None = None,
     units: str | None = None,
+    intensity_scale: float | None = None,
     pulse_width_us: float | None = None,
 ) -> Session:
     """Import a file neo reads.
@@ -88,19 +93,34 @@ def read_neo(
     name (threshold ``trigger_threshold`` in its units, default half-way); default: the only
     event channel. ``pre_ms``: for several segments, the time from a sweep's start to its
     stimulus. ``units`` (V, mV, uV) applies only to channels without voltage units in the
-    file. Intensity: a constant (``intensity``, mA) or ``intensity_file`` (one per stimulus).
+    file. Intensity: a constant (``intensity``, mA) or ``intensity_file`` (one per stimulus,
+    × ``intensity_scale`` mA per stored unit, default 1).
     """
     source = Path(path)
     reader, block = _read_block(source)
     segments = [s for s in block.segments if s.analogsignals]
     if not segments:
         raise FileFormatError(f"{source}: no analog signals in the file")
+    origins = Origins()
     if intensity_file is not None:
-        current = read_numbers(Path(intensity_file))
+        factor = intensity_factor(intensity_scale, source)
+        current = read_numbers(Path(intensity_file)) * factor
+        origins.set(
+            "intensity",
+            Path(intensity_file).name,
+            "option",
+            f"--intensity-file ({read_as(factor)})",
+        )
     elif as_number(intensity) is not None:
+        no_scale_for_constant(intensity_scale, source)
         current = float(intensity)
+        origins.set("intensity", f"{current:g} mA", "option", "--intensity (read as mA)")
     else:
         raise ConfigError(f"{source}: give --intensity (a constant in mA) or --intensity-file")
+    if pulse_width_us is not None:
+        origins.set(
+            "pulse width", f"{pulse_width_us:g} µs", "option", "--pulse-width-us (read as µs)"
+        )
     scale = volts_per_unit(units or "V", source)
     channels = _channels(segments[0])
     names = list(channels)
@@ -112,6 +132,9 @@ def read_neo(
                 f"analog channels: {', '.join(names)})"
             )
         trigger = next(iter(events))
+        origins.set("trigger", f"event channel {trigger}", "default", "the only event channel")
+    elif trigger is not None:
+        origins.set("trigger", trigger, "option", "--trigger")
     wanted = signal.split(",") if signal else [n for n in names if n != trigger]
     missing = [w for w in wanted if w not in channels]
     if missing:
@@ -121,6 +144,12 @@ def read_neo(
     if len({(len(channels[w][0]), channels[w][1]) for w in wanted}) != 1:
         raise FileFormatError(f"{source}: channels {', '.join(wanted)} differ in rate or length")
     rate, t0 = channels[wanted[0]][1], channels[wanted[0]][2]
+    origins.set(
+        "channels",
+        ", ".join(wanted),
+        "option" if signal else "default",
+        "--signal" if signal else "every analog channel but the trigger",
+    )
     description = {"system": "neo", "reader": reader}
 
     def emg(seg_channels: dict) -> np.ndarray:
@@ -144,7 +173,7 @@ def read_neo(
             current,
             pulse_width_us=pulse_width_us,
             channel_names=wanted,
-            description=description,
+            description={**description, "provenance": origins.text()},
         )
     if trigger in events:
         times_s = events[trigger].rescale("s").magnitude
@@ -168,5 +197,5 @@ def read_neo(
         pulse_width_us=pulse_width_us,
         trigger=line,
         channel_names=wanted,
-        description={**description, "trigger": trigger},
+        description={**description, "trigger": trigger, "provenance": origins.text()},
     )
