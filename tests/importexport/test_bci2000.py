@@ -275,6 +275,10 @@ def _bad_headers(path):
     return {
         "short: mid-line": (_with_header_len(data, length - 7), "ends the header in the middle"),
         "short: whole lines": (_with_header_len(data, last_line), "header lines continue after"),
+        "short: no parameters": (
+            _with_header_len(data, data.index(b"[ Parameter Definition ]")),
+            "header has no [ Parameter Definition ] section",
+        ),
         "long: into the data": (_with_header_len(data, length + 9), "is binary data"),
         "beyond the file": (data[: length - 50], "HeaderLen = "),
         "truncated data": (data[:-5], "not a whole number of 7-byte samples"),
@@ -299,6 +303,7 @@ def _bad_headers(path):
     [
         "short: mid-line",
         "short: whole lines",
+        "short: no parameters",
         "long: into the data",
         "beyond the file",
         "truncated data",

@@ -170,3 +170,22 @@ def test_import_says_where_each_value_came_from(tmp_path):
     ):
         assert line in out, out
     assert "warning: " in out and "LookForward" in out  # the ignored trigger bounce
+
+
+def test_csv_import_says_where_its_values_came_from(tmp_path):
+    src = csv_file(tmp_path, "# species: rat\n# muscle: SOL=soleus\n")
+    result = CliRunner().invoke(
+        cli, ["import", str(src), "-o", str(tmp_path / "t.h5"), "--fs-hz", "2000"]
+    )
+    assert result.exit_code == 0, result.output
+    for line in (
+        "channels     SOL, MG  (header: 'channel' row/column)",
+        "units        V  (default)",
+        "sample rate  2000 Hz  (option: --fs-hz)",
+        "pre-trigger  1 ms  (header: comment '# pre_trigger_ms:')",
+        "intensity    5–10 mA  (header: row/column 'intensity_mA' (read as mA))",
+        "species      rat  (header: comment '# species:')",
+        "muscles      SOL=soleus, MG=?  (header)",
+    ):
+        assert line in result.output, result.output
+    assert read_session(tmp_path / "t.h5").sample_rate_Hz == 2000.0

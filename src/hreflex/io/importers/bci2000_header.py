@@ -43,6 +43,9 @@ _PREFIX = {
 }
 _SECTIONS = (b"[ State Vector Definition ]", b"[ Parameter Definition ]")
 _TEXT_BYTES = frozenset(b"\t\r\n" + bytes(range(32, 256)))
+#: a parameter (``Section Type Name= …``) or state (``Name Length Value Byte Bit``) line
+_PARAM_LINE = re.compile(rb"^[\x21-\x7e]+ [A-Za-z]+ [\x21-\x7e]+=(?: |\r?$)")
+_STATE_LINE = re.compile(rb"^[\x21-\x7e]+ \d+ \d+ \d+ \d+ *\r?$")
 
 
 @dataclass
@@ -199,7 +202,7 @@ def _check_text(source: Path, length: int, header: bytes, after: bytes) -> None:
     if missing:
         raise FileFormatError(f"{source}: header has no {' or '.join(missing)} section")
     line = after.split(b"\n", 1)[0]
-    if len(after) > len(line) >= 8 and b"=" in line and all(b in _TEXT_BYTES for b in line):
+    if len(after) > len(line) and (_PARAM_LINE.match(line) or _STATE_LINE.match(line)):
         raise FileFormatError(
             f"{source}: HeaderLen = {length} lies: header lines continue after it"
         )

@@ -169,10 +169,10 @@ def read_cadwell(path: str | Path, *, pre_ms: float | None = None) -> Session:
             )
     meta, channel, muscle = _meta(header)
     origins = Origins()
-    origins.set("sample rate (Hz)", f"{rate:g}", "header", f"ms/Sample {periods[0]}")
+    origins.set("sample rate", f"{rate:g} Hz", "header", f"ms/Sample {periods[0]}")
     origins.set(
-        "pre-trigger (ms)",
-        f"{pre_ms:g}",
+        "pre-trigger",
+        f"{pre_ms:g} ms",
         *(("detected", "stimulus artifact") if detected else ("option", "--pre-ms")),
     )
     origins.set("intensity", value_range(intensity, "mA"), "header", "Trace Label (read as mA)")

@@ -28,6 +28,7 @@ import numpy as np
 from hreflex.errors import FileFormatError
 from hreflex.io.format import RECORDED_WINDOW_DTYPE, empty_table
 from hreflex.io.importers.bci2000_header import Header, Param, channel_index
+from hreflex.io.importers.build import as_number
 from hreflex.io.importers.origins import SourceWarning
 
 _SOURCE = "EPOCS ResponseDefinition"
@@ -126,8 +127,9 @@ def epocs_windows(
         text = f"{_SOURCE} {name}"
         if row[cols["Subtract Mean?"]].strip().lower() in ("yes", "true", "1", "on"):
             text += ", mean subtracted"
-        if row[cols["Weight"]].strip() not in ("1", "1.0"):
-            text += f", weight {row[cols['Weight']].strip()}"
+        weight = row[cols["Weight"]].strip()
+        if as_number(weight) != 1.0:
+            text += f", weight {weight}"
         measure = _measure(analysis, row[cols["Norm"]])
         rows.append((channel, wave.encode(), start, stop, measure.encode(), text.encode()[:64]))
     if skipped:

@@ -52,6 +52,8 @@ SWEEP, CHANNEL, MUSCLE, VALUE, TIME, SAMPLE = (
     "sample",
 )
 INTENSITY = "intensity_mA"
+#: comment key -> the option that overrides it
+OPTION = {"sample_rate_Hz": "--fs-hz", "pre_trigger_ms": "--pre-ms"}
 
 
 def _is_number(text: str) -> bool:
@@ -188,14 +190,16 @@ def _long(source: Path, columns: list[str], data: list[str]):
 def _setting(
     option, settings: dict[str, str], key: str, source: Path, origins: Origins, what: str
 ) -> float | None:
+    """``option``, else the comment ``# key:``, else None; noted as ``what`` ("field unit")."""
+    field, unit = what.rsplit(" ", 1)
     if option is not None:
-        origins.set(what, f"{float(option):g}", "option", "--" + key)
+        origins.set(field, f"{float(option):g} {unit}", "option", OPTION[key])
         return float(option)
     if key in settings:
         value = as_number(settings[key])
         if value is None:
             raise FileFormatError(f"{source}: comment '{key}: {settings[key]}' is not a number")
-        origins.set(what, f"{value:g}", "header", f"comment '# {key}:'")
+        origins.set(field, f"{value:g} {unit}", "header", f"comment '# {key}:'")
         return value
     return None
 
@@ -271,6 +275,12 @@ def read_csv(
         sweeps, time_ms, per_sweep, names, muscles = _wide(source, header, data, first_line)
 
     origins = Origins()
+    named = CHANNEL in first if long else any(r and r[0] == CHANNEL for r in header)
+    origins.set(
+        "channels",
+        ", ".join(names),
+        *(("header", f"{CHANNEL!r} row/column") if named else ("default", "one channel")),
+    )
     unit = units or settings.get("units", "V")
     scale = volts_per_unit(unit, source)
     origins.set(
@@ -284,15 +294,15 @@ def read_csv(
             else ("default", "")
         ),
     )
-    rate = _setting(fs_hz, settings, "sample_rate_Hz", source, origins, "sample rate (Hz)")
-    pre = _setting(pre_ms, settings, "pre_trigger_ms", source, origins, "pre-trigger (ms)")
+    rate = _setting(fs_hz, settings, "sample_rate_Hz", source, origins, "sample rate Hz")
+    pre = _setting(pre_ms, settings, "pre_trigger_ms", source, origins, "pre-trigger ms")
     if time_ms is not None and len(time_ms) > 1:
         if rate is None:
             rate = 1000.0 / float(np.median(np.diff(time_ms)))
-            origins.set("sample rate (Hz)", f"{rate:g}", "detected", "time column steps")
+            origins.set("sample rate", f"{rate:g} Hz", "detected", "time column steps")
         if pre is None:
             pre = -float(time_ms[0])
-            origins.set("pre-trigger (ms)", f"{pre:g}", "detected", "first time in the time column")
+            origins.set("pre-trigger", f"{pre:g} ms", "detected", "first time in the time column")
     if rate is None or pre is None:
         missing = "--fs-hz" if rate is None else "--pre-ms"
         raise ConfigError(

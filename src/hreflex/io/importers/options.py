@@ -89,8 +89,8 @@ def apply_meta(session: Session, options: dict, source: Path) -> None:
             )
         session.channel_names = [n.strip() for n in names]
         origins.set("channels", ", ".join(session.channel_names), "option", "--channel-names")
-    elif origins.get("channels") is None:
-        origins.set("channels", ", ".join(session.channel_names), "header")
+    elif origins.get("channels") is None:  # the reader named them itself
+        origins.set("channels", ", ".join(session.channel_names), "default")
     for key, field in _FIELDS.items():
         value = options.get(key)
         if value is not None:
