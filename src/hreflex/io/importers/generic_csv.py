@@ -204,6 +204,64 @@ def _setting(
     return None
 
 
+def _timing(source, settings, time_ms, fs_hz, pre_ms, origins) -> tuple[float, float]:
+    """Sampling rate (Hz) and pre-trigger time (ms): option, comment, else the time column."""
+    rate = _setting(fs_hz, settings, "sample_rate_Hz", source, origins, "sample rate Hz")
+    pre = _setting(pre_ms, settings, "pre_trigger_ms", source, origins, "pre-trigger ms")
+    if time_ms is not None and len(time_ms) > 1:
+        if rate is None:
+            rate = 1000.0 / float(np.median(np.diff(time_ms)))
+            origins.set("sample rate", f"{rate:g} Hz", "detected", "time column steps")
+        if pre is None:
+            pre = -float(time_ms[0])
+            origins.set("pre-trigger", f"{pre:g} ms", "detected", "first time in the time column")
+    if rate is None or pre is None:
+        missing = "--fs-hz" if rate is None else "--pre-ms"
+        raise ConfigError(
+            f"{source}: no time column and no sampling rate / pre-trigger comment; give {missing}"
+        )
+    return rate, pre
+
+
+def _blocks(source: Path, block_rows: list, fields: dict) -> np.ndarray | None:
+    """The block table from ``# block:`` comments, else from a ``block_id`` row/column."""
+    if block_rows:
+        blocks = empty_table(BLOCK_DTYPE, len(block_rows))
+        try:
+            blocks["block_id"] = [int(b[0]) for b in block_rows]
+        except ValueError:
+            raise FileFormatError(
+                f"{source}: comment 'block: <id>,<kind>,<label>' needs an integer id"
+            ) from None
+        blocks["kind"] = [b[1].encode()[:16] for b in block_rows]
+        blocks["label"] = [b[2].encode()[:64] for b in block_rows]
+        return blocks
+    if "block_id" in fields:
+        ids = np.unique(fields["block_id"]).astype(int)
+        blocks = empty_table(BLOCK_DTYPE, len(ids))
+        blocks["block_id"], blocks["kind"] = ids, b"recruitment"
+        return blocks
+    return None
+
+
+def _meta(source, settings, names, muscles, origins) -> tuple[SessionMeta, list[str]]:
+    """Session metadata from the comments, and the channels' muscles: the ``muscle`` row, else
+    the ``# muscle:`` comment (one muscle, or ``CHANNEL=muscle,…``)."""
+    meta = SessionMeta(
+        **{k: settings[k] for k in SessionMeta.__dataclass_fields__ if k in settings}
+    )
+    for key in ("subject_id", "session_id", "species", "nerve", "condition"):
+        if key in settings:
+            origins.set(key.removesuffix("_id"), settings[key], "header", f"comment '# {key}:'")
+    muscles = list(muscles) if muscles else [""] * len(names)
+    if "muscle" in settings:
+        given = channel_muscles(settings["muscle"], names, source, "comment '# muscle:'")
+        meta.muscle = given[min(given)] if given else meta.muscle
+        for k, muscle in given.items():
+            muscles[k] = muscles[k] or muscle
+    return meta, muscles
+
+
 def _intensities(source, per_sweep, intensity, intensity_file, scale, origins):
     """Intensities (mA): sidecar file, constant, named row/column, else ``intensity_mA``;
     values read from the file or the sidecar × ``scale`` (mA per stored unit)."""
@@ -283,31 +341,9 @@ def read_csv(
     )
     unit = units or settings.get("units", "V")
     scale = volts_per_unit(unit, source)
-    origins.set(
-        "units",
-        unit,
-        *(
-            ("option", "--units")
-            if units
-            else ("header", "comment '# units:'")
-            if "units" in settings
-            else ("default", "")
-        ),
-    )
-    rate = _setting(fs_hz, settings, "sample_rate_Hz", source, origins, "sample rate Hz")
-    pre = _setting(pre_ms, settings, "pre_trigger_ms", source, origins, "pre-trigger ms")
-    if time_ms is not None and len(time_ms) > 1:
-        if rate is None:
-            rate = 1000.0 / float(np.median(np.diff(time_ms)))
-            origins.set("sample rate", f"{rate:g} Hz", "detected", "time column steps")
-        if pre is None:
-            pre = -float(time_ms[0])
-            origins.set("pre-trigger", f"{pre:g} ms", "detected", "first time in the time column")
-    if rate is None or pre is None:
-        missing = "--fs-hz" if rate is None else "--pre-ms"
-        raise ConfigError(
-            f"{source}: no time column and no sampling rate / pre-trigger comment; give {missing}"
-        )
+    how = ("header", "comment '# units:'") if "units" in settings else ("default", "")
+    origins.set("units", unit, *(("option", "--units") if units else how))
+    rate, pre = _timing(source, settings, time_ms, fs_hz, pre_ms, origins)
     current = _intensities(source, per_sweep, intensity, intensity_file, intensity_scale, origins)
     fields = {
         name: _floats(per_sweep[name], source, f"row/column {name!r}")
@@ -319,39 +355,9 @@ def read_csv(
         width = pulse_width_us
         origins.set("pulse width", f"{width:g} µs", "option", "--pulse-width-us (read as µs)")
     elif width is not None:
-        origins.set(
-            "pulse width",
-            value_range(width, "µs"),
-            "header",
-            "row/column 'pulse_width_us' (read as µs)",
-        )
-    blocks = None
-    if block_rows:
-        blocks = empty_table(BLOCK_DTYPE, len(block_rows))
-        try:
-            blocks["block_id"] = [int(b[0]) for b in block_rows]
-        except ValueError:
-            raise FileFormatError(
-                f"{source}: comment 'block: <id>,<kind>,<label>' needs an integer id"
-            ) from None
-        blocks["kind"] = [b[1].encode()[:16] for b in block_rows]
-        blocks["label"] = [b[2].encode()[:64] for b in block_rows]
-    elif "block_id" in fields:
-        ids = np.unique(fields["block_id"]).astype(int)
-        blocks = empty_table(BLOCK_DTYPE, len(ids))
-        blocks["block_id"], blocks["kind"] = ids, b"recruitment"
-    meta = SessionMeta(
-        **{k: settings[k] for k in SessionMeta.__dataclass_fields__ if k in settings}
-    )
-    for key in ("subject_id", "session_id", "species", "nerve", "condition"):
-        if key in settings:
-            origins.set(key.removesuffix("_id"), settings[key], "header", f"comment '# {key}:'")
-    muscles = list(muscles) if muscles else [""] * len(names)
-    if "muscle" in settings:
-        given = channel_muscles(settings["muscle"], names, source, "comment '# muscle:'")
-        meta.muscle = given[min(given)] if given else meta.muscle
-        for k, muscle in given.items():
-            muscles[k] = muscles[k] or muscle
+        detail = "row/column 'pulse_width_us' (read as µs)"
+        origins.set("pulse width", value_range(width, "µs"), "header", detail)
+    meta, muscles = _meta(source, settings, names, muscles, origins)
     return epoched_session(
         source,
         sweeps * scale,
@@ -368,5 +374,5 @@ def read_csv(
             "provenance": origins.text(),
         },
         stimulus_fields=fields,
-        blocks=blocks,
+        blocks=_blocks(source, block_rows, fields),
     )

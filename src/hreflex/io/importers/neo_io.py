@@ -56,6 +56,36 @@ def _channels(segment) -> dict[str, tuple[np.ndarray, float, float, float | None
     return out
 
 
+def _intensity(source, intensity, intensity_file, scale, origins) -> np.ndarray | float:
+    """A sidecar's values × ``scale`` (mA per stored unit), else a constant (mA)."""
+    if intensity_file is not None:
+        factor = intensity_factor(scale, source)
+        detail = f"--intensity-file ({read_as(factor)})"
+        origins.set("intensity", Path(intensity_file).name, "option", detail)
+        return read_numbers(Path(intensity_file)) * factor
+    if as_number(intensity) is not None:
+        no_scale_for_constant(scale, source)
+        origins.set("intensity", f"{float(intensity):g} mA", "option", "--intensity (read as mA)")
+        return float(intensity)
+    raise ConfigError(f"{source}: give --intensity (a constant in mA) or --intensity-file")
+
+
+def _onsets(source, trigger, threshold, events, channels, t0, rate):
+    """``(onset samples, trigger line or None)`` from an event channel's times or an analog
+    channel's rising edges (``threshold`` in its units, default half-way)."""
+    if trigger in events:
+        times_s = events[trigger].rescale("s").magnitude
+        return np.round((times_s - t0) * rate).astype(np.int64), None
+    if trigger in channels:
+        x = channels[trigger][0]
+        line = x > (0.5 * (x.min() + x.max()) if threshold is None else threshold)
+        return rising_edges(line, 0.5), line
+    raise FileFormatError(
+        f"{source}: trigger {trigger!r} is neither an event channel "
+        f"({', '.join(events) or 'none'}) nor an analog channel ({', '.join(channels)})"
+    )
+
+
 def _read_block(source: Path):
     try:
         import neo.io
@@ -102,21 +132,7 @@ def read_neo(
     if not segments:
         raise FileFormatError(f"{source}: no analog signals in the file")
     origins = Origins()
-    if intensity_file is not None:
-        factor = intensity_factor(intensity_scale, source)
-        current = read_numbers(Path(intensity_file)) * factor
-        origins.set(
-            "intensity",
-            Path(intensity_file).name,
-            "option",
-            f"--intensity-file ({read_as(factor)})",
-        )
-    elif as_number(intensity) is not None:
-        no_scale_for_constant(intensity_scale, source)
-        current = float(intensity)
-        origins.set("intensity", f"{current:g} mA", "option", "--intensity (read as mA)")
-    else:
-        raise ConfigError(f"{source}: give --intensity (a constant in mA) or --intensity-file")
+    current = _intensity(source, intensity, intensity_file, intensity_scale, origins)
     if pulse_width_us is not None:
         origins.set(
             "pulse width", f"{pulse_width_us:g} µs", "option", "--pulse-width-us (read as µs)"
@@ -144,12 +160,8 @@ def read_neo(
     if len({(len(channels[w][0]), channels[w][1]) for w in wanted}) != 1:
         raise FileFormatError(f"{source}: channels {', '.join(wanted)} differ in rate or length")
     rate, t0 = channels[wanted[0]][1], channels[wanted[0]][2]
-    origins.set(
-        "channels",
-        ", ".join(wanted),
-        "option" if signal else "default",
-        "--signal" if signal else "every analog channel but the trigger",
-    )
+    how = ("option", "--signal") if signal else ("default", "every analog channel but the trigger")
+    origins.set("channels", ", ".join(wanted), *how)
     description = {"system": "neo", "reader": reader}
 
     def emg(seg_channels: dict) -> np.ndarray:
@@ -175,19 +187,7 @@ def read_neo(
             channel_names=wanted,
             description={**description, "provenance": origins.text()},
         )
-    if trigger in events:
-        times_s = events[trigger].rescale("s").magnitude
-        onsets, line = np.round((times_s - t0) * rate).astype(np.int64), None
-    elif trigger in channels:
-        x = channels[trigger][0]
-        threshold = 0.5 * (x.min() + x.max()) if trigger_threshold is None else trigger_threshold
-        line = x > threshold
-        onsets = rising_edges(line, 0.5)
-    else:
-        raise FileFormatError(
-            f"{source}: trigger {trigger!r} is neither an event channel "
-            f"({', '.join(events) or 'none'}) nor an analog channel ({', '.join(names)})"
-        )
+    onsets, line = _onsets(source, trigger, trigger_threshold, events, channels, t0, rate)
     return continuous_session(
         source,
         emg(channels),
