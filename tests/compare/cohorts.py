@@ -169,3 +169,12 @@ def write_cohort(cohort: list[Session], folder: Path, extra: dict | None = None)
         out.writeheader()
         out.writerows(rows)
     return path
+
+
+def follow_up(cohort: list[Session], condition: str, delta: float, rdd_scale: float,
+              seed: int) -> list[Session]:
+    """Another visit of every subject of a paired cohort: its first-condition Hmax/Mmax +
+    ``delta``, depression use × ``rdd_scale``, new noise."""
+    first = [s for s in cohort if s.condition == cohort[0].condition]
+    return [_session(s.subject, condition, seed * 1000 + i, s.hmax_over_mmax + delta, s.mmax_mV,
+                     rdd_scale) for i, s in enumerate(first)]

@@ -38,8 +38,9 @@ def _replace(path: Path, write) -> None:
 
 
 def write_json(doc: dict, path: str | Path) -> Path:
-    """The document as JSON (atomically; NaN never written: null)."""
+    """The document as JSON (atomically, its folder created if needed; NaN: null)."""
     path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
     _replace(path, lambda f: f.write(json.dumps(jsonable(doc), indent=1, ensure_ascii=False)))
     return path
 

@@ -14,11 +14,10 @@ from pathlib import Path
 from hreflex import __version__
 from hreflex.analysis import AnalysisConfig
 from hreflex.batch import FileOutcome, analyse_files, analyze_file, config_hash, find_sessions
-from hreflex.compare import table
+from hreflex.compare import mixed, table
 from hreflex.compare.design import recognise
 from hreflex.compare.manifest import Entry, entries_from_metadata, read_manifest
 from hreflex.compare.measures import RECORD_SCHEMA, channel_measures
-from hreflex.compare.mixed import unavailable
 from hreflex.errors import HreflexError
 
 SCHEMA = "hreflex-compare/1"
@@ -100,8 +99,8 @@ def run_compare(inputs: Sequence[str | Path], by: str = "condition",
     measures, rdd_ref = table.study_measures({e.file: records.get(e.file) for e in entries})
     obs = table.observations(entries, records, measures, channels, rdd_ref)
     notes = [plan.reference_note]
-    if plan.mixed and unavailable():
-        notes.append(unavailable())
+    if plan.mixed and mixed.unavailable():
+        notes.append(mixed.unavailable())
     return {
         "schema": SCHEMA,
         "software": {"name": "hreflex", "version": __version__},

@@ -68,7 +68,7 @@ def study_measures(records: dict[Path, list[dict] | None]) -> tuple[list[Measure
     refs = Counter(r["rdd_reference_Hz"] for r in recs if r["rdd"])
     if not refs:
         return out, None
-    ref = refs.most_common(1)[0][0]
+    ref = float(f"{refs.most_common(1)[0][0]:.4g}")
     freqs = np.array([x["frequency_Hz"] for r in recs for x in r["rdd"]], dtype=float)
     centres, _ = frequency_groups(np.r_[freqs, ref], FREQUENCY_TOLERANCE)
     for c in centres:
