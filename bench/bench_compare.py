@@ -16,7 +16,7 @@ cohorts (parametric and rank test).
 Exit status 1 when a number is outside its target (below). With N = 40 a single coverage
 is binomial with SD 3.4 %, so the per-item targets are wide; the pooled ones are tighter.
 
-    .venv/bin/python bench/bench_compare.py [N]     # default 40 (about 10 min on 2 cores)
+    .venv/bin/python bench/bench_compare.py [N]     # default 40: ~15 min on 2 shared cores
 """
 
 import os

@@ -147,3 +147,14 @@ def test_cli_bad_manifest_one_line_exit_1(tmp_path):
     result = CliRunner().invoke(cli, ["compare", str(tmp_path / "n.csv")])
     assert result.exit_code == 1 and result.stderr.count("\n") == 1
     assert "missing column(s) 'subject'" in result.stderr
+
+
+def test_cli_nothing_left_lists_the_problems_then_one_error(tmp_path):
+    (tmp_path / "m.csv").write_text("file,subject,condition\na.h5,S1,pre\nb.h5,S1,post\n")
+    result = CliRunner().invoke(cli, ["compare", str(tmp_path / "m.csv")])
+    assert result.exit_code == 1
+    m = tmp_path / "m.csv"
+    assert result.stderr.splitlines() == [
+        f"{m}: row 2: {tmp_path / 'a.h5'}: no such file; row left out",
+        f"{m}: row 3: {tmp_path / 'b.h5'}: no such file; row left out",
+        f"Error: {m}: no usable session: nothing to compare (need two levels of 'condition')"]

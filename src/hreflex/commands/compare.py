@@ -62,14 +62,20 @@ def command(inputs: tuple[Path, ...], by: str, reference: str | None, json_path:
     from hreflex.analysis import load_config
     from hreflex.compare import run_compare
     from hreflex.compare.output import FILES, summary_text, write_csv, write_json
+    from hreflex.compare.run import StudyError
     from hreflex.errors import HreflexError
 
     cfg = load_config(config_path)
     bar: list[Progress] = []
-    doc = run_compare(list(inputs), by, reference, config=cfg, config_path=config_path,
-                      jobs=jobs, force=force, cache=cache_dir,
-                      on_start=lambda n: bar.append(Progress(n, sys.stderr)),
-                      on_file=lambda o: bar[0].update(o.status))
+    try:
+        doc = run_compare(list(inputs), by, reference, config=cfg, config_path=config_path,
+                          jobs=jobs, force=force, cache=cache_dir,
+                          on_start=lambda n: bar.append(Progress(n, sys.stderr)),
+                          on_file=lambda o: bar[0].update(o.status))
+    except StudyError as exc:
+        for line in exc.problems:
+            click.echo(line, err=True)
+        raise
     outputs = [json_path] if json_path else []
     outputs += [csv_dir / f for f in FILES] if csv_dir else []
     _check_outputs(doc, outputs)

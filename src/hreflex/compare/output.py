@@ -92,13 +92,13 @@ def summary_text(doc: dict) -> str:
         head = (f"  {r['channel']} {r['measure']}: {r['condition']} − {r['reference']}{at} "
                 f"({r['design']}, n {r['n_reference']}/{r['n_condition']})")
         if r["p"] is None:
-            lines.append(f"{head}: difference {_num(r['difference'])} {r['unit']}".rstrip()
-                         + f"; {r['reason'] or 'no test'}")
+            unit = f" {r['unit']}" if r["unit"] else ""
+            lines.append(f"{head}: difference {_num(r['difference'])}{unit}; "
+                         f"{r['reason'] or 'no test'}")
             continue
-        ci = r["ci95"]
+        ci, unit = r["ci95"], f" {r['unit']}" if r["unit"] else ""
         es = (f", {r['effect_size_name']} {_num(r['effect_size'], 2)}"
               if r["effect_size"] is not None else "")
-        lines.append(f"{head}: {_num(r['difference'])} [{_num(ci[0])}, {_num(ci[1])}] "
-                     f"{r['unit']}{es}, p {_num(r['p'], 2)} ({r['test']}), "
-                     f"Holm {_num(r['p_holm'], 2)}".replace("  ", " "))
+        lines.append(f"{head}: {_num(r['difference'])} [{_num(ci[0])}, {_num(ci[1])}]{unit}"
+                     f"{es}, p {_num(r['p'], 2)} ({r['test']}), Holm {_num(r['p_holm'], 2)}")
     return "\n".join(lines)

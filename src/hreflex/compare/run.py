@@ -25,6 +25,22 @@ MANIFEST_SUFFIXES = (".csv", ".tsv", ".txt")
 SESSION_CACHE = "hreflex-compare.cache"
 
 
+class StudyError(HreflexError):
+    """Nothing can be compared; ``problems`` are the one-line problems met before that."""
+
+    def __init__(self, message: str, problems: list[str]):
+        super().__init__(message)
+        self.problems = problems
+
+
+def _plan(entries: list[Entry], by: str, reference: str | None, source: str,
+          problems: list[str]):
+    try:
+        return recognise(entries, by, reference, source)
+    except HreflexError as exc:
+        raise StudyError(str(exc), problems) from None
+
+
 def is_manifest(inputs: Sequence[str | Path]) -> bool:
     """Whether ``inputs`` name one manifest table (a ``.csv``/``.tsv``/``.txt`` file) rather
     than session files or folders."""
@@ -59,8 +75,9 @@ def run_compare(inputs: Sequence[str | Path], by: str = "condition",
                 on_start: Callable[[int], None] | None = None) -> dict:
     """Compare the levels of ``by``; ``inputs`` is one manifest CSV or session files/folders
     (subject and level from their metadata). Returns the comparison document. Structural
-    problems raise :class:`HreflexError`; problems of single rows or files are in the
-    document's ``problems`` (one line each) and those sessions are left out.
+    problems raise :class:`HreflexError` (:class:`StudyError`, with the problems met so far,
+    when no comparison is left); problems of single rows or files are in the document's
+    ``problems`` (one line each) and those sessions are left out.
     ``on_start(n_files)`` is called once the files to analyse are known."""
     cfg = config or AnalysisConfig()
     by = by.strip().lower()
@@ -70,10 +87,7 @@ def run_compare(inputs: Sequence[str | Path], by: str = "condition",
         source = str(inputs[0])
         man = read_manifest(inputs[0], by)
         entries, problems = man.entries, list(man.problems)
-        if not entries:
-            raise HreflexError(f"{source}: no usable row (problems above)" if problems else
-                               f"{source}: no rows")
-        plan = recognise(entries, by, reference, source)  # a wrong reference stops here
+        plan = _plan(entries, by, reference, source, problems)  # a wrong reference stops here
         files = list(dict.fromkeys(e.file for e in entries))
     else:
         source = "the session files"
@@ -94,7 +108,7 @@ def run_compare(inputs: Sequence[str | Path], by: str = "condition",
         problems += [f"{f}: no channels; left out" for f, r in records.items() if r == []]
         entries, more = entries_from_metadata(meta, by)
         problems += more
-        plan = recognise(entries, by, reference, source)
+        plan = _plan(entries, by, reference, source, problems)
     channels = table.study_channels({e.file: records.get(e.file) for e in entries})
     measures, rdd_ref = table.study_measures({e.file: records.get(e.file) for e in entries})
     obs = table.observations(entries, records, measures, channels, rdd_ref)
