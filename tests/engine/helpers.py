@@ -118,7 +118,8 @@ def run_engine(tmp_path: Path, d: dict[str, Any] | None = None, *, bench_options
             **(bench_options or {})}
     bench = EmulatedBench(**opts)
     try:
-        result = Engine(cfg, bench=bench, log=None, on_fire=on_fire, **engine_options).run()
+        result = Engine(cfg, bench=bench, on_fire=on_fire,
+                        **{"log": None, **engine_options}).run()
     finally:
         bench.close()
     return Run(result, read_session(result.path), bench.delivered,

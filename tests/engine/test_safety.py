@@ -33,28 +33,55 @@ def ops(bench):
     return [(c.true_time_s, c.command.opcode) for c in bench.stimulator.commands]
 
 
-def test_ctrl_c_disarms_before_exit_and_leaves_a_closed_file(tmp_path, bench, spawn):
-    child = spawn("acquire", str(port_config(tmp_path, bench)))
-    wait_for(lambda: len(bench.delivered) >= 3, 30, "three pulses")
-    child.send_signal(signal.SIGINT)
-    assert child.wait(timeout=30) == 1
-    log = open(child.log_path).read()
-    assert "session stopped early: interrupted" in log and "Traceback" not in log
+def assert_disarmed_last(bench):
+    """The stimulator is disarmed by the host and nothing able to stimulate follows the final
+    DISARM (a heartbeat in flight may); returns the DISARM's true time."""
     safety = bench.stimulator.safety
     assert not safety.armed and safety.last_disarm_reason == Reason.HOST_DISARM
     record = ops(bench)
     t_disarm = max(t for t, op in record if op == Opcode.DISARM)
-    assert max(t for t, op in record if op == Opcode.FIRE) < t_disarm
+    assert not [op for t, op in record if t > t_disarm and op in GUARDED]
+    return t_disarm
+
+
+@pytest.mark.parametrize("sig, code, reason", [
+    (signal.SIGINT, 130, "interrupted (Ctrl-C)"), (signal.SIGTERM, 143, "interrupted (SIGTERM)")])
+def test_ctrl_c_and_sigterm_disarm_then_close_the_file(tmp_path, bench, spawn, sig, code, reason):
+    child = spawn("acquire", str(port_config(tmp_path, bench)))
+    wait_for(lambda: len(bench.delivered) >= 3, 30, "three pulses")
+    child.send_signal(sig)
+    assert child.wait(timeout=30) == code  # 128 + the signal number (ACQUISITION.md)
+    log = open(child.log_path).read()
+    assert f"session stopped early: {reason}" in log and "Traceback" not in log
+    t_disarm = assert_disarmed_last(bench)
+    record = ops(bench)
     # heartbeats ran up to the disarm (period: timeout / 4 = 0.5 s of device time)
     beats = [t for t, op in record if op == Opcode.HEARTBEAT and t <= t_disarm]
     assert t_disarm - beats[-1] <= 0.6
     time.sleep(0.3)  # > the 2 s watchdog at 10 x: it never had to act
-    assert safety.watchdog_trips == 0
+    assert bench.stimulator.safety.watchdog_trips == 0
     path = next(tmp_path.glob("*.h5"))
     assert check_file(path) == []
     with h5py.File(path, "r") as f:  # closed properly: no SWMR reader needed
         n = f["stimuli/events"].shape[0]
+        assert f.attrs["end_state"] == f"stopped: {reason}"
     assert n == len(bench.delivered)
+    assert f"warning: end_state is 'stopped: {reason}'" in _cli("validate", str(path)).output
+
+
+def test_sighup_does_not_stop_the_session(tmp_path, bench, spawn):
+    child = spawn("acquire", str(port_config(tmp_path, bench, protocols=[
+        {"kind": "fixed", "intensity_mA": 20, "n_stimuli": 12, "isi_s": 1.0}])))
+    wait_for(lambda: len(bench.delivered) >= 2, 30, "two pulses")
+    child.send_signal(signal.SIGHUP)  # the terminal closed
+    assert child.wait(timeout=30) == 0
+    assert len(bench.delivered) == 12
+    assert_disarmed_last(bench)
+    s = read_session(next(tmp_path.glob("*.h5")))
+    assert len(s.stimuli) == 12
+    assert [k for k in s.faults["kind"] if k == b"hangup"] == [b"hangup"]
+    with h5py.File(s.path, "r") as f:
+        assert f.attrs["end_state"] == "completed"
 
 
 def test_a_killed_host_is_disarmed_by_the_watchdog(tmp_path, bench, spawn):
