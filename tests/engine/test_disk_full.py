@@ -23,19 +23,15 @@ from hreflex.acquisition.engine import Engine
 from hreflex.io.session import read_session
 from hreflex.io.validate import check_file
 from hreflex.io.writer import SessionWriter
-from hreflex.protocol import Opcode, Reason
 from hreflex.sim.emulators import EmulatedBench
-from tests.engine.helpers import config_dict, gap_mask, pattern, port_config, write_config
-
-GUARDED = (Opcode.SET_STIMULUS, Opcode.ARM, Opcode.FIRE)
-
-
-def assert_disarmed_last(bench) -> None:
-    safety = bench.stimulator.safety
-    assert not safety.armed and safety.last_disarm_reason == Reason.HOST_DISARM
-    record = [(c.true_time_s, c.command.opcode) for c in bench.stimulator.commands]
-    t_disarm = max(t for t, op in record if op == Opcode.DISARM)
-    assert not [op for t, op in record if t > t_disarm and op in GUARDED]
+from tests.engine.helpers import (
+    assert_disarmed_last,
+    config_dict,
+    gap_mask,
+    pattern,
+    port_config,
+    write_config,
+)
 
 
 def _can_mount_tmpfs(tmp_path) -> bool:

@@ -1,6 +1,6 @@
 """A session survives its terminal: a reader that goes away (``| head -3``, EPIPE) and a
-terminal that closes (EIO on every write, SIGHUP) never stop acquisition; every planned
-stimulus is delivered and the file is complete."""
+terminal that closes (SIGHUP, then EIO on every write) never stop acquisition; every planned
+stimulus is delivered, the stimulator is disarmed at the end and the file is complete."""
 
 from __future__ import annotations
 
@@ -15,7 +15,13 @@ import h5py
 
 from hreflex.io.session import read_session
 from hreflex.io.validate import check_file
-from tests.engine.helpers import config_dict, port_config, wait_for, write_config
+from tests.engine.helpers import (
+    assert_disarmed_last,
+    config_dict,
+    port_config,
+    wait_for,
+    write_config,
+)
 
 
 def test_demo_piped_into_head_delivers_every_stimulus(tmp_path):
@@ -72,6 +78,7 @@ def test_a_closed_terminal_does_not_stop_the_session(tmp_path, bench):
         os.close(master)  # the terminal window closes: SIGHUP, then EIO on every write
     assert child.wait(timeout=60) == 0
     assert len(bench.delivered) == 12
+    assert_disarmed_last(bench)
     s = read_session(next(tmp_path.glob("*.h5")))
     assert len(s.stimuli) == 12
     assert b"hangup" in list(s.faults["kind"])
