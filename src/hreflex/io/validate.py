@@ -2,6 +2,7 @@
 
 :func:`check_file` returns a list of human-readable problems, each naming the field and
 what is wrong; an empty list means the file is valid. It never raises for a bad file.
+:func:`check_warnings` lists what a reader should know about a valid file (how it ended).
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from pathlib import Path
 import h5py
 import numpy as np
 
+from hreflex.io.endstate import end_state_warning, read_end_state
 from hreflex.io.format import (
     BLOCK_DTYPE,
     FAULT_DTYPE,
@@ -200,3 +202,14 @@ def check_file(path: str | Path) -> list[str]:
             return problems
     except (OSError, KeyError, ValueError, TypeError) as exc:
         return [f"unreadable ({type(exc).__name__}: {exc})"]
+
+
+def check_warnings(path: str | Path) -> list[str]:
+    """Things to know about a valid file: its ``end_state`` when the session did not
+    complete (stopped early, never closed, recovered). [] when there is nothing to say."""
+    try:
+        with open_h5(path) as f:
+            warning = end_state_warning(read_end_state(f))
+    except (OSError, KeyError, ValueError, TypeError):
+        return []
+    return [warning] if warning else []

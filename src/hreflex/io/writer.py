@@ -19,6 +19,8 @@ import numpy as np
 
 from hreflex import __version__
 from hreflex.errors import FileFormatError
+from hreflex.io.endstate import ATTR as END_STATE
+from hreflex.io.endstate import COMPLETED, RECORDING, stopped
 from hreflex.io.format import (
     ANNOTATION_DTYPE,
     BLOCK_DTYPE,
@@ -96,7 +98,8 @@ class SessionWriter:
             timespec="seconds"
         )
         meta_attrs["software_version"] = meta.software_version or f"hreflex {__version__}"
-        _set_attrs(f, {"format": FORMAT_NAME, "format_version": version_string(), **meta_attrs})
+        _set_attrs(f, {"format": FORMAT_NAME, "format_version": version_string(), **meta_attrs,
+                       END_STATE: RECORDING})
 
         f.create_group("config").create_dataset("session_toml", data=config_toml, dtype=_STR)
         dev = f.create_group("devices")
@@ -212,10 +215,15 @@ class SessionWriter:
                 ds.flush()
         self._file.flush()
 
-    def close(self) -> None:
+    def close(self, end_state: str = COMPLETED) -> None:
+        """Record ``end_state`` (``hreflex.io.endstate``: how the file ended), flush, close.
+        Closing again does nothing."""
         if self._file.id.valid:
-            self.flush()
-            self._file.close()
+            try:
+                self._file.attrs.modify(END_STATE, end_state)
+                self.flush()
+            finally:
+                self._file.close()
 
     def __enter__(self) -> SessionWriter:
         return self
@@ -226,7 +234,7 @@ class SessionWriter:
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
-        self.close()
+        self.close(COMPLETED if exc is None else stopped(f"error ({type(exc).__name__}: {exc})"))
 
 
 def store_analysis(path: str | Path, results: dict, annotations: np.ndarray) -> None:
