@@ -29,8 +29,9 @@ typedef struct {
     void (*apply)(void *ctx, uint32_t intensity_uA, uint32_t pulse_width_us);
     /* enable (1) or disable (0) the output stage (arm/disarm relay or enable line) */
     void (*enable)(void *ctx, int on);
-    /* deliver one pulse now; returns the ADC sample index latched at the pulse, or
-       HRX_NO_SAMPLE_INDEX when this device has no ADC clock */
+    /* deliver one pulse now; returns the pulse's sample on the amplifier's sample clock (the
+       first sample at or after the onset, PROTOCOL.md 4.2) when this device counts that
+       clock, else HRX_NO_SAMPLE_INDEX */
     uint64_t (*pulse)(void *ctx);
 } hrx_stim_hw_t;
 

@@ -157,16 +157,19 @@ def channel_rows(doc: dict, meta: dict[str, str], path: Path, sha256: str) -> li
     return rows
 
 
-def analyze_file(path: Path, config: AnalysisConfig) -> list[dict]:
+def analyze_file(path: Path, config: AnalysisConfig,
+                 extract: Callable[[dict, dict, Path, str], list[dict]] = channel_rows
+                 ) -> list[dict]:
     """Analyse one session file and return its CSV rows (raises ``HreflexError`` for a
-    file that cannot be read)."""
+    file that cannot be read). ``extract(doc, meta, path, sha256)`` makes the rows from the
+    results document (default :func:`channel_rows`; ``hreflex compare`` passes its own)."""
     from hreflex.io.session import read_session
 
     sha = file_sha256(path)
     session = read_session(path)
     result = analyze_session(session, config, input_info={"path": str(path), "sha256": sha})
     meta = {k: getattr(session.meta, k) for k in (*META_COLUMNS, "muscle")}
-    return channel_rows(result.to_dict(), meta, path, sha)
+    return extract(result.to_dict(), meta, path, sha)
 
 
 def _one_line(path: Path, message: str) -> str:
@@ -174,12 +177,14 @@ def _one_line(path: Path, message: str) -> str:
     return message if str(path) in message else f"{path}: {message}"
 
 
-def process_file(path: Path, config: AnalysisConfig, entry: Path, config_sha: str
+def process_file(path: Path, config: AnalysisConfig, entry: Path, config_sha: str,
+                 analyse: Callable[[Path, AnalysisConfig], list[dict]] | None = None
                  ) -> FileOutcome:
-    """Analyse one file and write its cache entry; never raises for a bad file."""
+    """Analyse one file (``analyse(path, config)``, default :func:`analyze_file`) and write
+    its cache entry; never raises for a bad file."""
     try:
         stamp = _stamp(path, config_sha)  # before reading: a file changed meanwhile is redone
-        rows = analyze_file(path, config)
+        rows = (analyse or analyze_file)(path, config)
     except HreflexError as exc:
         return FileOutcome(path, "failed", error=_one_line(path, str(exc)))
     except Exception as exc:  # a bug or an unreadable file: report it, keep going
@@ -248,9 +253,24 @@ def run_batch(paths: Iterable[str | Path], csv_path: str | Path, *, jobs: int | 
     files = find_sessions(paths)
     if not files:
         raise HreflexError(f"no session files (*.h5) in {', '.join(map(str, paths))}")
-    cfg = config or AnalysisConfig()
-    sha = config_hash(cfg)
-    cache = cache_dir_for(csv_path)
+    ordered = analyse_files(files, cache_dir_for(csv_path), config or AnalysisConfig(),
+                            jobs=jobs, force=force, on_file=on_file)
+    write_csv(csv_path, [r for o in ordered for r in o.rows])
+    return BatchResult(ordered, csv_path)
+
+
+def analyse_files(files: list[Path], cache: Path, config: AnalysisConfig, *,
+                  jobs: int | None = None, force: bool = False,
+                  on_file: Callable[[FileOutcome], None] | None = None,
+                  analyse: Callable[[Path, AnalysisConfig], list[dict]] | None = None,
+                  config_sha: str | None = None) -> list[FileOutcome]:
+    """The outcome of every file (in input order), from the ``cache`` folder when up to date
+    (unless ``force``), else made by ``analyse(path, config)`` (default :func:`analyze_file`;
+    a module-level function or a ``functools.partial`` of one, for the worker processes) in
+    ``jobs`` processes. ``config_sha`` (default :func:`config_hash`) is what cache entries
+    must have been made with: a caller whose rows differ passes its own, so that entries of
+    another kind never match. ``on_file`` as in :func:`run_batch`."""
+    sha = config_sha or config_hash(config)
     cache.mkdir(parents=True, exist_ok=True)
     outcomes: dict[Path, FileOutcome] = {}
     tasks = []
@@ -258,7 +278,7 @@ def run_batch(paths: Iterable[str | Path], csv_path: str | Path, *, jobs: int | 
         entry = cache_file(cache, f)
         rows = None if force else cached_rows(f, entry, sha)
         if rows is None:
-            tasks.append((f, cfg, entry, sha))
+            tasks.append((f, config, entry, sha, analyse))
             continue
         outcomes[f] = FileOutcome(f, "cached", rows)
         if on_file:
@@ -267,6 +287,4 @@ def run_batch(paths: Iterable[str | Path], csv_path: str | Path, *, jobs: int | 
         outcomes[outcome.path] = outcome
         if on_file:
             on_file(outcome)
-    ordered = [outcomes[f] for f in files]
-    write_csv(csv_path, [r for o in ordered for r in o.rows])
-    return BatchResult(ordered, csv_path)
+    return [outcomes[f] for f in files]

@@ -27,6 +27,7 @@ COMMANDS = {
     "import": "hreflex.commands.import_",
     "export": "hreflex.commands.export",
     "batch": "hreflex.commands.batch",
+    "compare": "hreflex.commands.compare",
     "info": "hreflex.commands.info",
     "validate": "hreflex.commands.validate",
     "ports": "hreflex.commands.ports",

@@ -89,7 +89,25 @@ BAD = [
     ("devices.stimulator", _DELETE, "[devices]: missing key 'stimulator'"),
     ("devices.amplifier.port", _DELETE, "[devices.amplifier]: give exactly one of port"),
     ("devices.amplifier.vid", 0x16C0, "[devices.amplifier]: give exactly one of port"),
-    ("devices.amplifier.sample_rate_Hz", -5, "[devices.amplifier]: sample_rate_Hz must be > 0"),
+    ("devices.amplifier.sample_rate_Hz", -5, "[devices.amplifier]: sample_rate_Hz must be >= 1"),
+    # the protocol's CONFIGURE_AMPLIFIER ranges (PROTOCOL.md: 1-20000 Hz, a block fits 8192 B)
+    ("devices.amplifier.sample_rate_Hz", 1_000_000,
+     "[devices.amplifier]: sample_rate_Hz must be <= 20000, got 1000000"),
+    ("devices.amplifier.samples_per_block", 4096,
+     "samples_per_block: 4096 samples per block is outside 1 … 1633"),
+    ("channels", [{"name": f"c{i}"} for i in range(17)], "17 channels, an amplifier has at most 16"),
+    # counts and seeds that no session can use
+    ("limits.max_stimuli", 1e300, "[limits]: max_stimuli must be <= 1000000, got 1e+300"),
+    ("schedule", {"seed": 2**64}, "[schedule]: seed must be <= 18446744073709551615, got "
+                                  "18446744073709551616"),
+    ("schedule", {"seed": -3}, "[schedule]: seed must be >= 0"),
+    ("emulator", {"preset": "soleus_healthy", "seed": 2**70}, "[emulator]: seed must be <= "),
+    ("protocols.0.sweeps", 10**12, "sweeps must be <= 1000000"),
+    ("protocols.0.isi_s", 1e300, "isi_s must be <= 86400, got 1e+300"),
+    ("protocols.0.pulse_width_us", 0.5, "pulse_width_us must be >= 1, got 0.5"),
+    ("protocols.1.frequencies_Hz", [1e-300], "frequencies_Hz must be >= 1.15741e-05"),
+    ("sweep", {"post_ms": 1e300}, "[sweep]: post_ms must be <= 10000"),
+    ("limits.max_intensity_mA", 1e300, "[limits]: max_intensity_mA must be <= 4.29497e+06"),
     ("protocols.0.isi_s", -1, "[[protocols]] #1 (recruitment): isi_s must be > 0, got -1"),
     ("protocols.0.sweeps", 1.5, "[[protocols]] #1 (recruitment): sweeps must be an integer"),
     ("protocols.0.start_mA", 3, "#1 (recruitment): give intensities_mA or start_mA"),
@@ -143,3 +161,29 @@ def test_missing_and_invalid_files(tmp_path):
     bad.write_text("[limits\n")
     with pytest.raises(ConfigError, match="bad.toml: invalid TOML"):
         load_config(bad)
+
+
+def test_emulator_speed_for_devices_emulated_elsewhere_needs_no_preset():
+    data = base_config()  # devices on ports
+    data["emulator"] = {"speed_factor": 10}
+    cfg = parse_config(data, "x.toml")
+    assert cfg.emulator.speed_factor == 10 and cfg.emulator.preset is None
+    data["devices"]["amplifier"] = {"emulated": True, "sample_rate_Hz": 5000}
+    with pytest.raises(ConfigError, match=r"x.toml \[emulator\]: missing key 'preset'"):
+        parse_config(data, "x.toml")
+
+
+def test_seeds_beyond_64_bits_and_huge_plans_are_refused_before_building():
+    cfg = parse_config(base_config(), "x.toml")
+    with pytest.raises(ConfigError, match=r"--seed must be an integer in 0 … 18446744073709551615"):
+        build_plan(cfg, seed=2**64)
+    assert build_plan(cfg, seed=2**64 - 1).seed == 2**64 - 1
+    data = base_config()
+    data["limits"]["max_stimuli"] = 1_000_000
+    data["protocols"][0]["sweeps"] = 1_000_000  # 3 intensities: 3e6 stimuli, never built
+    with pytest.raises(ConfigError, match="max_stimuli = 1000000 but the protocols plan 3000"):
+        build_plan(parse_config(data, "x.toml"))
+    data["protocols"][0] = {"kind": "recruitment", "start_mA": 0, "stop_mA": 40,
+                            "step_mA": 1e-9, "isi_s": 8}
+    with pytest.raises(ConfigError, match=r"step_mA = 1e-09 makes more than 1000000 intensities"):
+        parse_config(data, "x.toml")

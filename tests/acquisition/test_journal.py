@@ -10,6 +10,7 @@ import zlib
 import numpy as np
 import pytest
 
+from hreflex.acquisition.faults import fault_rows
 from hreflex.acquisition.journal import (
     SOURCE_CLOCK,
     SOURCE_FAULTS,
@@ -19,7 +20,6 @@ from hreflex.acquisition.journal import (
     journal_path,
     parse_clock,
 )
-from hreflex.acquisition.recorder import fault_rows
 from hreflex.errors import FileFormatError
 
 HEADER = {"sources": {"0": "amplifier", "1": "stimulator"}, "samples_source": 0,
@@ -30,7 +30,7 @@ def write_some(path):
     j = Journal(path, HEADER, fsync_interval_s=0.1)
     j.write(0, b"\x01\x02\x00")
     j.write(1, bytearray(b"stim"))
-    j.write_rows(SOURCE_FAULTS, fault_rows("crc_error", -1, 0, "1 frame"))
+    j.write_rows(SOURCE_FAULTS, fault_rows("frame_error", -1, 0, "1 frame"))
     j.note_clock(0, 1000, 0)
     j.write(0, b"")
     j.close()
@@ -77,8 +77,8 @@ def test_reader_round_trip(tmp_path):
     recs = list(reader)
     assert [(r.source, r.data) for r in recs][:2] == [(0, b"\x01\x02\x00"), (1, b"stim")]
     assert parse_clock(recs[3].data) == (0, 1000, 0) and reader.tail_bytes == 0
-    fault = np.frombuffer(recs[2].data, fault_rows("x").dtype)
-    assert fault["kind"][0] == b"crc_error"
+    fault = np.frombuffer(recs[2].data, fault_rows("gap").dtype)
+    assert fault["kind"][0] == b"frame_error"
 
 
 def test_torn_or_corrupt_records_end_the_replay(tmp_path):

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import errno
 import threading
 import time
 
 import numpy as np
 import pytest
 
-from hreflex.acquisition.recorder import Recorder, fault_rows
+from hreflex.acquisition.faults import fault_rows
+from hreflex.acquisition.recorder import Recorder
 from hreflex.errors import FileFormatError
 from hreflex.io.format import STIMULUS_DTYPE, decode_str, empty_table
 from hreflex.io.session import SessionMeta, read_session
@@ -34,7 +36,7 @@ class MemorySink:
     def __init__(self, n_channels=2, gate: threading.Event | None = None, fail=False):
         self.n_channels, self.gate, self.fail = n_channels, gate, fail
         self.samples, self.trigger, self.stimuli, self.faults = [], [], [], []
-        self.flushes, self.closed = 0, False
+        self.flushes, self.closed, self.end_state = 0, False, None
 
     @property
     def n_samples(self):
@@ -44,7 +46,7 @@ class MemorySink:
         if self.gate is not None:
             assert self.gate.wait(5)
         if self.fail:
-            raise OSError("No space left on device")
+            raise OSError(errno.ENOSPC, "No space left on device")
         self.samples.append(samples)
         self.trigger.append(trigger)
 
@@ -57,8 +59,8 @@ class MemorySink:
     def flush(self):
         self.flushes += 1
 
-    def close(self):
-        self.closed = True
+    def close(self, end_state="completed"):
+        self.closed, self.end_state = True, end_state
 
 
 def test_samples_land_on_their_index_with_gaps_and_overlaps(tmp_path):
@@ -73,7 +75,7 @@ def test_samples_land_on_their_index_with_gaps_and_overlaps(tmp_path):
     stim = empty_table(STIMULUS_DTYPE, 1)
     stim["sample_index"], stim["time_s"], stim["intensity_mA"] = 3, 0.003, 7.5
     rec.put_stimuli(stim)
-    rec.put_faults(fault_rows("crc_error", -1, 0, "1 frame"))
+    rec.put_faults(fault_rows("frame_error", -1, 0, "1 frame"))
     stats = rec.close()
     s = read_session(path)
     expected = np.concatenate([rows(0, 10), np.zeros((5, 2), np.int16), rows(15, 25)])
@@ -81,7 +83,7 @@ def test_samples_land_on_their_index_with_gaps_and_overlaps(tmp_path):
     assert np.flatnonzero(s.trigger).tolist() == [3]
     faults = [(decode_str(f["kind"]), int(f["sample_start"]), int(f["n_samples"]))
               for f in s.faults]
-    assert sorted(faults) == sorted([("gap", 10, 5), ("overlap", 12, 8), ("crc_error", -1, 0)])
+    assert sorted(faults) == sorted([("gap", 10, 5), ("overlap", 12, 8), ("frame_error", -1, 0)])
     assert decode_str(s.faults[[decode_str(k) == "gap" for k in s.faults["kind"]]][0]["detail"]) \
         == "samples 10-14 not received"
     assert s.stimuli["sample_index"].tolist() == [3] and s.stimuli["intensity_mA"][0] == 7.5
@@ -146,10 +148,13 @@ def test_writer_failure_reaches_the_producer():
     deadline = time.monotonic() + 5
     while rec.error is None and time.monotonic() < deadline:
         time.sleep(0.005)
-    with pytest.raises(FileFormatError, match="recording stopped: No space left on device"):
+    with pytest.raises(FileFormatError,
+                       match=r"recording stopped: disk full \(No space left on device\)"):
         rec.put_samples(5, rows(5, 10))
     with pytest.raises(FileFormatError, match="No space left"):
         rec.close()
+    assert rec.sink.end_state == ("stopped: the file could not be written: disk full (No space "
+                                  "left on device)")
 
 
 def test_a_wild_jump_is_not_zero_filled():

@@ -106,10 +106,14 @@ def test_killed_recordings_are_readable_directly_and_complete_after_recover(kill
         with pytest.raises(OSError, match="already open for write"):
             h5py.File(path, "r")  # a killed SWMR writer leaves the flag set...
         n_direct = check_content(path, n_produced, finished=False, context=context)  # reads
+        with h5py.File(path, "r", swmr=True) as f:  # the dead writer never closed it
+            assert f.attrs["end_state"] == "recording"
         report = recover(path)
         assert report.cleared_flag and report.action == "finished" and not report.problems
+        assert "end state   recovered after crash" in report.text()
         with h5py.File(path, "r") as f:  # now a plain open works
             assert f["emg/continuous"].shape[0] >= n_direct
+            assert f.attrs["end_state"] == "recovered after crash"
         n_after = check_content(path, n_produced, finished=True, context=context)
         losses.append((n_produced - n_direct, n_produced - n_after))
     direct, after = np.array(losses).T / child.RATE_HZ
@@ -124,6 +128,8 @@ def test_rebuild_from_the_journal_equals_the_live_file(tmp_path):
     (proc,) = start_children([path], seconds=0.6)
     assert proc.wait(20) == 0
     original = read_session(path)
+    with h5py.File(path, "r") as f:
+        assert f.attrs["end_state"] == "completed"
     path.write_bytes(path.read_bytes()[:1500])  # e.g. the disk lost the file's tail
     report = recover(path)
     assert report.action == "rebuilt" and not report.problems
@@ -136,8 +142,11 @@ def test_rebuild_from_the_journal_equals_the_live_file(tmp_path):
         assert getattr(rebuilt, table).tobytes() == getattr(original, table).tobytes()
     assert rebuilt.channel_names == original.channel_names
     assert rebuilt.meta.subject_id == "crash" and rebuilt.sample_rate_Hz == child.RATE_HZ
-    again = recover(path)  # a finished file: nothing to add
+    with h5py.File(path, "r") as f:
+        assert f.attrs["end_state"] == "recovered after crash"
+    again = recover(path)  # a finished file: nothing to add, its end state stays
     assert again.action == "finished" and again.after == again.before
+    assert again.end_state == "recovered after crash"
 
 
 def test_clear_write_flag_only_touches_flagged_hdf5(killed, tmp_path):
@@ -188,4 +197,5 @@ def test_recover_without_journal_clears_the_flag_only(tmp_path):
     report = recover(path)
     assert report.cleared_flag and report.journal is None and report.action == "none"
     assert "journal     none found" in report.text() and not report.problems
+    assert report.end_state == "recovered after crash"
     check_content(path, produced(proc), finished=False)

@@ -219,7 +219,12 @@ def test_property_random_configs_plan_and_run_within_limits(
                else {"test_intensity_mA": test_mA})
     data["protocols"] = [{"kind": "recruitment", "intensities_mA": levels, "sweeps": 1,
                           "isi_s": isi, "pulse_width_us": pw}, rdd]
-    plan = build_plan(parse_config(data), seed=0)
+    try:
+        plan = build_plan(parse_config(data), seed=0)
+    except ConfigError:
+        event("plan refused before it was built")
+        assert len(levels) + 2 * len(freqs) > data["limits"]["max_stimuli"]
+        return
     s = plan.schedule
     bound = plan.intensity_bound_mA
     # independent verdict, with a margin either side of each limit for float edges

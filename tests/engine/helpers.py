@@ -118,7 +118,8 @@ def run_engine(tmp_path: Path, d: dict[str, Any] | None = None, *, bench_options
             **(bench_options or {})}
     bench = EmulatedBench(**opts)
     try:
-        result = Engine(cfg, bench=bench, log=None, on_fire=on_fire, **engine_options).run()
+        result = Engine(cfg, bench=bench, on_fire=on_fire,
+                        **{"log": None, **engine_options}).run()
     finally:
         bench.close()
     return Run(result, read_session(result.path), bench.delivered,
@@ -189,3 +190,18 @@ def wait_for(predicate, timeout_s: float, what: str):
             raise AssertionError(f"timed out after {timeout_s} s waiting for {what}")
         time.sleep(0.01)
     return value
+
+
+def assert_disarmed_last(bench) -> float:
+    """The host disarmed the stimulator and nothing able to stimulate (SET_STIMULUS, ARM,
+    FIRE) follows the final DISARM in the device's own record (a heartbeat in flight may);
+    returns the DISARM's true time."""
+    from hreflex.protocol import Opcode, Reason
+
+    safety = bench.stimulator.safety
+    assert not safety.armed and safety.last_disarm_reason == Reason.HOST_DISARM
+    record = [(c.true_time_s, c.command.opcode) for c in bench.stimulator.commands]
+    t_disarm = max(t for t, op in record if op == Opcode.DISARM)
+    guarded = (Opcode.SET_STIMULUS, Opcode.ARM, Opcode.FIRE)
+    assert not [op for t, op in record if t > t_disarm and op in guarded]
+    return t_disarm

@@ -53,6 +53,11 @@ def test_recruitment_then_rdd_under_drift_and_jitter(tmp_path):
     ops = [c.command.opcode for c in run.commands]
     assert ops.count(Opcode.FIRE) == 16 and ops[-1] == Opcode.DISARM
     assert not run.bench.stimulator.safety.armed
+    # PROTOCOL.md §5: SET_STIMULUS keeps the device armed, so the host arms once and sends a
+    # SET_STIMULUS only when the intensity changes
+    requested = ev["intensity_requested_mA"]
+    changes = 1 + int((np.diff(requested) != 0).sum())
+    assert ops.count(Opcode.ARM) == 1 and ops.count(Opcode.SET_STIMULUS) == changes
     # live view: one record per pulse, measured in the configured windows
     m = np.array([s.M_mV for s in res.stimuli])
     assert np.isfinite(m).all() and m[ev["intensity_requested_mA"] == 40].min() > 5  # Mmax 8

@@ -24,7 +24,13 @@ from hreflex.io.validate import check_file
 from hreflex.protocol import Opcode, Reason
 from hreflex.sim.emulators import EmulatedBench
 from tests.engine.conftest import SPEED
-from tests.engine.helpers import config_dict, port_config, wait_for, write_config
+from tests.engine.helpers import (
+    assert_disarmed_last,
+    config_dict,
+    port_config,
+    wait_for,
+    write_config,
+)
 
 GUARDED = (Opcode.SET_STIMULUS, Opcode.ARM, Opcode.FIRE)
 
@@ -33,28 +39,29 @@ def ops(bench):
     return [(c.true_time_s, c.command.opcode) for c in bench.stimulator.commands]
 
 
-def test_ctrl_c_disarms_before_exit_and_leaves_a_closed_file(tmp_path, bench, spawn):
+@pytest.mark.parametrize("sig, code, reason", [
+    (signal.SIGINT, 130, "interrupted (Ctrl-C)"), (signal.SIGTERM, 143, "interrupted (SIGTERM)")])
+def test_ctrl_c_and_sigterm_disarm_then_close_the_file(tmp_path, bench, spawn, sig, code, reason):
     child = spawn("acquire", str(port_config(tmp_path, bench)))
     wait_for(lambda: len(bench.delivered) >= 3, 30, "three pulses")
-    child.send_signal(signal.SIGINT)
-    assert child.wait(timeout=30) == 1
+    child.send_signal(sig)
+    assert child.wait(timeout=30) == code  # 128 + the signal number (ACQUISITION.md)
     log = open(child.log_path).read()
-    assert "session stopped early: interrupted" in log and "Traceback" not in log
-    safety = bench.stimulator.safety
-    assert not safety.armed and safety.last_disarm_reason == Reason.HOST_DISARM
+    assert f"session stopped early: {reason}" in log and "Traceback" not in log
+    t_disarm = assert_disarmed_last(bench)
     record = ops(bench)
-    t_disarm = max(t for t, op in record if op == Opcode.DISARM)
-    assert max(t for t, op in record if op == Opcode.FIRE) < t_disarm
     # heartbeats ran up to the disarm (period: timeout / 4 = 0.5 s of device time)
     beats = [t for t, op in record if op == Opcode.HEARTBEAT and t <= t_disarm]
     assert t_disarm - beats[-1] <= 0.6
     time.sleep(0.3)  # > the 2 s watchdog at 10 x: it never had to act
-    assert safety.watchdog_trips == 0
+    assert bench.stimulator.safety.watchdog_trips == 0
     path = next(tmp_path.glob("*.h5"))
     assert check_file(path) == []
     with h5py.File(path, "r") as f:  # closed properly: no SWMR reader needed
         n = f["stimuli/events"].shape[0]
+        assert f.attrs["end_state"] == f"stopped: {reason}"
     assert n == len(bench.delivered)
+    assert f"warning: end_state is 'stopped: {reason}'" in _cli("validate", str(path)).output
 
 
 def test_a_killed_host_is_disarmed_by_the_watchdog(tmp_path, bench, spawn):
@@ -79,17 +86,13 @@ def test_an_exception_disarms_and_closes_the_file(tmp_path):
     with EmulatedBench(n_channels=2, sample_rate_Hz=5000, speed=20, signal="test") as b:
         with pytest.raises(RuntimeError, match="a bug"):
             Engine(cfg, bench=b, log=None, on_fire=boom).run()
-        assert not b.stimulator.safety.armed
-        assert b.stimulator.safety.last_disarm_reason == Reason.HOST_DISARM
-        # nothing that can stimulate follows the final DISARM (a heartbeat already in flight
-        # may: heartbeats stop only once the DISARM is confirmed)
-        record = ops(b)
-        t_disarm = max(t for t, op in record if op == Opcode.DISARM)
-        assert not [op for t, op in record if t > t_disarm and op in GUARDED]
-        assert max(t for t, op in record if op == Opcode.FIRE) < t_disarm
+        t_disarm = assert_disarmed_last(b)
+        assert max(t for t, op in ops(b) if op == Opcode.FIRE) < t_disarm
         assert len(b.delivered) == 3
     s = read_session(tmp_path / "s.h5")
     assert len(s.stimuli) == 3  # the three delivered pulses were still written
+    with h5py.File(s.path, "r") as f:
+        assert f.attrs["end_state"] == "stopped: internal error (RuntimeError: a bug)"
 
 
 def test_a_refusal_that_cannot_be_retried_stops_safely(tmp_path):

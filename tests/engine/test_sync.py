@@ -14,6 +14,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from hreflex.acquisition.sync import (
+    DEVICE,
     MODEL,
     TIMESTAMP,
     TRIGGER,
@@ -116,6 +117,24 @@ def test_fast_pulses_get_their_own_edges_and_a_clock_restart_is_survivable():
     sync.add_edges(np.array([rows[-1] + 900]))
     p = sync.place(1234, (rows[-1] + 850, rows[-1] + 950), 100)
     assert (p.row, p.method) == (rows[-1] + 900, TRIGGER)
+
+
+def test_a_device_latched_sample_is_the_pulse_and_takes_its_edge_along():
+    rate = 5000.0
+    t, rows, us = _bench(20, rate, 90, -90, seed=3, min_gap_s=0.1, max_gap_s=0.2)
+    sync = Synchronizer(rate)
+    sync.add_edges(rows[:10] + 1)  # a trigger line one sample late (cable, comparator)
+    placed = [sync.place(int(x), (r - 100, r + 100), 0.25 * rate, latched_row=int(r))
+              for x, r in zip(us[:10], rows[:10], strict=True)]
+    assert [p.row for p in placed] == rows[:10].tolist()
+    assert {p.method for p in placed} == {DEVICE}
+    # each latched pulse consumed its own edge: none is left for a later pulse to take
+    assert not sync.has_edge((rows[0] - 5, rows[9] + 5))
+    assert all(p.residual_samples <= 2 for p in placed[1:])  # |latched - fit| (NaN first)
+    # the pairs fed the fit: the next pulses, without latch or edge, are placed by it
+    later = [sync.place(int(x), None, 0) for x in us[10:]]
+    assert {p.method for p in later} == {TIMESTAMP}
+    assert np.abs(np.array([p.row for p in later]) - rows[10:]).max() <= 1
 
 
 def test_without_edge_or_fit_the_host_clock_is_the_estimate():

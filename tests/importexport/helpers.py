@@ -76,10 +76,14 @@ def write_bci2000(
     offsets: list[str] | None = None,
     names: list[str] | None = None,
     data_format: str = "int16",
+    extra_params: list[str] = (),
+    version: str | None = "1.1",
 ) -> Path:
-    """A BCI2000 v1.1 .dat file: text header, then per sample the channel values and the
-    state vector. ``states``: name -> (bit length, (n,) values); states are packed one after
-    the other from bit 0 (the first state starts at byte 0, bit 0), little-endian bits."""
+    """A BCI2000 .dat file: text header, then per sample the channel values and the state
+    vector. ``states``: name -> (bit length, (n,) values); states are packed one after the
+    other from bit 0 (the first state starts at byte 0, bit 0), little-endian bits.
+    ``extra_params``: more parameter lines, as written; ``version=None`` writes a 1.0 header (no
+    ``BCI2000V``/``DataFormat`` on the first line, int16 data)."""
     n, n_ch = raw.shape
     gains = gains or ["1"] * n_ch
     offsets = offsets or ["0"] * n_ch
@@ -104,6 +108,7 @@ def write_bci2000(
         f"Source:Signal%20Properties:DataIOFilter list SourceChOffset= {n_ch} {' '.join(offsets)} 0 % % // offset",
         f"Source:Signal%20Properties:DataIOFilter list ChannelNames= {n_ch} {' '.join(names)} % % % // names",
         "Storage:Documentation%20Properties string StorageTime= 2024-01-01T10:00:00 // time",
+        *extra_params,
     ]
     body = (
         "\r\n".join(
@@ -114,8 +119,10 @@ def write_bci2000(
     header_len = 0
     while True:  # HeaderLen counts itself
         first = (
-            f"BCI2000V= 1.1 HeaderLen= {header_len} SourceCh= {n_ch} "
+            f"BCI2000V= {version} HeaderLen= {header_len} SourceCh= {n_ch} "
             f"StatevectorLen= {state_len} DataFormat= {data_format}\r\n"
+            if version
+            else f"HeaderLen= {header_len} SourceCh= {n_ch} StatevectorLen= {state_len}\r\n"
         )
         if len(first) + len(body) == header_len:
             break

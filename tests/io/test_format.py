@@ -12,7 +12,13 @@ from click.testing import CliRunner
 
 from hreflex.cli import cli
 from hreflex.errors import FileFormatError
-from hreflex.io.format import ANNOTATION_DTYPE, FORMAT_NAME, empty_table
+from hreflex.io.format import (
+    ANNOTATION_DTYPE,
+    FORMAT_NAME,
+    RECORDED_WINDOW_DTYPE,
+    empty_table,
+    version_string,
+)
 from hreflex.io.session import Session, read_session, write_session
 from hreflex.io.writer import SessionWriter, store_analysis
 from tests.conftest import small_session
@@ -21,7 +27,7 @@ from tests.conftest import small_session
 def test_round_trip_continuous_keeps_every_field(tmp_path, session: Session):
     path = write_session(tmp_path / "s.h5", session)
     back = read_session(path)
-    assert back.format_version == "1.0"
+    assert back.format_version == version_string() == "1.1"
     for name in ("subject_id", "session_id", "species", "muscle", "nerve", "condition", "notes"):
         assert getattr(back.meta, name) == getattr(session.meta, name)
     assert back.meta.software_version.startswith("hreflex ")
@@ -44,6 +50,76 @@ def test_round_trip_continuous_keeps_every_field(tmp_path, session: Session):
     assert back.layout == "continuous" and back.duration_s == pytest.approx(1.0)
     # physical values: counts x scale
     np.testing.assert_allclose(back.to_volts(back.continuous)[:, 0], session.continuous[:, 0] * 1.5e-7)
+
+
+def windows() -> np.ndarray:
+    rows = empty_table(RECORDED_WINDOW_DTYPE, 3)
+    rows[0] = (0, b"h", 14.0, 30.0, b"p2p", b"EPOCS ResponseDefinition EMG1")
+    rows[1] = (1, b"m", 3.5, 13.0, b"mean_rect", b"lab sheet")
+    rows[2] = (-1, b"background", -52.0, -2.0, b"", b"")
+    return rows
+
+
+def test_recorded_windows_round_trip(tmp_path, session):
+    assert len(session.recorded_windows) == 0 and session.recorded_windows.dtype == RECORDED_WINDOW_DTYPE
+    session.recorded_windows = windows()
+    back = read_session(write_session(tmp_path / "w.h5", session))
+    np.testing.assert_array_equal(back.recorded_windows, windows())
+    with h5py.File(tmp_path / "w.h5") as f:
+        assert f["emg/recorded_windows"].dtype == RECORDED_WINDOW_DTYPE
+
+
+def test_format_1_0_file_without_recorded_windows_reads(good):
+    with h5py.File(good, "a") as f:
+        del f["emg/recorded_windows"]
+        f.attrs["format_version"] = "1.0"
+    assert _cli("validate", str(good)).exit_code == 0
+    back = read_session(good)
+    assert back.format_version == "1.0" and len(back.recorded_windows) == 0
+    assert back.recorded_windows.dtype == RECORDED_WINDOW_DTYPE
+
+
+def test_recorded_windows_from_another_writer_read_by_field_name(good):
+    other = np.dtype([("source", "S8"), ("stop_ms", "<f4"), ("start_ms", "<f4"),
+                      ("wave", "S4"), ("channel", "<i2"), ("measure", "S8"), ("extra", "<i4")])
+    rows = np.zeros(1, other)
+    rows[0] = (b"sheet", 30.0, 14.0, b"h", 1, b"rms", 7)
+    with h5py.File(good, "a") as f:
+        del f["emg/recorded_windows"]
+        f["emg/recorded_windows"] = rows
+    w = read_session(good).recorded_windows
+    assert w.dtype == RECORDED_WINDOW_DTYPE
+    assert (w["channel"][0], w["wave"][0], w["start_ms"][0], w["stop_ms"][0]) == (1, b"h", 14, 30)
+    assert (w["measure"][0], w["source"][0]) == (b"rms", b"sheet")
+
+
+@pytest.mark.parametrize(("row", "needle"), [
+    ((2, b"h", 14.0, 30.0, b"p2p", b""), "channel outside -1..1 in row 0 (of 1) (got 2)"),
+    ((-2, b"h", 14.0, 30.0, b"p2p", b""), "channel outside -1..1"),
+    ((0, b"h", 30.0, 14.0, b"p2p", b""), "need finite start_ms < stop_ms in row 0 (of 1) (got 30..14 ms)"),
+    ((0, b"h", np.nan, 14.0, b"p2p", b""), "need finite start_ms < stop_ms"),
+    ((0, b"h", 5.0, 5.0, b"p2p", b""), "need finite start_ms < stop_ms"),
+    ((0, b"H", 14.0, 30.0, b"p2p", b""), "wave 'H' in row 0 (of 1) is not one of m, h, background"),
+    ((0, b"f", 14.0, 30.0, b"p2p", b""), "wave 'f'"),
+])
+def test_bad_recorded_windows_are_invalid(good, row, needle):
+    rows = empty_table(RECORDED_WINDOW_DTYPE, 1)
+    rows[0] = row
+    with h5py.File(good, "a") as f:
+        del f["emg/recorded_windows"]
+        f["emg/recorded_windows"] = rows
+    _assert_clean_error(_cli("validate", str(good)), "emg/recorded_windows", needle)
+    with pytest.raises(FileFormatError, match="emg/recorded_windows"):
+        read_session(good)
+
+
+def test_unknown_measure_is_read_as_written(good):
+    rows = empty_table(RECORDED_WINDOW_DTYPE, 1)
+    rows[0] = (0, b"m", 3.0, 12.0, b"auc", b"a later exporter")
+    with h5py.File(good, "a") as f:
+        del f["emg/recorded_windows"]
+        f["emg/recorded_windows"] = rows
+    assert read_session(good).recorded_windows["measure"][0] == b"auc"
 
 
 def test_units_are_attributes_in_the_file(tmp_path, session):
@@ -230,12 +306,20 @@ def test_format_doc_example_writes_a_valid_file(tmp_path, monkeypatch):
     from hreflex.io.validate import check_file
 
     doc = (Path(__file__).resolve().parents[2] / "docs" / "FORMAT.md").read_text()
-    code = doc.split("## Minimal example with plain h5py\n```python\n")[1].split("```")[0]
+    section = doc.split("## Minimal example with plain h5py\n")[1]
+    blocks = [b.split("```")[0] for b in section.split("```python\n")[1:]]
+    assert len(blocks) == 2  # the file, then its recorded windows
     monkeypatch.chdir(tmp_path)
-    exec(compile(code, "FORMAT.md", "exec"), {})
+    namespace = {}
+    exec(compile(blocks[0], "FORMAT.md", "exec"), namespace)
     assert check_file(tmp_path / "mine.h5") == []
     s = read_session(tmp_path / "mine.h5")
     assert s.stimuli["intensity_mA"][0] == 12.0 and s.continuous.shape == (50000, 1)
+    assert len(s.recorded_windows) == 0
+    exec(compile(blocks[1], "FORMAT.md", "exec"), namespace)
+    assert check_file(tmp_path / "mine.h5") == []
+    w = read_session(tmp_path / "mine.h5").recorded_windows
+    assert w["wave"].tolist() == [b"m", b"h"] and w["stop_ms"].tolist() == [15.0, 45.0]
 
 
 def test_shipped_sample_file_is_valid_and_complete():

@@ -8,7 +8,6 @@ limits is checked on the built schedule by :func:`hreflex.acquisition.plan.check
 
 from __future__ import annotations
 
-import math
 import string
 from dataclasses import dataclass
 from datetime import datetime
@@ -16,107 +15,31 @@ from pathlib import Path
 from typing import Any
 
 from hreflex.acquisition.safety import wire_limits
+from hreflex.acquisition.table import REQUIRED, Table
 from hreflex.devices.transport import PortTarget, UsbMatch
 from hreflex.errors import ConfigError
 from hreflex.io.session import SessionMeta
-from hreflex.io.toml import check_keys, load_toml
+from hreflex.io.toml import load_toml
+from hreflex.protocol.limits import (
+    MAX_CHANNELS,
+    MAX_SAMPLE_RATE_HZ,
+    MIN_SAMPLE_RATE_HZ,
+    amplifier_config_problem,
+)
 from hreflex.protocol.safety import HEARTBEAT_MAX_MS, HEARTBEAT_MIN_MS, StimLimits
 
-_REQUIRED = object()
 MAX_FLUSH_INTERVAL_S = 0.5
 NAME_FIELDS = ("subject", "session", "condition", "date", "time")
-
-
-class _Table:
-    """Typed, checked access to one TOML table; remembers which keys were read.
-
-    Getters return ``default`` when the key is absent (``_REQUIRED``: absent is an error) and
-    check the value otherwise; :meth:`finish` refuses keys that were never read."""
-
-    def __init__(self, data: Any, source: str, section: str) -> None:
-        self.source, self.where = source, f"{source} {section}".strip()
-        if not isinstance(data, dict):
-            raise ConfigError(f"{self.where} must be a table")
-        self.data: dict[str, Any] = data
-        self.read: set[str] = set()
-
-    def has(self, key: str) -> bool:
-        self.read.add(key)
-        return key in self.data
-
-    def _get(self, key: str, default: Any) -> tuple[bool, Any]:
-        self.read.add(key)
-        if key in self.data:
-            return True, self.data[key]
-        if default is _REQUIRED:
-            raise ConfigError(f"{self.where}: missing key {key!r}")
-        return False, default
-
-    def fail(self, key: str, problem: str) -> ConfigError:
-        return ConfigError(f"{self.where}: {key} {problem}")
-
-    def _number(self, key: str, v: Any, gt, ge, le, integer: bool) -> float | int:
-        if isinstance(v, bool) or not isinstance(v, (int, float)):
-            raise self.fail(key, f"must be a number, got {v!r}")
-        if not math.isfinite(v):
-            raise self.fail(key, f"must be finite, got {v!r}")
-        if integer and v != int(v):
-            raise self.fail(key, f"must be an integer, got {v!r}")
-        for bound, ok, op in ((gt, lambda: v > gt, ">"), (ge, lambda: v >= ge, ">="),
-                              (le, lambda: v <= le, "<=")):
-            if bound is not None and not ok():
-                raise self.fail(key, f"must be {op} {bound:g}, got {v:g}")
-        return int(v) if integer else float(v)
-
-    def number(self, key, default=_REQUIRED, *, gt=None, ge=None, le=None, integer=False):
-        present, v = self._get(key, default)
-        return self._number(key, v, gt, ge, le, integer) if present else v
-
-    def numbers(self, key, default=_REQUIRED, *, gt=None, ge=None, le=None):
-        present, v = self._get(key, default)
-        if not present:
-            return v
-        if not isinstance(v, list) or not v:
-            raise self.fail(key, f"must be a non-empty list of numbers, got {v!r}")
-        return tuple(self._number(key, x, gt, ge, le, False) for x in v)
-
-    def text(self, key, default=_REQUIRED, *, choices=None):
-        present, v = self._get(key, default)
-        if not present:
-            return v
-        if not isinstance(v, str):
-            raise self.fail(key, f"must be a string, got {v!r}")
-        if choices is not None and v not in choices:
-            raise self.fail(key, f"must be one of {', '.join(choices)}, got {v!r}")
-        return v
-
-    def flag(self, key: str, default: bool) -> bool:
-        present, v = self._get(key, default)
-        if present and not isinstance(v, bool):
-            raise self.fail(key, f"must be true or false, got {v!r}")
-        return v
-
-    def window(self, key: str) -> tuple[float, float] | None:
-        """Optional ``[start, end]`` pair of numbers with start < end."""
-        v = self.numbers(key, None)
-        if v is not None and (len(v) != 2 or not v[0] < v[1]):
-            raise self.fail(key, f"must be [start, end] with start < end, got {list(v)}")
-        return v
-
-    def sub(self, key: str, required: bool = True, section: str | None = None) -> _Table:
-        """The sub-table ``key`` (an empty one when optional and absent)."""
-        _, v = self._get(key, _REQUIRED if required else {})
-        return _Table(v, self.source, section or f"[{key}]")
-
-    def items(self, key: str, section: str) -> list[_Table]:
-        """The non-empty array of tables ``key`` (``[[key]]``)."""
-        _, v = self._get(key, _REQUIRED)
-        if not isinstance(v, list) or not v:
-            raise ConfigError(f"{self.where}: {section} needs at least one entry")
-        return [_Table(item, self.source, f"{section} #{i + 1}") for i, item in enumerate(v)]
-
-    def finish(self) -> None:
-        check_keys(self.data, self.read, self.where)
+#: most stimuli a session (and any count key) may plan
+MAX_STIMULI = 1_000_000
+#: longest interval, rest, gap or wait a config may ask for (one day), s
+MAX_INTERVAL_S = 86_400.0
+#: longest sweep part (pre_ms, post_ms) and gating window, ms
+MAX_SWEEP_MS = 10_000.0
+#: seeds are unsigned 64-bit integers
+MAX_SEED = 2**64 - 1
+#: the wire carries limits as u32 (µA, µs, mHz)
+_U32 = 2**32 - 1
 
 
 # -- the configuration records ----------------------------------------------------------------
@@ -267,7 +190,7 @@ class RecordingConfig:
 
 @dataclass(frozen=True)
 class EmulatorConfig:
-    preset: str
+    preset: str | None  # None: no device is emulated in this process
     speed_factor: float
     seed: int
 
@@ -308,7 +231,7 @@ class SessionConfig:
 # -- parsing ----------------------------------------------------------------------------------
 
 
-def _port_spec(t: _Table, role: str) -> PortSpec:
+def _port_spec(t: Table, role: str) -> PortSpec:
     emulated = t.flag("emulated", False)
     port = t.text("port", None)
     vid = t.number("vid", None, ge=0, le=0xFFFF, integer=True)
@@ -321,20 +244,21 @@ def _port_spec(t: _Table, role: str) -> PortSpec:
         )
     if port is not None and not port.strip():
         raise t.fail("port", "is empty")
-    baud = t.number("baud", 2_000_000, gt=0, integer=True)
+    baud = t.number("baud", 2_000_000, gt=0, le=50_000_000, integer=True)
     return PortSpec(role, port, vid, pid, serial, emulated, baud)
 
 
-def _devices(root: _Table) -> tuple[AmplifierConfig, StimulatorConfig]:
+def _devices(root: Table) -> tuple[AmplifierConfig, StimulatorConfig]:
     devices = root.sub("devices")
     amp_t = devices.sub("amplifier", section="[devices.amplifier]")
     stim_t = devices.sub("stimulator", section="[devices.stimulator]")
     devices.finish()
-    rate = amp_t.number("sample_rate_Hz", gt=0, le=1_000_000, integer=True)
+    rate = amp_t.number("sample_rate_Hz", ge=MIN_SAMPLE_RATE_HZ, le=MAX_SAMPLE_RATE_HZ,
+                        integer=True)
     amp = AmplifierConfig(
         _port_spec(amp_t, "amplifier"),
         rate,
-        amp_t.number("samples_per_block", max(1, rate // 1000), ge=1, le=4096, integer=True),
+        amp_t.number("samples_per_block", max(1, rate // 1000), ge=1, integer=True),
     )
     stim = StimulatorConfig(
         _port_spec(stim_t, "stimulator"),
@@ -347,7 +271,7 @@ def _devices(root: _Table) -> tuple[AmplifierConfig, StimulatorConfig]:
     return amp, stim
 
 
-def _channels(root: _Table) -> tuple[Channel, ...]:
+def _channels(root: Table) -> tuple[Channel, ...]:
     out = []
     for t in root.items("channels", "[[channels]]"):
         name = t.text("name")
@@ -362,7 +286,7 @@ def _channels(root: _Table) -> tuple[Channel, ...]:
     return tuple(out)
 
 
-def _intensities(t: _Table) -> tuple[float, ...]:
+def _intensities(t: Table) -> tuple[float, ...]:
     from hreflex.schedule import intensity_levels
 
     has_list = t.has("intensities_mA")
@@ -376,10 +300,13 @@ def _intensities(t: _Table) -> tuple[float, ...]:
     start = t.number("start_mA", ge=0)
     stop = t.number("stop_mA", ge=start)
     step = t.number("step_mA", gt=0)
+    if (stop - start) / step >= MAX_STIMULI:
+        raise t.fail("step_mA", f"= {step:g} makes more than {MAX_STIMULI} intensities from "
+                                f"{start:g} to {stop:g} mA")
     return tuple(intensity_levels(start, stop, step).tolist())
 
 
-def _derived(t: _Table, earlier: list[Protocol]) -> DerivedIntensity:
+def _derived(t: Table, earlier: list[Protocol]) -> DerivedIntensity:
     d = t.sub("test_intensity", section=f"{t.where.removeprefix(t.source).strip()} test_intensity")
     source = d.text("from")
     fraction = d.number("h_fraction", gt=0, le=1)
@@ -396,23 +323,26 @@ def _derived(t: _Table, earlier: list[Protocol]) -> DerivedIntensity:
     return DerivedIntensity(candidates[-1], fraction)
 
 
-def _protocol(t: _Table, earlier: list[Protocol]) -> Protocol:
+def _protocol(t: Table, earlier: list[Protocol]) -> Protocol:
     kind = t.text("kind", choices=("recruitment", "rdd", "fixed"))
     t.where = f"{t.where} ({kind})"
     label = t.text("label", kind)
-    pw = t.number("pulse_width_us", 1000.0, gt=0)
+    pw = t.number("pulse_width_us", 1000.0, ge=1)
+    count = {"ge": 1, "le": MAX_STIMULI, "integer": True}
+    interval = {"le": MAX_INTERVAL_S}
     if kind == "recruitment":
         levels = _intensities(t)
         return Recruitment(
-            label, levels, t.number("sweeps", 4, ge=1, integer=True),
-            t.number("isi_s", gt=0), t.number("jitter_s", 0.0, ge=0),
+            label, levels, t.number("sweeps", 4, **count),
+            t.number("isi_s", gt=0, **interval), t.number("jitter_s", 0.0, ge=0, **interval),
             t.flag("randomize", False), pw,
             intensity_key="intensities_mA" if "intensities_mA" in t.data else "stop_mA",
         )
     if kind == "fixed":
         return Fixed(
-            label, t.number("intensity_mA", ge=0), t.number("n_stimuli", ge=1, integer=True),
-            t.number("isi_s", gt=0), t.number("jitter_s", 0.0, ge=0), pw,
+            label, t.number("intensity_mA", ge=0), t.number("n_stimuli", **count),
+            t.number("isi_s", gt=0, **interval), t.number("jitter_s", 0.0, ge=0, **interval),
+            pw,
         )
     if t.has("test_intensity_mA") == t.has("test_intensity"):
         raise ConfigError(f"{t.where}: give exactly one of test_intensity_mA or test_intensity")
@@ -421,13 +351,13 @@ def _protocol(t: _Table, earlier: list[Protocol]) -> Protocol:
         else _derived(t, earlier)
     )
     return Rdd(
-        label, t.numbers("frequencies_Hz", gt=0),
-        t.number("pulses_per_train", 10, ge=2, integer=True), t.number("rest_s", 30.0, ge=0),
-        test, t.flag("randomize", False), pw,
+        label, t.numbers("frequencies_Hz", ge=1 / MAX_INTERVAL_S),
+        t.number("pulses_per_train", 10, ge=2, le=MAX_STIMULI, integer=True),
+        t.number("rest_s", 30.0, ge=0, **interval), test, t.flag("randomize", False), pw,
     )
 
 
-def _protocols(root: _Table) -> tuple[Protocol, ...]:
+def _protocols(root: Table) -> tuple[Protocol, ...]:
     out: list[Protocol] = []
     for t in root.items("protocols", "[[protocols]]"):
         out.append(_protocol(t, out))
@@ -435,7 +365,7 @@ def _protocols(root: _Table) -> tuple[Protocol, ...]:
     return tuple(out)
 
 
-def _gating(root: _Table, channels: tuple[Channel, ...]) -> GatingConfig | None:
+def _gating(root: Table, channels: tuple[Channel, ...]) -> GatingConfig | None:
     if not root.has("gating"):
         return None
     t = root.sub("gating")
@@ -445,14 +375,15 @@ def _gating(root: _Table, channels: tuple[Channel, ...]) -> GatingConfig | None:
         raise t.fail("channel", f"{channel!r} is not one of the [[channels]] names {names}")
     lo = t.number("min_rms_uV", 0.0, ge=0)
     g = GatingConfig(
-        channel, t.number("window_ms", 50.0, gt=0), lo, t.number("max_rms_uV", gt=lo),
-        t.number("hold_s", 2.0, ge=0), t.number("max_wait_s", 30.0, gt=0),
+        channel, t.number("window_ms", 50.0, gt=0, le=MAX_SWEEP_MS), lo,
+        t.number("max_rms_uV", gt=lo), t.number("hold_s", 2.0, ge=0, le=MAX_INTERVAL_S),
+        t.number("max_wait_s", 30.0, gt=0, le=MAX_INTERVAL_S),
     )
     t.finish()
     return g
 
 
-def _recording(root: _Table) -> RecordingConfig:
+def _recording(root: Table) -> RecordingConfig:
     t = root.sub("recording", required=False)
     name = t.text("name", "{subject}_{session}_{date}_{time}")
     try:
@@ -466,13 +397,16 @@ def _recording(root: _Table) -> RecordingConfig:
         Path(t.text("output_dir", ".")), name,
         t.number("flush_interval_s", 0.25, gt=0, le=MAX_FLUSH_INTERVAL_S),
         t.flag("journal", True), t.number("journal_fsync_s", 0.5, gt=0, le=10),
-        t.number("reconnect_timeout_s", 10.0, ge=0), t.flag("overwrite", False),
+        t.number("reconnect_timeout_s", 10.0, ge=0, le=3600), t.flag("overwrite", False),
     )
     t.finish()
     return r
 
 
-def _emulator(root: _Table, needed: bool) -> EmulatorConfig | None:
+def _emulator(root: Table, needed: bool) -> EmulatorConfig | None:
+    """``[emulator]``: the preset (required only when a device is emulated here), the speed
+    of device time (also for devices emulated elsewhere, e.g. in another process) and the
+    physiology's seed."""
     if not root.has("emulator"):
         if needed:
             raise ConfigError(f"{root.where}: a device has emulated = true but [emulator] is missing")
@@ -480,13 +414,15 @@ def _emulator(root: _Table, needed: bool) -> EmulatorConfig | None:
     from hreflex.sim.presets import get_preset
 
     t = root.sub("emulator")
-    preset = t.text("preset")
-    try:
-        get_preset(preset)
-    except ConfigError as exc:
-        raise t.fail("preset", f"{preset!r}: {exc}") from None
+    preset = t.text("preset", REQUIRED if needed else None)
+    if preset is not None:
+        try:
+            get_preset(preset)
+        except ConfigError as exc:
+            raise t.fail("preset", f"{preset!r}: {exc}") from None
     e = EmulatorConfig(
-        preset, t.number("speed_factor", 1.0, gt=0, le=1000), t.number("seed", 0, integer=True)
+        preset, t.number("speed_factor", 1.0, gt=0, le=1000),
+        t.number("seed", 0, ge=0, le=MAX_SEED, integer=True),
     )
     t.finish()
     return e
@@ -494,7 +430,7 @@ def _emulator(root: _Table, needed: bool) -> EmulatorConfig | None:
 
 def parse_config(data: dict[str, Any], source: str = "<config>", text: str = "") -> SessionConfig:
     """Validate an already-parsed TOML document; ``source`` names it in error messages."""
-    root = _Table(data, source, "")
+    root = Table(data, source, "")
     md = root.sub("metadata", required=False)
     meta = SessionMeta(
         subject_id=md.text("subject", ""), session_id=md.text("session", ""),
@@ -505,9 +441,16 @@ def parse_config(data: dict[str, Any], source: str = "<config>", text: str = "")
     md.finish()
     amp, stim = _devices(root)
     channels = _channels(root)
+    if len(channels) > MAX_CHANNELS:
+        raise ConfigError(f"{source} [[channels]]: {len(channels)} channels, an amplifier has "
+                          f"at most {MAX_CHANNELS}")
+    why = amplifier_config_problem(amp.sample_rate_Hz, amp.samples_per_block, len(channels))
+    if why is not None:
+        raise ConfigError(f"{source} [devices.amplifier]: samples_per_block: {why}")
     sw = root.sub("sweep", required=False)
     sweep = SweepConfig(
-        sw.number("pre_ms", 50.0, ge=0), sw.number("post_ms", 100.0, gt=0),
+        sw.number("pre_ms", 50.0, ge=0, le=MAX_SWEEP_MS),
+        sw.number("post_ms", 100.0, gt=0, le=MAX_SWEEP_MS),
         sw.window("M_window_ms"), sw.window("H_window_ms"),
     )
     for key, w in (("M_window_ms", sweep.M_window_ms), ("H_window_ms", sweep.H_window_ms)):
@@ -516,14 +459,16 @@ def parse_config(data: dict[str, Any], source: str = "<config>", text: str = "")
     sw.finish()
     lt = root.sub("limits")
     limits = LimitsConfig(
-        lt.number("max_intensity_mA", gt=0), lt.number("max_pulse_width_us", gt=0),
-        lt.number("max_rate_Hz", gt=0), lt.number("max_stimuli", ge=1, integer=True),
+        lt.number("max_intensity_mA", gt=0, le=_U32 / 1000),
+        lt.number("max_pulse_width_us", gt=0, le=_U32),
+        lt.number("max_rate_Hz", gt=0, le=_U32 / 1000),
+        lt.number("max_stimuli", ge=1, le=MAX_STIMULI, integer=True),
     )
     lt.finish()
     protocols = _protocols(root)
     sc = root.sub("schedule", required=False)
-    seed = sc.number("seed", None, ge=0, integer=True)
-    block_gap_s = sc.number("block_gap_s", 10.0, gt=0)
+    seed = sc.number("seed", None, ge=0, le=MAX_SEED, integer=True)
+    block_gap_s = sc.number("block_gap_s", 10.0, gt=0, le=MAX_INTERVAL_S)
     sc.finish()
     gating = _gating(root, channels)
     recording = _recording(root)

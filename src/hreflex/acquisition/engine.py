@@ -25,28 +25,40 @@ import sys
 import threading
 import time
 from collections import deque
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TextIO
 
 import numpy as np
 
 from hreflex.acquisition.config import SessionConfig
+from hreflex.acquisition.console import guard as console
+from hreflex.acquisition.diskspace import DiskGuard, reserve_bytes
+from hreflex.acquisition.faults import FAULT_KINDS, GAP_CAUSES, fault_rows
 from hreflex.acquisition.gating import BackgroundGate
 from hreflex.acquisition.journal import Journal, journal_path
-from hreflex.acquisition.layout import session_layout
+from hreflex.acquisition.layout import device_attrs, session_layout
 from hreflex.acquisition.live import LivePlot, SweepBuffer, derive_test_intensity, measure_sweep
 from hreflex.acquisition.liveview import eta_s, progress_bar, stimulus_line
+from hreflex.acquisition.outcome import RunResult, StimulusRecord
 from hreflex.acquisition.plan import (
     Plan,
     build_plan,
     check_plan,
-    format_duration,
     resolve_intensity,
 )
-from hreflex.acquisition.recorder import Recorder, RecorderStats, fault_rows
+from hreflex.acquisition.recorder import Recorder
 from hreflex.acquisition.safety import StimulusGuard, effective_limits
-from hreflex.acquisition.sync import MODEL, Placement, RowClock, Synchronizer, rising_edges
+from hreflex.acquisition.sync import (
+    DEVICE,
+    LATCH_TOLERANCE,
+    MODEL,
+    TRIGGER,
+    Placement,
+    RowClock,
+    Synchronizer,
+    rising_edges,
+)
 from hreflex.devices import (
     AmplifierClient,
     LinkEvent,
@@ -57,6 +69,7 @@ from hreflex.devices import (
 )
 from hreflex.devices.amplifier import Received
 from hreflex.errors import ConfigError, DeviceError, HreflexError, SafetyError
+from hreflex.io.endstate import COMPLETED, stopped
 from hreflex.io.format import STIMULUS_DTYPE, empty_table
 from hreflex.protocol import DeviceKind, Identity, Opcode, Reason, Status, StimEvent, StimLimits
 
@@ -76,55 +89,10 @@ TICK_S = 0.01
 _RETRY_REASONS = {Reason.NOT_ARMED, Reason.NO_STIMULUS, Reason.RATE_LIMIT, Reason.BUSY}
 FIRE_ATTEMPTS = 3
 _STATE = {"amplifier": "_amp", "stimulator": "_stim"}
-_COUNTER_TEXT = {"heartbeat_missed": "stimulator heartbeats without an answer",
-                 "timeout": "device requests without an answer in time (retried)",
-                 "stimulator_frame_error": "stimulator frames rejected (CRC, COBS...)"}
 
 
 class SessionStopped(HreflexError):
     """The session stopped before the end of the plan (everything so far is recorded)."""
-
-
-@dataclass
-class StimulusRecord:
-    """What the engine did for one delivered pulse (the file row holds the same and more).
-
-    ``k``: planned stimulus (None: a pulse the engine did not plan); ``row``: EMG sample;
-    times in experiment seconds: ``fired_s`` FIRE sent, ``processed_s`` row and line out."""
-
-    k: int | None
-    row: int
-    method: str
-    residual_samples: float
-    wait_s: float
-    fired_s: float
-    processed_s: float
-    intensity_mA: float
-    M_mV: float
-    H_mV: float
-    background_uV: float
-    flags: tuple[str, ...]
-
-
-@dataclass
-class RunResult:
-    """The outcome of :meth:`Engine.run`: the files, what was delivered, why it stopped."""
-
-    path: Path
-    journal: Path | None
-    seed: int
-    n_planned: int
-    stimuli: list[StimulusRecord] = field(default_factory=list)
-    faults: list[tuple[str, str]] = field(default_factory=list)
-    stopped: str | None = None  # None: the plan was completed
-    test_intensities_mA: dict[int, float] = field(default_factory=dict)
-    recorder: RecorderStats | None = None
-    wall_s: float = 0.0
-    device_s: float = 0.0
-
-    @property
-    def n_delivered(self) -> int:
-        return len(self.stimuli)
 
 
 @dataclass
@@ -141,27 +109,16 @@ class _Fired:
     placement: Placement | None = None
 
 
-def _identity_attrs(ident: Identity, port: str) -> dict[str, Any]:
-    attrs = {"model": ident.model, "serial": ident.serial, "port": port,
-             "firmware_version": ".".join(map(str, ident.firmware_version)),
-             "protocol_version": ident.protocol_version}
-    if ident.kind == DeviceKind.AMPLIFIER:
-        attrs.update(sample_rate_Hz=ident.sample_rate_Hz, adc_bits=ident.adc_bits,
-                     gain=ident.gain, highpass_Hz=ident.highpass_Hz, lowpass_Hz=ident.lowpass_Hz)
-    else:
-        attrs.update(max_intensity_uA=ident.max_intensity_uA,
-                     max_pulse_width_us=ident.max_pulse_width_us, max_rate_mHz=ident.max_rate_mHz)
-    return attrs
-
-
 class Engine:
     """One session (see the module doc).
 
     ``seed`` overrides the config's schedule seed; ``output`` the session file path (default
     ``config.output_path()``); ``plot`` a PNG path for the live plot (None: no plot);
-    ``log`` receives the live view (None: silent); ``stop`` ends the session gracefully when
-    set (Ctrl-C). ``bench``: the :class:`~hreflex.sim.emulators.EmulatedBench` to use for the
-    devices the config marks ``emulated`` (the caller keeps and closes it; tests read its
+    ``log`` receives the live view (None: silent; a failing stream is dropped, never an
+    error); ``stop`` ends the session gracefully when set (Ctrl-C; a
+    :class:`~hreflex.acquisition.signals.StopRequest` also gives the reason). ``bench``: the
+    :class:`~hreflex.sim.emulators.EmulatedBench` to use for the devices the config marks
+    ``emulated`` (the caller keeps and closes it; tests read its
     truth); without it the engine starts one from ``[emulator]`` and closes it at the end.
     ``on_fire(engine, k)`` is called after each planned stimulus was fired (tests inject
     faults there).
@@ -176,7 +133,7 @@ class Engine:
         check_plan(self.plan)
         self.path = Path(output) if output is not None else config.output_path()
         self.plot_path = Path(plot) if plot is not None else None
-        self.log = log
+        self.log = console(log)
         self.stop = stop or threading.Event()
         self.on_fire = on_fire
         self.bench = bench
@@ -186,6 +143,7 @@ class Engine:
         self.guard: StimulusGuard | None = None
         self.journal: Journal | None = None
         self.recorder: Recorder | None = None
+        self.disk: DiskGuard | None = None
         self.result = RunResult(self.path, None, self.plan.seed, len(self.plan.schedule))
         emu = config.emulator
         self.speed = emu.speed_factor if emu is not None else 1.0
@@ -214,10 +172,11 @@ class Engine:
             self.result.stopped = str(exc)
             self._fault("stop", f"session stopped: {exc}")
         except (HreflexError, KeyboardInterrupt) as exc:
+            self.result.stopped = ("interrupted (Ctrl-C)" if isinstance(exc, KeyboardInterrupt)
+                                   else str(exc) or type(exc).__name__)
             if self.guard is None or self.guard.n_fired == 0:
                 self._shutdown()
                 raise
-            self.result.stopped = str(exc) or type(exc).__name__
             self._fault("stop", f"session stopped: {self.result.stopped}")
         except BaseException as exc:
             self.result.stopped = f"internal error ({type(exc).__name__}: {exc})"
@@ -243,6 +202,10 @@ class Engine:
             journal_path(self.path).unlink(missing_ok=True)
         self.path.parent.mkdir(parents=True, exist_ok=True)
         amp_cfg, stim_cfg = cfg.amplifier, cfg.stimulator
+        self.disk = DiskGuard(self.path, reserve_bytes(
+            len(cfg.channels), amp_cfg.sample_rate_Hz, self.speed,
+            amp_cfg.sample_rate_Hz / amp_cfg.samples_per_block))
+        self.disk.start()
         if self.bench is None and (amp_cfg.connection.emulated or stim_cfg.connection.emulated):
             from hreflex.sim.emulators import EmulatedBench
 
@@ -275,8 +238,8 @@ class Engine:
         scale = np.broadcast_to(np.asarray(amp_id.scale_V_per_count or (1.0,), float), (n_ch,))
         self.scale = np.array(scale)
         self.layout = session_layout(cfg, self.plan, sample_rate_Hz=rate, scale_V_per_count=scale,
-                                     devices={"amplifier": _identity_attrs(amp_id, amp_url),
-                                              "stimulator": _identity_attrs(stim_id, stim_url)})
+                                     devices={"amplifier": device_attrs(amp_id, amp_url),
+                                              "stimulator": device_attrs(stim_id, stim_url)})
         if cfg.recording.journal:
             journal = Journal(journal_path(self.path),
                               {"sources": {str(AMP_SOURCE): "amplifier",
@@ -293,7 +256,8 @@ class Engine:
         self._init_state(rate, n_ch)
         self.recorder = Recorder(self.layout.create_writer(self.path),
                                  flush_interval_s=cfg.recording.flush_interval_s,
-                                 journal=self.journal, max_gap_samples=self.max_gap).start()
+                                 journal=self.journal, max_gap_samples=self.max_gap,
+                                 disk=self.disk).start()
         self._note_offset(0)
         self.amp.start()
         self._settle()
@@ -312,7 +276,15 @@ class Engine:
     def _configure_amplifier(self) -> Identity:
         a = self.cfg.amplifier
         n_ch = len(self.cfg.channels)
-        ident = self.amp.configure(a.sample_rate_Hz, n_ch, a.samples_per_block)
+        try:
+            ident = self.amp.configure(a.sample_rate_Hz, n_ch, a.samples_per_block)
+        except NackError as exc:
+            if exc.reason != Reason.BAD_CONFIG:
+                raise
+            raise ConfigError(f"{self.cfg.source} [devices.amplifier]: the amplifier refuses "
+                              f"{a.sample_rate_Hz} Hz, {a.samples_per_block} samples per block "
+                              f"with {n_ch} channels (BAD_CONFIG; nothing was sent to the "
+                              "stimulator)") from None
         if ident.sample_rate_Hz != a.sample_rate_Hz or ident.n_channels != n_ch:
             raise DeviceError(
                 f"amplifier on {self.amp.link.target} runs {ident.n_channels} channels at "
@@ -446,8 +418,7 @@ class Engine:
         n = len(self.plan.schedule)
         wait_s = 0.0
         while True:
-            if self.stop.is_set():
-                raise SessionStopped("interrupted (Ctrl-C)")
+            self._check_stop()
             self._take_amplifier(max(0.0, min(wait_s, TICK_S)))
             self._drain_stimulator()
             self._recover_devices()
@@ -658,6 +629,25 @@ class Engine:
             if ev.kind == "error":
                 raise SessionStopped(ev.message)
 
+    def _check_stop(self) -> None:
+        """Print the faults the recorder derived; record notices (SIGHUP); stop when asked
+        (a signal) or when the disk is about to be full."""
+        self._print_derived()
+        notices = getattr(self.stop, "notices", [])
+        while notices:
+            self._fault("hangup", notices.pop(0))
+        if self.stop.is_set():
+            raise SessionStopped(getattr(self.stop, "reason", "") or "interrupted")
+        if self.recorder.low_space:
+            raise SessionStopped(self.recorder.low_space)
+
+    def _print_derived(self) -> None:
+        """The recorder's own faults (gap, overlap, clock_jump): already in the file."""
+        while not self.recorder.derived.empty():
+            kind, detail = self.recorder.derived.get()
+            self.result.faults.append((kind, detail))
+            self._say(f"fault: {kind}: {detail}")
+
     def _watch_counters(self) -> None:
         """Record what the links counted since the last look (every 0.1 s wall): missed
         heartbeats, request timeouts, rejected stimulator frames."""
@@ -672,8 +662,7 @@ class Engine:
         for kind, value in counts.items():
             new = value - self._counts.get(kind, 0)
             if new > 0:
-                self._fault(kind, f"{new} more (total {value}) "
-                                  + _COUNTER_TEXT[kind])
+                self._fault(kind, f"{new} more (total {value}) {FAULT_KINDS[kind]}")
             self._counts[kind] = value
 
     def _recover_devices(self) -> None:
@@ -731,6 +720,12 @@ class Engine:
         if item.errors:
             detail = ", ".join(f"{k} {v}" for k, v in sorted(item.errors.items()))
             self._fault("frame_error", f"amplifier frames rejected: {detail}")
+        for g in item.gaps:
+            if g.kind in GAP_CAUSES:
+                kind, why = GAP_CAUSES[g.kind]
+                first, n = g.first_missing_sample + offset, g.n_missing_samples or 0
+                what = f"samples {first}-{first + n - 1}" if n else "samples"
+                self._fault(kind, f"{what} {why} (block {g.got_seq})", first, n)
         if any(g.kind == "reset" for g in item.gaps):
             self._amplifier_reset(item)
         elif self.next_row > before:
@@ -809,13 +804,15 @@ class Engine:
                 self.sync.new_epoch()
                 self._fault("clock_restart", "stimulator clock no longer matches the EMG clock; "
                                              "synchronisation starts again")
-        win = self.sync.window(t_us, host, self.host_margin, self.host_search)
+        latched = self._latched_row(f, host)
+        win = ((latched - LATCH_TOLERANCE, latched + LATCH_TOLERANCE) if latched is not None
+               else self.sync.window(t_us, host, self.host_margin, self.host_search))
         if not force and (win is None or (self.next_row <= win[1] + 1
                                           and not self.sync.has_edge(win))):
             return None
         if f.event is not None:
             self._last_event = f.event
-        placed = self.sync.place(t_us, host, self.host_margin, self.host_search)
+        placed = self.sync.place(t_us, host, self.host_margin, self.host_search, latched)
         if placed is None:
             placed = Placement(max(0, self.next_row - 1), MODEL, float("nan"))
         if placed.row < 0:
@@ -823,12 +820,30 @@ class Engine:
         self.sync.prune(placed.row)
         return placed
 
+    def _latched_row(self, f: _Fired, host: tuple[float, float] | None) -> int | None:
+        """The STIM_EVENT's device-latched sample as a row of the current amplifier clock, or
+        None (none, or too far from the host's window to be this amplifier's clock: then it
+        is ignored for good, with a ``device_index`` fault)."""
+        index = f.event.sample_index if f.event is not None else None
+        if index is None:
+            return None
+        row = int(index) + self._offsets[-1][1]
+        lo, hi = ((host[0] - 2 * self.host_margin, host[1] + 2 * self.host_margin
+                   + self.host_search) if host is not None else (0, math.inf))
+        if lo <= row <= hi and row >= 0:
+            return row
+        f.event = dataclasses.replace(f.event, sample_index=None)
+        self._fault("device_index", f"pulse {f.event.pulse_counter}: STIM_EVENT sample_index "
+                                    f"{index} (row {row}) is not where the pulse went out; "
+                                    "placed without it")
+        return None
+
     def _write(self, f: _Fired) -> None:
         s, pl = self.plan.schedule, f.placement
         rate = self.rate
         got = self.buffer.get(pl.row - self.pre_n, pl.row + self.post_n)
         flags = list(f.flags)
-        if pl.method != "trigger":
+        if pl.method not in (TRIGGER, DEVICE):
             flags.append("no_trigger")
         nan = np.full(self.n_ch, np.nan)
         if got is None:
@@ -943,11 +958,15 @@ class Engine:
             self.log.write("\n")
         if self.plot is not None:
             self.plot.close()
+        if self.disk is not None:
+            self.disk.release()  # room for the last writes and closing, whatever happened
         if self.recorder is not None:
+            end = COMPLETED if self.result.stopped is None else stopped(self.result.stopped)
             try:
-                self.result.recorder = self.recorder.close()
+                self.result.recorder = self.recorder.close(end)
             except HreflexError as exc:
                 self.result.stopped = self.result.stopped or str(exc)
+            self._print_derived()
         elif self.journal is not None:
             self.journal.close()
         if self._own_bench:
@@ -958,25 +977,3 @@ class Engine:
 def run_session(config: SessionConfig, **options: Any) -> RunResult:
     """``Engine(config, **options).run()``."""
     return Engine(config, **options).run()
-
-
-def describe(result: RunResult) -> str:
-    """Summary lines of a finished run (for the command line)."""
-    lines = [f"session   {result.path}" + (f" (journal {result.journal})" if result.journal
-                                           else ""),
-             f"stimuli   {result.n_delivered} delivered of {result.n_planned} planned",
-             f"duration  {format_duration(result.device_s)} of device time, "
-             f"{result.wall_s:.1f} s wall"]
-    methods: dict[str, int] = {}
-    for s in result.stimuli:
-        methods[s.method] = methods.get(s.method, 0) + 1
-    if methods:
-        lines.append("sync      " + ", ".join(f"{v} by {k}" for k, v in sorted(methods.items())))
-    for block, mA in result.test_intensities_mA.items():
-        lines.append(f"block #{block + 1}  test intensity {mA:.2f} mA (from recruitment)")
-    if result.faults:
-        kinds: dict[str, int] = {}
-        for kind, _ in result.faults:
-            kinds[kind] = kinds.get(kind, 0) + 1
-        lines.append("faults    " + ", ".join(f"{k} × {v}" for k, v in kinds.items()))
-    return "\n".join(lines)

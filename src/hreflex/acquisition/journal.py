@@ -39,6 +39,7 @@ from typing import Any
 
 import numpy as np
 
+from hreflex.acquisition.diskspace import write_error_text
 from hreflex.errors import FileFormatError
 
 try:  # POSIX only; elsewhere a live journal simply cannot be detected
@@ -119,7 +120,8 @@ class Journal:
     def write(self, source: int, data: bytes | bytearray | memoryview) -> None:
         """Queue ``data`` from ``source`` (stamped with the host time now). Never blocks."""
         if self._error is not None:
-            raise FileFormatError(f"{self.path}: journal stopped: {self._error}")
+            raise FileFormatError(
+                f"{self.path}: journal stopped: {write_error_text(self._error)}")
         self._q.put((source, time.time_ns(), bytes(data)))
 
     def write_rows(self, source: int, rows: np.ndarray) -> None:
@@ -136,7 +138,8 @@ class Journal:
             self._q.put(_STOP)
             self._thread.join()
         if self._error is not None:
-            raise FileFormatError(f"{self.path}: journal stopped: {self._error}")
+            raise FileFormatError(
+                f"{self.path}: journal stopped: {write_error_text(self._error)}")
 
     def _run(self) -> None:
         f = self._f

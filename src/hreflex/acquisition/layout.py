@@ -16,6 +16,7 @@ import numpy as np
 from hreflex.io.format import BLOCK_DTYPE, empty_table
 from hreflex.io.session import SessionMeta
 from hreflex.io.writer import SessionWriter
+from hreflex.protocol import DeviceKind, Identity
 
 
 @dataclass(frozen=True)
@@ -90,3 +91,21 @@ def session_layout(
         config_toml=config.text,
         devices=dict(devices or {}),
     )
+
+
+def device_attrs(ident: Identity, port: str) -> dict[str, Any]:
+    """The ``/devices/<role>`` attributes of a device from its IDENTITY and the ``port`` it
+    was opened on (names and units as in ``docs/FORMAT.md``: limits in mA, µs and Hz)."""
+    attrs: dict[str, Any] = {
+        "model": ident.model, "serial_number": ident.serial, "port": str(port),
+        "firmware": ".".join(map(str, ident.firmware_version)),
+        "protocol_version": int(ident.protocol_version)}
+    if ident.kind == DeviceKind.AMPLIFIER:
+        attrs.update(sample_rate_Hz=float(ident.sample_rate_Hz), adc_bits=int(ident.adc_bits),
+                     gain=float(ident.gain), highpass_Hz=float(ident.highpass_Hz),
+                     lowpass_Hz=float(ident.lowpass_Hz))
+    else:
+        attrs.update(max_intensity_mA=ident.max_intensity_uA / 1000.0,
+                     max_pulse_width_us=float(ident.max_pulse_width_us),
+                     max_rate_Hz=ident.max_rate_mHz / 1000.0)
+    return attrs

@@ -223,6 +223,13 @@ class LivePlot:
 
 def _plot_worker(q, path: str, names: list[str], pre_ms: float, rate: float,
                  interval_s: float, n_sweeps: int) -> None:  # pragma: no cover (subprocess)
+    import signal
+
+    # Ctrl-C and a closed terminal reach the whole process group: the session decides (it
+    # closes the renderer when it ends), not this process
+    for name in ("SIGINT", "SIGHUP"):
+        if hasattr(signal, name):
+            signal.signal(getattr(signal, name), signal.SIG_IGN)
     import matplotlib
 
     matplotlib.use("Agg")

@@ -18,7 +18,14 @@ from datetime import datetime
 
 import numpy as np
 
-from hreflex.acquisition.config import DerivedIntensity, Fixed, Protocol, Rdd, SessionConfig
+from hreflex.acquisition.config import (
+    MAX_SEED,
+    DerivedIntensity,
+    Fixed,
+    Protocol,
+    Rdd,
+    SessionConfig,
+)
 from hreflex.errors import ConfigError, SafetyError
 from hreflex.protocol.frames import Reason
 from hreflex.protocol.safety import StimLimits, check_stimulus
@@ -90,9 +97,29 @@ def _block(p: Protocol, bound_mA: float, rng: np.random.Generator) -> Schedule:
                        label=p.label)
 
 
+def planned_count(p: Protocol) -> int:
+    """Stimuli protocol ``p`` plans (known before its schedule is built)."""
+    if isinstance(p, Fixed):
+        return p.n_stimuli
+    if isinstance(p, Rdd):
+        return len(p.frequencies_Hz) * p.pulses_per_train
+    return len(p.intensities_mA) * p.sweeps
+
+
+def _too_many(config: SessionConfig, n: int) -> ConfigError:
+    return ConfigError(f"{config.source} [limits] max_stimuli = {config.limits.max_stimuli} "
+                       f"but the protocols plan {n} stimuli")
+
+
 def build_plan(config: SessionConfig, seed: int | None = None) -> Plan:
-    """The session schedule. ``seed`` overrides ``[schedule] seed``; without either a random
-    seed is drawn (and reported, so the plan can be repeated)."""
+    """The session schedule. ``seed`` (0 … 2⁶⁴ − 1) overrides ``[schedule] seed``; without
+    either a random seed is drawn (and reported, so the plan can be repeated). A plan of more
+    stimuli than ``[limits] max_stimuli`` is refused before it is built."""
+    if seed is not None and not 0 <= seed <= MAX_SEED:
+        raise ConfigError(f"--seed must be an integer in 0 … {MAX_SEED} (2**64 - 1), got {seed}")
+    n = sum(planned_count(p) for p in config.protocols)
+    if n > config.limits.max_stimuli:
+        raise _too_many(config, n)
     given = seed if seed is not None else config.seed
     seed = given if given is not None else secrets.randbelow(2**32)
     rng = np.random.default_rng(seed)
@@ -146,10 +173,7 @@ def check_plan(plan: Plan, limits: StimLimits | None = None) -> None:
     limits = cfg.limits.stim_limits if limits is None else limits
     s = plan.schedule
     if len(s) > cfg.limits.max_stimuli:
-        raise ConfigError(
-            f"{cfg.source} [limits] max_stimuli = {cfg.limits.max_stimuli} but the protocols "
-            f"plan {len(s)} stimuli"
-        )
+        raise _too_many(cfg, len(s))
     intensity = plan.intensity_bound_mA
     since = np.concatenate([[np.nan], np.diff(s.time_s)])
     for k in range(len(s)):

@@ -11,6 +11,11 @@ bounds what a crash can lose from the file.
 With a :class:`~hreflex.acquisition.journal.Journal`, stimulus and fault rows are also
 journaled as they are queued (the reader thread journals the raw wire bytes itself), so
 ``hreflex recover`` can redo exactly what this thread would have written.
+
+With a :class:`~hreflex.acquisition.diskspace.DiskGuard`, every flush also looks at the free
+space: below the reserve, :attr:`Recorder.low_space` says so (the engine then stops the
+session while the file can still be closed). A write that fails anyway stops the thread; it
+closes the file with ``end_state = stopped: <why>`` if it still can.
 """
 
 from __future__ import annotations
@@ -24,9 +29,12 @@ from typing import Protocol
 
 import numpy as np
 
+from hreflex.acquisition.diskspace import DiskGuard, write_error_text
+from hreflex.acquisition.faults import fault_rows
 from hreflex.acquisition.journal import SOURCE_FAULTS, SOURCE_STIMULI, Journal
 from hreflex.errors import FileFormatError
-from hreflex.io.format import FAULT_DTYPE, STIMULUS_DTYPE, empty_table
+from hreflex.io.endstate import COMPLETED, stopped
+from hreflex.io.format import FAULT_DTYPE, STIMULUS_DTYPE
 from hreflex.protocol.decoder import SampleBlocks
 
 _STOP = object()
@@ -43,14 +51,7 @@ class Sink(Protocol):
     def append_stimuli(self, rows: np.ndarray) -> None: ...
     def append_faults(self, rows: np.ndarray) -> None: ...
     def flush(self) -> None: ...
-    def close(self) -> None: ...
-
-
-def fault_rows(kind: str, sample_start: int = -1, n_samples: int = 0, detail: str = "") -> np.ndarray:
-    """One ``FAULT_DTYPE`` row."""
-    row = empty_table(FAULT_DTYPE, 1)
-    row[0] = (kind.encode(), sample_start, n_samples, detail.encode()[:128])
-    return row
+    def close(self, end_state: str = COMPLETED) -> None: ...
 
 
 @dataclass
@@ -96,6 +97,7 @@ class Recorder:
     ``present_faults``: rows already in the file; identical new rows are not written again.
     ``max_gap_samples``: a jump forward larger than this is not zero-filled; that block is
     dropped with a ``clock_jump`` fault (protects the disk from a corrupt sample index).
+    ``disk``: its free space is looked at every flush (:attr:`low_space`).
     """
 
     def __init__(
@@ -108,6 +110,7 @@ class Recorder:
         max_gap_samples: int | None = None,
         present_stimuli: np.ndarray | None = None,
         present_faults: np.ndarray | None = None,
+        disk: DiskGuard | None = None,
     ) -> None:
         if not 0 < flush_interval_s <= 0.5:
             raise ValueError(f"flush_interval_s must be in (0, 0.5], got {flush_interval_s}")
@@ -124,6 +127,12 @@ class Recorder:
         self._n_channels = sink.n_channels
         self._q: queue.SimpleQueue = queue.SimpleQueue()
         self._error: BaseException | None = None
+        self.disk = disk
+        #: why the disk is too full to go on (set by the writer thread), else None
+        self.low_space: str | None = None
+        #: faults this thread derived (gap, overlap, clock_jump), for the live view to print
+        self.derived: queue.SimpleQueue[tuple[str, str]] = queue.SimpleQueue()
+        self._end_state = COMPLETED
         self._thread = threading.Thread(target=self._run, name="recorder", daemon=True)
         self._pending: list = []  # sample arrays (counts, trigger) or int (zero rows)
         self._pending_stimuli: list[np.ndarray] = []
@@ -137,7 +146,7 @@ class Recorder:
 
     def _put(self, item) -> None:
         if self._error is not None:
-            raise FileFormatError(f"recording stopped: {self._error}")
+            raise FileFormatError(f"recording stopped: {write_error_text(self._error)}")
         self._q.put(item)
 
     def put_samples(
@@ -188,9 +197,11 @@ class Recorder:
         """The exception that stopped the writer thread, if any."""
         return self._error
 
-    def close(self) -> RecorderStats:
-        """Write everything queued, flush, close the sink (and the journal); return stats.
-        Raises :class:`FileFormatError` if the writer thread failed."""
+    def close(self, end_state: str = COMPLETED) -> RecorderStats:
+        """Write everything queued, flush, close the sink with ``end_state`` (and the
+        journal); return stats. Raises :class:`FileFormatError` if the writer thread failed
+        (the sink was then closed with the failure as its end state, if it still could be)."""
+        self._end_state = end_state
         if self._thread.is_alive():
             self._q.put(_STOP)
             self._thread.join()
@@ -200,7 +211,7 @@ class Recorder:
         if self.journal is not None:
             self.journal.close()
         if self._error is not None:
-            raise FileFormatError(f"recording stopped: {self._error}")
+            raise FileFormatError(f"recording stopped: {write_error_text(self._error)}")
         return self.stats
 
     # -- writer thread ---------------------------------------------------------------------
@@ -224,20 +235,26 @@ class Recorder:
                 if stop or now >= deadline:
                     self._write()
                     self.sink.flush()
+                    if self.disk is not None and self.low_space is None:
+                        self.low_space = self.disk.low()
                     done = time.monotonic()
                     self.stats.n_flushes += 1
                     self.stats.max_flush_gap_s = max(self.stats.max_flush_gap_s, done - last)
                     last, deadline = done, done + self.flush_interval_s
         except BaseException as exc:  # disk full, I/O error...: tell the producers
             self._error = exc
-        finally:
-            try:
-                self.sink.close()
-            except BaseException as exc:
-                self._error = self._error or exc
+            if self.disk is not None:
+                self.disk.release()  # room to flush and close the file
+        end = (self._end_state if self._error is None else
+               stopped(f"the file could not be written: {write_error_text(self._error)}"))
+        try:
+            self.sink.close(end)
+        except BaseException as exc:
+            self._error = self._error or exc
 
     def _fault(self, kind: str, start: int, n: int, detail: str) -> None:
         self._pending_faults.append(fault_rows(kind, start, n, detail))
+        self.derived.put((kind, detail))
 
     def _take(self, item) -> None:
         tag = item[0]

@@ -11,6 +11,9 @@ writing" (only SWMR readers open it) and that lacks what was not flushed yet. Re
 3. if the file is missing or unreadable, *rebuild* it from the journal alone (the damaged
    file is kept as ``<name>.h5.damaged``).
 
+A recovered file (flag cleared, finished while it said ``recording``, or rebuilt) ends with
+``end_state = recovered after crash``; a file its writer had closed keeps its end state.
+
 Replay goes through the same :class:`~hreflex.acquisition.recorder.Recorder` as live
 recording, so samples land on the same rows and gaps get the same faults.
 """
@@ -25,6 +28,7 @@ from pathlib import Path
 import h5py
 import numpy as np
 
+from hreflex.acquisition.diskspace import ballast_path
 from hreflex.acquisition.journal import (
     SOURCE_CLOCK,
     SOURCE_FAULTS,
@@ -37,6 +41,8 @@ from hreflex.acquisition.journal import (
 from hreflex.acquisition.layout import SessionLayout
 from hreflex.acquisition.recorder import Recorder
 from hreflex.errors import FileFormatError
+from hreflex.io.endstate import ATTR as END_STATE
+from hreflex.io.endstate import RECORDING, RECOVERED, describe_end_state, read_end_state
 from hreflex.io.format import FAULT_DTYPE, STIMULUS_DTYPE
 from hreflex.io.validate import check_file
 from hreflex.protocol.decoder import StreamDecoder
@@ -145,8 +151,11 @@ class _ExistingFile:
     def flush(self) -> None:
         self._f.flush()
 
-    def close(self) -> None:
+    def close(self, end_state: str | None = None) -> None:
+        """Close; ``end_state`` (None: keep the file's) is recorded first."""
         if self._f.id.valid:
+            if end_state is not None:
+                self._f.attrs.modify(END_STATE, end_state)
             self._f.close()
 
 
@@ -201,6 +210,7 @@ class RecoveryReport:
     before: tuple[int, int, int] = (0, 0, 0)  # samples, stimuli, faults
     after: tuple[int, int, int] = (0, 0, 0)
     sample_rate_Hz: float = float("nan")
+    end_state: str | None = None  # the file's, after recovery
     problems: list[str] = field(default_factory=list)
 
     def text(self) -> str:
@@ -231,17 +241,20 @@ class RecoveryReport:
         if verb:
             lines.append(f"{verb:<11} {counts(added if self.action == 'finished' else self.after)}"
                          " from the journal")
+        lines.append(f"end state   {describe_end_state(self.end_state)}")
         lines.append("result      " + ("valid" if not self.problems
                                        else "PROBLEMS: " + "; ".join(self.problems)))
         return "\n".join(lines)
 
 
-def _counts(path: Path) -> tuple[tuple[int, int, int], float, int]:
-    """``((samples, stimuli, faults), sample_rate_Hz, n_channels)`` of a readable file."""
+def _counts(path: Path) -> tuple[tuple[int, int, int], float, int, str | None]:
+    """``((samples, stimuli, faults), sample_rate_Hz, n_channels, end_state)`` of a readable
+    file."""
     with h5py.File(path, "r") as f:
         n = min(f[k].shape[0] for k in ("emg/continuous", "emg/trigger") if k in f)
         counts = (n, f["stimuli/events"].shape[0], f["faults"].shape[0])
-        return counts, float(f["emg"].attrs["sample_rate_Hz"]), f["emg/continuous"].shape[1]
+        return (counts, float(f["emg"].attrs["sample_rate_Hz"]), f["emg/continuous"].shape[1],
+                read_end_state(f))
 
 
 def _readable(path: Path) -> bool:
@@ -268,13 +281,15 @@ def recover(path: str | Path, journal: str | Path | None = None) -> RecoveryRepo
         raise FileFormatError(f"{path}: still being recorded ({jpath} is held open); "
                               "stop the recording first")
     report = RecoveryReport(path, journal=jpath if has_journal else None)
+    ballast_path(path).unlink(missing_ok=True)  # the dead writer's disk reserve
     if path.exists() and not path.is_dir():
         report.cleared_flag = clear_write_flag(path)
     reader = JournalReader(jpath) if has_journal else None
     layout = SessionLayout.from_dict(reader.header["layout"]) if reader else None
 
     if _readable(path):
-        report.before, report.sample_rate_Hz, n_channels = _counts(path)
+        report.before, report.sample_rate_Hz, n_channels, state = _counts(path)
+        end = RECOVERED if report.cleared_flag or state == RECORDING else None
         if reader is not None:
             if (layout.n_channels, layout.sample_rate_Hz) != (n_channels, report.sample_rate_Hz):
                 raise FileFormatError(f"{jpath}: journal does not belong to {path} (channels or "
@@ -285,8 +300,11 @@ def recover(path: str | Path, journal: str | Path | None = None) -> RecoveryRepo
             rec = Recorder(sink, flush_interval_s=0.5, resume_rows=sink.n_samples,
                            present_stimuli=present[0], present_faults=present[1]).start()
             report.replayed = replay(reader, rec)
-            rec.close()
+            rec.close(end)
             report.action = "finished"
+        elif end is not None:
+            with h5py.File(path, "r+") as f:  # nothing else changes without a journal
+                f.attrs.modify(END_STATE, end)
     else:
         if reader is None:
             raise FileFormatError(f"{path}: unreadable or missing, and no journal ({jpath}) to "
@@ -296,9 +314,9 @@ def recover(path: str | Path, journal: str | Path | None = None) -> RecoveryRepo
             path.replace(report.damaged_copy)
         rec = Recorder(layout.create_writer(path, swmr=False), flush_interval_s=0.5).start()
         report.replayed = replay(reader, rec)
-        rec.close()
+        rec.close(RECOVERED)
         report.action = "rebuilt"
-    report.after, report.sample_rate_Hz, _ = _counts(path)
+    report.after, report.sample_rate_Hz, _, report.end_state = _counts(path)
     report.problems = check_file(path)
     return report
 

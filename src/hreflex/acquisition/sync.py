@@ -2,9 +2,13 @@
 clock (a row of ``/emg/continuous``), although amplifier and stimulator run on independent
 clocks (±100 ppm) and their bytes reach the host with up to tens of ms of jitter.
 
-Two sources, combined:
+Three sources, in this order:
 
-- **trigger** (primary): the amplifier samples a copy of the stimulus trigger on bit 0 of its
+- **device**: a stimulator that shares the amplifier's sample clock reports, in its
+  STIM_EVENT, the sample the pulse went out at (``sample_index``, latched by the device):
+  that is the pulse's row, exact whatever the trigger line does. Its trigger edge, if any,
+  is consumed with it, and the pair feeds the fit below.
+- **trigger**: the amplifier samples a copy of the stimulus trigger on bit 0 of its
   digital input; a rising edge (0 → 1) marks the pulse to the sample. :func:`rising_edges`
   finds them in the received stream.
 - **timestamp** (fallback): every STIM_EVENT carries the stimulator's device time (µs).
@@ -28,7 +32,9 @@ from dataclasses import dataclass
 import numpy as np
 
 #: sync_method values written to ``/stimuli/events`` (``model``: host-clock estimate only)
-TRIGGER, TIMESTAMP, MODEL = "trigger", "timestamp", "model"
+DEVICE, TRIGGER, TIMESTAMP, MODEL = "device", "trigger", "timestamp", "model"
+#: a device-latched sample and its trigger edge may differ by this many samples
+LATCH_TOLERANCE = 2
 
 
 def rising_edges(digital: np.ndarray, prev_high: bool | None) -> np.ndarray:
@@ -118,9 +124,9 @@ def fit_clock(device_time_us: np.ndarray, rows: np.ndarray, prior_slope: float,
 
 @dataclass(frozen=True)
 class Placement:
-    """Where a pulse lies: ``row`` on the EMG clock, found by ``method`` (``trigger``,
-    ``timestamp`` or ``model``) with ``residual_samples``: for ``trigger`` |edge − the fit's
-    prediction| (NaN before the first fit), for ``timestamp`` the standard error of the fit's
+    """Where a pulse lies: ``row`` on the EMG clock, found by ``method`` (``device``,
+    ``trigger``, ``timestamp`` or ``model``) with ``residual_samples``: for ``device`` and
+    ``trigger`` |row − the fit's prediction| (NaN before the first fit), for ``timestamp`` the standard error of the fit's
     prediction there, for ``model`` NaN (a host-clock estimate, accurate to the USB delivery
     jitter only)."""
 
@@ -220,27 +226,40 @@ class Synchronizer:
         rest of the window."""
         return self._first_edge(win) is not None
 
-    def place(self, device_time_us: int | None, host_rows: tuple[float, float] | None,
-              host_margin: float, search_after: float = 0.0) -> Placement | None:
-        """Place one pulse (call in delivery order, once its :meth:`window` was received).
+    def _pair(self, device_time_us: int | None, row: int) -> None:
+        if device_time_us is not None:
+            self._pairs.append((int(device_time_us), row))
+            t, r = np.array(self._pairs, dtype=np.float64).T
+            self.fit, _ = fit_clock(t, r, self.prior_slope, self.prior_sd)
 
-        The first unmatched edge in the window is the pulse (it is consumed and, with a
-        device time, becomes a pair of the fit); without one the fit's prediction is used
-        (``timestamp``), else the host window's estimate (``model``); None if nothing is
-        known at all.
+    def place(self, device_time_us: int | None, host_rows: tuple[float, float] | None,
+              host_margin: float, search_after: float = 0.0,
+              latched_row: int | None = None) -> Placement | None:
+        """Place one pulse (call in delivery order, once its :meth:`window` was received, or
+        ``latched_row`` + :data:`LATCH_TOLERANCE`).
+
+        ``latched_row`` (the device-latched sample as a row) is the pulse (``device``); an
+        edge within :data:`LATCH_TOLERANCE` of it is consumed. Otherwise the first unmatched
+        edge in the window is the pulse (``trigger``). Either becomes, with a device time, a
+        pair of the fit. Without both the fit's prediction is used (``timestamp``), else the
+        host window's estimate (``model``); None if nothing is known at all.
         """
+        predicted = (self.fit.predict(device_time_us)
+                     if self.fit is not None and device_time_us is not None else None)
+        if latched_row is not None:
+            k = self._first_edge((latched_row - LATCH_TOLERANCE, latched_row + LATCH_TOLERANCE))
+            if k is not None:
+                del self._edges[k]
+            self._pair(device_time_us, int(latched_row))
+            resid = abs(latched_row - predicted) if predicted is not None else float("nan")
+            return Placement(int(latched_row), DEVICE, float(resid))
         win = self.window(device_time_us, host_rows, host_margin, search_after)
         if win is None:
             return None
         k = self._first_edge(win)
-        predicted = (self.fit.predict(device_time_us)
-                     if self.fit is not None and device_time_us is not None else None)
         if k is not None:
             row = self._edges.pop(k)
-            if device_time_us is not None:
-                self._pairs.append((int(device_time_us), row))
-                t, r = np.array(self._pairs, dtype=np.float64).T
-                self.fit, _ = fit_clock(t, r, self.prior_slope, self.prior_sd)
+            self._pair(device_time_us, row)
             resid = abs(row - predicted) if predicted is not None else float("nan")
             return Placement(row, TRIGGER, float(resid))
         if predicted is not None:

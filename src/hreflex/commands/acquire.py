@@ -1,39 +1,26 @@
 """``hreflex acquire CONFIG``: run a session from a configuration file (``--dry-run``: only
-plan it, print the schedule summary and check it against the limits)."""
+plan it, print the schedule summary and check it against the limits).
+
+Exit status: 0 the plan was completed; 1 the session could not start or stopped early
+(device lost, disk full, a refusal...); 130 stopped by Ctrl-C, 143 by SIGTERM (in every
+case after disarming the stimulator and closing the file, whose ``end_state`` says why).
+"""
 
 from __future__ import annotations
 
-import contextlib
-import signal
 import sys
-import threading
-from collections.abc import Iterator
 from pathlib import Path
 
 import click
 
 
-@contextlib.contextmanager
-def graceful_interrupt() -> Iterator[threading.Event]:
-    """While inside: the first Ctrl-C (SIGINT) or SIGTERM sets the yielded event (the engine
-    stops at its next turn, disarms and closes the files); a second Ctrl-C raises
-    KeyboardInterrupt (the engine still disarms on its way out)."""
-    stop = threading.Event()
+class SessionInterrupted(click.ClickException):
+    """A session stopped by a signal: exit status 128 + the signal number (130 Ctrl-C,
+    143 SIGTERM) after the usual one-line error."""
 
-    def handler(signum, frame):
-        if stop.is_set() and signum == signal.SIGINT:
-            raise KeyboardInterrupt
-        stop.set()
-
-    if threading.current_thread() is not threading.main_thread():
-        yield stop
-        return
-    old = {s: signal.signal(s, handler) for s in (signal.SIGINT, signal.SIGTERM)}
-    try:
-        yield stop
-    finally:
-        for s, h in old.items():
-            signal.signal(s, h)
+    def __init__(self, message: str, exit_code: int) -> None:
+        super().__init__(message)
+        self.exit_code = exit_code
 
 
 def run_live(cfg, *, seed: int | None = None, plot: str | None = None,
@@ -41,21 +28,29 @@ def run_live(cfg, *, seed: int | None = None, plot: str | None = None,
     """Run ``cfg`` on its devices with the live view on stderr; returns the
     :class:`~hreflex.acquisition.engine.RunResult`. ``plot``: PNG path for the live plot
     ("" = beside the session file, None = none). Raises :class:`HreflexError` with one line
-    when the session could not start or stopped early (everything recorded then)."""
-    from hreflex.acquisition.engine import Engine, describe
+    when the session could not start or stopped early (everything recorded then), or
+    :class:`SessionInterrupted` when a signal stopped it. Output that cannot be written (a
+    closed pipe or terminal) is dropped: it never stops the session."""
+    from hreflex.acquisition.console import echo
+    from hreflex.acquisition.engine import Engine
+    from hreflex.acquisition.outcome import describe
+    from hreflex.acquisition.signals import session_signals
     from hreflex.errors import HreflexError
 
     output = Path(output) if output is not None else cfg.output_path()
     png = None if plot is None else Path(plot) if plot else output.with_suffix(".live.png")
-    with graceful_interrupt() as stop:
+    with session_signals() as stop:
         result = Engine(cfg, seed=seed, output=output, plot=png, stop=stop,
                         log=sys.stderr).run()
-    click.echo(describe(result))
+    echo(describe(result))
     if png is not None:
-        click.echo(f"live plot {png}")
+        echo(f"live plot {png}")
     if result.stopped:
-        raise HreflexError(f"session stopped early: {result.stopped} (everything up to then is "
-                           f"in {result.path})")
+        message = (f"session stopped early: {result.stopped} (everything up to then is in "
+                   f"{result.path})")
+        if stop.exit_code is not None and result.stopped == stop.reason:
+            raise SessionInterrupted(message, stop.exit_code)
+        raise HreflexError(message)
     return result
 
 

@@ -3,13 +3,15 @@
 Runs ``configs/demo.toml`` (emulated amplifier and stimulator on pty serial ports, faster than
 real time) through the real acquisition engine: recruitment, then RDD at a test intensity
 derived from it; then analyses the session file and writes the report. Everything goes to
-``DIR`` (default ``./hreflex-demo/``).
+``DIR`` (default ``./hreflex-demo/``). Output that cannot be written (``hreflex demo | head``,
+a closed terminal) is dropped and never stops the session; exit statuses as ``acquire``.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import json
+import signal
 import time
 from pathlib import Path
 
@@ -32,6 +34,7 @@ DEMO_CONFIG = Path(hreflex.__file__).resolve().parents[2] / "configs" / "demo.to
 def command(out_dir: Path, config_path: Path | None, plot: bool) -> None:
     """Run a simulated session on emulated devices, analyse it and write the report."""
     from hreflex.acquisition.config import load_config
+    from hreflex.acquisition.console import echo
     from hreflex.analysis import analyze_session
     from hreflex.analysis.summary import summary_text
     from hreflex.commands.acquire import run_live
@@ -40,6 +43,8 @@ def command(out_dir: Path, config_path: Path | None, plot: bool) -> None:
     from hreflex.io.session import read_session
     from hreflex.report import render_report
 
+    if hasattr(signal, "SIGHUP"):  # a closed terminal stops neither the session nor the rest
+        signal.signal(signal.SIGHUP, signal.SIG_IGN)
     t0 = time.monotonic()
     path = config_path or DEMO_CONFIG
     if not path.is_file():
@@ -56,8 +61,8 @@ def command(out_dir: Path, config_path: Path | None, plot: bool) -> None:
     cfg = dataclasses.replace(
         cfg, recording=dataclasses.replace(cfg.recording, output_dir=out_dir),
         stimulator=dataclasses.replace(stim, heartbeat_timeout_ms=heartbeat_ms))
-    click.echo(f"demo: {cfg.source} on emulated devices ({cfg.emulator.preset}, "
-               f"{cfg.emulator.speed_factor:g}× real time) -> {out_dir}/", err=True)
+    echo(f"demo: {cfg.source} on emulated devices ({cfg.emulator.preset}, "
+         f"{cfg.emulator.speed_factor:g}× real time) -> {out_dir}/", err=True)
     result = run_live(cfg, plot="" if plot else None)
 
     session = read_session(result.path)
@@ -66,8 +71,8 @@ def command(out_dir: Path, config_path: Path | None, plot: bool) -> None:
     doc = analysis.to_dict()
     json_path = result.path.with_suffix(".analysis.json")
     json_path.write_text(json.dumps(doc, indent=1, ensure_ascii=False), encoding="utf-8")
-    click.echo(summary_text(doc))
+    echo(summary_text(doc))
     report = render_report(session, analysis, out_dir / "report")
-    click.echo(f"analysis  {json_path}")
-    click.echo(f"report    {report}")
-    click.echo(f"done in {time.monotonic() - t0:.1f} s")
+    echo(f"analysis  {json_path}")
+    echo(f"report    {report}")
+    echo(f"done in {time.monotonic() - t0:.1f} s")

@@ -11,10 +11,13 @@ import numpy as np
 
 def describe(path: Path) -> str:
     """Multi-line human summary of a session file (validates it first)."""
-    from hreflex.io.format import decode_str
+    from hreflex.io.endstate import describe_end_state, read_end_state
+    from hreflex.io.format import decode_str, open_h5
     from hreflex.io.session import read_session
 
     s = read_session(path)
+    with open_h5(path) as f:
+        end_state = read_end_state(f)
     m = s.meta
     lines = [
         f"file        {path}",
@@ -22,6 +25,7 @@ def describe(path: Path) -> str:
         f"subject     {m.subject_id or '-'}  session {m.session_id or '-'}  condition {m.condition or '-'}",
         f"species     {m.species}  muscle {m.muscle or '-'}  nerve {m.nerve or '-'}",
         f"layout      {s.layout}, {s.sample_rate_Hz:g} Hz, {s.duration_s:.2f} s",
+        f"end state   {describe_end_state(end_state)}",
     ]
     if s.sweeps is not None:
         n_sw, _, n_samp = s.sweeps.shape

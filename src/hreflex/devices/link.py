@@ -292,7 +292,7 @@ class DeviceLink:
             try:
                 self.on_bytes(self.name, host_time_s, data)
             except Exception as exc:
-                self._put("error", f"on_bytes failed: {exc!r}")
+                self._put("error", f"on_bytes failed: {type(exc).__name__}: {exc}")
         with self._decode_lock:
             before = self.decoder.stats.as_dict()
             decoded = self.decoder.feed(data)

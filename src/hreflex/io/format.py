@@ -1,4 +1,4 @@
-"""Session file format v1: names, versions and table layouts (see ``docs/FORMAT.md``).
+"""Session file format v1.1: names, versions and table layouts (see ``docs/FORMAT.md``).
 
 This module holds the vocabulary (and how to open a file for reading) so the writer, the
 reader, importers and tests all agree on one definition. Every table is a 1-D HDF5 dataset of a fixed-size
@@ -15,7 +15,8 @@ import numpy as np
 
 FORMAT_NAME = "hreflex-session"
 #: (major, minor). A reader accepts files of its own major version; a newer major is refused.
-FORMAT_VERSION = (1, 0)
+#: 1.1 added the optional ``/emg/recorded_windows`` table (1.0 files are read unchanged).
+FORMAT_VERSION = (1, 1)
 
 #: Stimulus events, one row per delivered stimulus (one row per sweep in epoched files).
 STIMULUS_DTYPE = np.dtype(
@@ -77,6 +78,23 @@ ANNOTATION_DTYPE = np.dtype(
     ]
 )
 
+#: Windows a recording system defined (e.g. EPOCS's ResponseDefinition), one row per window,
+#: kept so analysis can measure where the lab measured (``/emg/recorded_windows``).
+RECORDED_WINDOW_DTYPE = np.dtype(
+    [
+        ("channel", "<i4"),  # index into /emg/channel_names, -1 = every channel
+        ("wave", "S16"),  # m | h | background (lower case)
+        ("start_ms", "<f8"),  # window start relative to the stimulus, ms
+        ("stop_ms", "<f8"),  # window end relative to the stimulus, ms (> start_ms)
+        ("measure", "S16"),  # p2p | mean_rect | area | rms | "" (unknown)
+        ("source", "S64"),  # free text, e.g. "EPOCS ResponseDefinition EMG1"
+    ]
+)
+#: ``wave`` values of RECORDED_WINDOW_DTYPE
+RECORDED_WAVES = ("m", "h", "background")
+#: ``measure`` values of RECORDED_WINDOW_DTYPE ("" = unknown; readers treat others as unknown)
+RECORDED_MEASURES = ("p2p", "mean_rect", "area", "rms", "")
+
 #: Values an "unknown" cell holds, per kind of field.
 _INT_UNKNOWN = -1
 _FLOAT_UNKNOWN = np.nan
@@ -98,6 +116,15 @@ def empty_table(dtype: np.dtype, n: int = 0) -> np.ndarray:
     for name in ("wait_s", "n_samples"):
         if name in dtype.names:
             table[name] = 0
+    return table
+
+
+def as_table(rows: np.ndarray, dtype: np.dtype) -> np.ndarray:
+    """``rows`` (a structured array having every field of ``dtype``) as a ``dtype`` table,
+    fields copied by name (numpy's ``astype`` would pair them by position)."""
+    table = empty_table(dtype, len(rows))
+    for name in dtype.names:
+        table[name] = rows[name]
     return table
 
 

@@ -1,4 +1,4 @@
-"""A whole session in memory (:class:`Session`) and reading/writing it as format v1.
+"""A whole session in memory (:class:`Session`) and reading/writing it as format v1.x.
 
 ``read_session`` opens with ``swmr=True`` so it works on a finished file, on a file that is
 still being recorded, and on a file whose writer was killed. It checks the file first
@@ -19,7 +19,9 @@ from hreflex.io.format import (
     ANNOTATION_DTYPE,
     BLOCK_DTYPE,
     FAULT_DTYPE,
+    RECORDED_WINDOW_DTYPE,
     STIMULUS_DTYPE,
+    as_table,
     decode_str,
     empty_table,
     open_h5,
@@ -52,6 +54,9 @@ class Session:
     - ``sweeps``: (n_sweeps, n_channels, n_sweep_samples) epoched data (imports from systems
       that export sweeps), same scaling; sample 0 lies ``pre_trigger_ms`` before the stimulus.
       ``stimuli`` then has one row per sweep.
+
+    ``recorded_windows`` (RECORDED_WINDOW_DTYPE): the M/H/background windows the recording
+    system itself defined (e.g. EPOCS's ResponseDefinition); empty when it defined none.
     """
 
     meta: SessionMeta
@@ -67,6 +72,7 @@ class Session:
     blocks: np.ndarray = field(default_factory=lambda: empty_table(BLOCK_DTYPE))
     faults: np.ndarray = field(default_factory=lambda: empty_table(FAULT_DTYPE))
     annotations: np.ndarray = field(default_factory=lambda: empty_table(ANNOTATION_DTYPE))
+    recorded_windows: np.ndarray = field(default_factory=lambda: empty_table(RECORDED_WINDOW_DTYPE))
     config_toml: str = ""  # the session configuration as requested
     devices: dict[str, dict] = field(default_factory=dict)  # role -> description
     format_version: str = ""  # set by the reader
@@ -119,8 +125,16 @@ def _strings(ds: h5py.Dataset) -> list[str]:
     return [decode_str(v) for v in ds[()]]
 
 
+def _recorded_windows(emg: h5py.Group) -> np.ndarray:
+    """``/emg/recorded_windows`` as RECORDED_WINDOW_DTYPE (fields copied by name, so a table
+    written by another tool with other string lengths reads the same); empty when absent."""
+    if "recorded_windows" not in emg:
+        return empty_table(RECORDED_WINDOW_DTYPE)
+    return as_table(emg["recorded_windows"][()], RECORDED_WINDOW_DTYPE)
+
+
 def read_session(path: str | Path, *, validate: bool = True) -> Session:
-    """Read a session file (format v1) completely into memory.
+    """Read a session file (format v1.x) completely into memory.
 
     Raises :class:`FileFormatError` (one line naming the file) when the file is not a valid
     session file; ``validate=False`` skips the checks (for recovery tools).
@@ -157,6 +171,7 @@ def read_session(path: str | Path, *, validate: bool = True) -> Session:
                 annotations=f["analysis/annotations"][()]
                 if "analysis/annotations" in f
                 else empty_table(ANNOTATION_DTYPE),
+                recorded_windows=_recorded_windows(emg),
                 config_toml=decode_str(f["config/session_toml"][()])
                 if "config/session_toml" in f
                 else "",
@@ -176,7 +191,7 @@ def read_session(path: str | Path, *, validate: bool = True) -> Session:
 
 
 def write_session(path: str | Path, session: Session) -> Path:
-    """Write ``session`` to ``path`` as a complete, closed format-v1 file. Returns the path."""
+    """Write ``session`` to ``path`` as a complete, closed format-v1.x file. Returns the path."""
     from hreflex.io.writer import SessionWriter
 
     path = Path(path)
@@ -191,6 +206,7 @@ def write_session(path: str | Path, session: Session) -> Path:
             session.continuous if session.continuous is not None else session.sweeps
         ).dtype,
         blocks=session.blocks,
+        recorded_windows=session.recorded_windows,
         config_toml=session.config_toml,
         devices=session.devices,
         with_trigger=session.trigger is not None,

@@ -1,7 +1,8 @@
-"""Checking a session file against format v1 (``docs/FORMAT.md``) before anyone reads it.
+"""Checking a session file against format v1.x (``docs/FORMAT.md``) before anyone reads it.
 
 :func:`check_file` returns a list of human-readable problems, each naming the field and
 what is wrong; an empty list means the file is valid. It never raises for a bad file.
+:func:`check_warnings` lists what a reader should know about a valid file (how it ended).
 """
 
 from __future__ import annotations
@@ -11,12 +12,16 @@ from pathlib import Path
 import h5py
 import numpy as np
 
+from hreflex.io.endstate import end_state_warning, read_end_state
 from hreflex.io.format import (
     BLOCK_DTYPE,
     FAULT_DTYPE,
     FORMAT_NAME,
     FORMAT_VERSION,
+    RECORDED_WAVES,
+    RECORDED_WINDOW_DTYPE,
     STIMULUS_DTYPE,
+    decode_str,
     open_h5,
 )
 
@@ -122,6 +127,37 @@ def _check_stimuli(f: h5py.File) -> list[str]:
     return problems
 
 
+def check_recorded_windows(windows: np.ndarray, n_channels: int) -> list[str]:
+    """Problems of a RECORDED_WINDOW table for a file of ``n_channels`` channels ([] = valid):
+    ``channel`` in -1..n_channels-1, finite ``start_ms < stop_ms``, ``wave`` m/h/background."""
+    name, problems = "emg/recorded_windows", []
+    if len(windows) == 0:
+        return problems
+    channel = windows["channel"]
+    bad = (channel < -1) | (channel >= n_channels)
+    if bad.any():
+        problems.append(
+            f"{name}: channel outside -1..{n_channels - 1} in {_rows(bad)} "
+            f"(got {int(channel[bad][0])})"
+        )
+    start, stop = windows["start_ms"], windows["stop_ms"]
+    bad = ~(np.isfinite(start) & np.isfinite(stop) & (start < stop))
+    if bad.any():
+        i = int(np.flatnonzero(bad)[0])
+        problems.append(
+            f"{name}: need finite start_ms < stop_ms in {_rows(bad)} "
+            f"(got {start[i]:g}..{stop[i]:g} ms)"
+        )
+    waves = np.array([decode_str(w) for w in windows["wave"]])
+    bad = ~np.isin(waves, RECORDED_WAVES)
+    if bad.any():
+        problems.append(
+            f"{name}: wave {str(waves[bad][0])!r} in {_rows(bad)} is not one of "
+            f"{', '.join(RECORDED_WAVES)}"
+        )
+    return problems
+
+
 def check_file(path: str | Path) -> list[str]:
     """All problems that make ``path`` an invalid format-v1 session file ([] = valid)."""
     path = Path(path)
@@ -155,8 +191,25 @@ def check_file(path: str | Path) -> list[str]:
             problems += _check_table(f, "stimuli/blocks", BLOCK_DTYPE)
             problems += _check_table(f, "faults", FAULT_DTYPE)
             problems += _check_emg(f)
+            windows = "emg/recorded_windows"
+            if windows in f:  # optional (format 1.1)
+                table = _check_table(f, windows, RECORDED_WINDOW_DTYPE)
+                problems += table or check_recorded_windows(
+                    f[windows][()], f["emg/channel_names"].shape[0]
+                )
             if not problems:
                 problems += _check_stimuli(f)
             return problems
     except (OSError, KeyError, ValueError, TypeError) as exc:
         return [f"unreadable ({type(exc).__name__}: {exc})"]
+
+
+def check_warnings(path: str | Path) -> list[str]:
+    """Things to know about a valid file: its ``end_state`` when the session did not
+    complete (stopped early, never closed, recovered). [] when there is nothing to say."""
+    try:
+        with open_h5(path) as f:
+            warning = end_state_warning(read_end_state(f))
+    except (OSError, KeyError, ValueError, TypeError):
+        return []
+    return [warning] if warning else []

@@ -1,4 +1,4 @@
-"""Writing session files: :class:`SessionWriter` creates the whole v1 layout up front, then
+"""Writing session files: :class:`SessionWriter` creates the whole v1.x layout up front, then
 appends samples, stimuli and faults — in SWMR mode while recording, so other processes can
 read the file live and a killed writer leaves a readable file behind.
 
@@ -19,12 +19,16 @@ import numpy as np
 
 from hreflex import __version__
 from hreflex.errors import FileFormatError
+from hreflex.io.endstate import ATTR as END_STATE
+from hreflex.io.endstate import COMPLETED, RECORDING, stopped
 from hreflex.io.format import (
     ANNOTATION_DTYPE,
     BLOCK_DTYPE,
     FAULT_DTYPE,
     FORMAT_NAME,
+    RECORDED_WINDOW_DTYPE,
     STIMULUS_DTYPE,
+    as_table,
     decode_str,
     empty_table,
     version_string,
@@ -42,13 +46,15 @@ def _set_attrs(obj: h5py.HLObject, values: dict) -> None:
 
 
 class SessionWriter:
-    """Create a format-v1 session file at ``path`` and append to it.
+    """Create a format-v1.x session file at ``path`` and append to it.
 
     Parameters are the session's fixed description; see :class:`hreflex.io.session.Session`
-    for their meaning. ``sweeps`` (n_sweeps, n_channels, n_samples) makes an epoched file;
-    otherwise samples arrive through :meth:`append_samples`. With ``swmr=True`` the file is
-    switched to SWMR mode right after the layout is created. ``compress`` stores EMG with
-    gzip + shuffle (readable by any HDF5 tool; used for finished files, not while recording).
+    for their meaning (``recorded_windows``: RECORDED_WINDOW rows, written as
+    ``/emg/recorded_windows``; empty when None). ``sweeps`` (n_sweeps, n_channels, n_samples)
+    makes an epoched file; otherwise samples arrive through :meth:`append_samples`. With
+    ``swmr=True`` the file is switched to SWMR mode right after the layout is created.
+    ``compress`` stores EMG with gzip + shuffle (readable by any HDF5 tool; used for finished
+    files, not while recording).
     """
 
     def __init__(
@@ -62,6 +68,7 @@ class SessionWriter:
         channel_muscles: list[str] | None = None,
         sample_dtype: np.dtype | type = np.int16,
         blocks: np.ndarray | None = None,
+        recorded_windows: np.ndarray | None = None,
         config_toml: str = "",
         devices: dict[str, dict] | None = None,
         with_trigger: bool = True,
@@ -91,7 +98,8 @@ class SessionWriter:
             timespec="seconds"
         )
         meta_attrs["software_version"] = meta.software_version or f"hreflex {__version__}"
-        _set_attrs(f, {"format": FORMAT_NAME, "format_version": version_string(), **meta_attrs})
+        _set_attrs(f, {"format": FORMAT_NAME, "format_version": version_string(), **meta_attrs,
+                       END_STATE: RECORDING})
 
         f.create_group("config").create_dataset("session_toml", data=config_toml, dtype=_STR)
         dev = f.create_group("devices")
@@ -110,6 +118,12 @@ class SessionWriter:
         muscles = list(channel_muscles) if channel_muscles else [""] * n_ch
         emg.create_dataset("channel_muscles", data=muscles, dtype=_STR)
         emg.create_dataset("scale_V_per_count", data=scale).attrs["units"] = "V/count"
+        windows = (
+            empty_table(RECORDED_WINDOW_DTYPE)
+            if recorded_windows is None
+            else as_table(recorded_windows, RECORDED_WINDOW_DTYPE)
+        )
+        emg.create_dataset("recorded_windows", data=windows)
 
         self._samples = self._trigger = None
         if sweeps is not None:
@@ -201,10 +215,15 @@ class SessionWriter:
                 ds.flush()
         self._file.flush()
 
-    def close(self) -> None:
+    def close(self, end_state: str = COMPLETED) -> None:
+        """Record ``end_state`` (``hreflex.io.endstate``: how the file ended), flush, close.
+        Closing again does nothing."""
         if self._file.id.valid:
-            self.flush()
-            self._file.close()
+            try:
+                self._file.attrs.modify(END_STATE, end_state)
+                self.flush()
+            finally:
+                self._file.close()
 
     def __enter__(self) -> SessionWriter:
         return self
@@ -215,7 +234,7 @@ class SessionWriter:
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
-        self.close()
+        self.close(COMPLETED if exc is None else stopped(f"error ({type(exc).__name__}: {exc})"))
 
 
 def store_analysis(path: str | Path, results: dict, annotations: np.ndarray) -> None:

@@ -13,9 +13,10 @@ from pathlib import Path
 import numpy as np
 
 from hreflex.errors import ConfigError, FileFormatError
-from hreflex.io.format import BLOCK_DTYPE, STIMULUS_DTYPE, empty_table
+from hreflex.io.format import BLOCK_DTYPE, RECORDED_WINDOW_DTYPE, STIMULUS_DTYPE, empty_table
 from hreflex.io.importers.tables import read_lines
 from hreflex.io.session import Session, SessionMeta
+from hreflex.io.validate import check_recorded_windows
 
 #: ``--units`` value -> volts per unit
 VOLTS_PER_UNIT = {"V": 1.0, "mV": 1e-3, "uV": 1e-6, "µV": 1e-6}
@@ -38,6 +39,30 @@ def as_number(text: str | float | None) -> float | None:
         return float(text)
     except (TypeError, ValueError):
         return None
+
+
+def intensity_factor(scale: float | None, source: Path) -> float:
+    """mA per stored intensity unit: ``--intensity-scale`` (checked: a positive number) or 1."""
+    if scale is None:
+        return 1.0
+    if not (np.isfinite(scale) and scale > 0):
+        raise ConfigError(f"{source}: --intensity-scale {scale!r} must be a positive number")
+    return float(scale)
+
+
+def read_as(factor: float) -> str:
+    """``"read as µA"`` for a factor of 0.001 mA per unit (how provenance names the unit)."""
+    unit = {1.0: "mA", 1e-3: "µA", 1e-6: "nA", 1e3: "A"}.get(factor, f"units of {factor:g} mA")
+    return f"read as {unit}"
+
+
+def no_scale_for_constant(scale: float | None, source: Path) -> None:
+    """ConfigError when ``--intensity-scale`` comes with a constant ``--intensity`` (mA)."""
+    if scale is not None:
+        raise ConfigError(
+            f"{source}: --intensity-scale applies to intensities read from the file, not to a "
+            "constant --intensity (give it in mA)"
+        )
 
 
 def read_numbers(path: Path) -> np.ndarray:
@@ -108,6 +133,16 @@ def _single_block(label: str) -> np.ndarray:
     return blocks
 
 
+def _windows(windows: np.ndarray | None, n_channels: int, source: Path) -> np.ndarray:
+    """RECORDED_WINDOW rows, checked as the validator checks them (an importer bug, not the
+    user's, if this fails)."""
+    table = empty_table(RECORDED_WINDOW_DTYPE) if windows is None else windows
+    problems = check_recorded_windows(table, n_channels)
+    if problems:
+        raise FileFormatError(f"{source}: " + "; ".join(problems))
+    return table
+
+
 def _channels(names: list[str] | None, muscles: list[str] | None, n: int, source: Path):
     names = list(names) if names else [f"ch{i}" for i in range(n)]
     muscles = list(muscles) if muscles else [""] * n
@@ -132,6 +167,7 @@ def epoched_session(
     description: dict | None = None,
     stimulus_fields: dict[str, np.ndarray] | None = None,
     blocks: np.ndarray | None = None,
+    recorded_windows: np.ndarray | None = None,
 ) -> Session:
     """Epoched :class:`Session` from sweeps in volts.
 
@@ -139,7 +175,8 @@ def epoched_session(
     stimulus. ``intensity_mA`` / ``pulse_width_us``: one value per sweep or a constant.
     ``stimulus_fields``: more per-sweep columns of the stimulus table (``block_id``,
     ``train_id``, ...); with ``blocks`` they replace the default single ``recruitment`` block
-    that holds every sweep. ``description`` goes to ``devices["source"]``.
+    that holds every sweep. ``description`` goes to ``devices["source"]``;
+    ``recorded_windows`` (RECORDED_WINDOW rows) are the source's own M/H windows.
     """
     sweeps = np.asarray(sweeps_V, dtype=np.float32)
     if sweeps.ndim != 3 or 0 in sweeps.shape:
@@ -167,6 +204,7 @@ def epoched_session(
         pre_trigger_ms=float(pre_trigger_ms),
         stimuli=stimuli,
         blocks=_single_block(source.name) if blocks is None else blocks,
+        recorded_windows=_windows(recorded_windows, len(names), source),
         devices={"source": _attrs(description, source)},
     )
 
@@ -184,6 +222,7 @@ def continuous_session(
     channel_muscles: list[str] | None = None,
     meta: SessionMeta | None = None,
     description: dict | None = None,
+    recorded_windows: np.ndarray | None = None,
 ) -> Session:
     """Continuous :class:`Session` from (n_samples, n_channels) volts and stimulus onsets.
 
@@ -225,5 +264,6 @@ def continuous_session(
         trigger=trigger,
         stimuli=stimuli,
         blocks=_single_block(source.name),
+        recorded_windows=_windows(recorded_windows, len(names), source),
         devices={"source": _attrs(description, source)},
     )

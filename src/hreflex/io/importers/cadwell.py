@@ -17,6 +17,7 @@ import numpy as np
 
 from hreflex.errors import FileFormatError
 from hreflex.io.importers.build import epoched_session, volts_per_unit
+from hreflex.io.importers.origins import Origins, value_range
 from hreflex.io.importers.tables import numbers, read_lines, split_rows
 from hreflex.io.session import Session, SessionMeta
 
@@ -167,6 +168,22 @@ def read_cadwell(path: str | Path, *, pre_ms: float | None = None) -> Session:
                 "give the pre-stimulus time with --pre-ms"
             )
     meta, channel, muscle = _meta(header)
+    origins = Origins()
+    origins.set("sample rate", f"{rate:g} Hz", "header", f"ms/Sample {periods[0]}")
+    origins.set(
+        "pre-trigger",
+        f"{pre_ms:g} ms",
+        *(("detected", "stimulus artifact") if detected else ("option", "--pre-ms")),
+    )
+    origins.set("intensity", value_range(intensity, "mA"), "header", "Trace Label (read as mA)")
+    origins.set("pulse width", value_range(width, "µs"), "header", "Trace Label (read as µs)")
+    origins.set("channels", channel, "header", "Test Item")
+    for field, value, row in (
+        ("subject", meta.subject_id, "Patient Name"),
+        ("session", meta.session_id, "Patient Name"),
+    ):
+        if value:
+            origins.set(field, value, "header", row)
     description = {
         "system": "Cadwell Sierra",
         "test_name": _first(header, "Test Name"),
@@ -178,6 +195,7 @@ def read_cadwell(path: str | Path, *, pre_ms: float | None = None) -> Session:
         "ms_per_sample": periods[0],
         "pre_trigger_ms_source": "detected from stimulus artifact" if detected else "given",
         "trace_labels": list(labels),
+        "provenance": origins.text(),
     }
     return epoched_session(
         source,

@@ -19,7 +19,17 @@ import numpy as np
 
 from hreflex.errors import ConfigError, FileFormatError
 from hreflex.io.format import BLOCK_DTYPE, empty_table
-from hreflex.io.importers.build import as_number, epoched_session, read_numbers, volts_per_unit
+from hreflex.io.importers.build import (
+    as_number,
+    epoched_session,
+    intensity_factor,
+    no_scale_for_constant,
+    read_as,
+    read_numbers,
+    volts_per_unit,
+)
+from hreflex.io.importers.options import channel_muscles
+from hreflex.io.importers.origins import Origins, value_range
 from hreflex.io.importers.tables import cells, numbers, read_lines, split_rows
 from hreflex.io.session import Session, SessionMeta
 
@@ -42,6 +52,8 @@ SWEEP, CHANNEL, MUSCLE, VALUE, TIME, SAMPLE = (
     "sample",
 )
 INTENSITY = "intensity_mA"
+#: comment key -> the option that overrides it
+OPTION = {"sample_rate_Hz": "--fs-hz", "pre_trigger_ms": "--pre-ms"}
 
 
 def _is_number(text: str) -> bool:
@@ -175,15 +187,112 @@ def _long(source: Path, columns: list[str], data: list[str]):
     return sweeps, time_ms, per_sweep, names, muscles
 
 
-def _setting(option, settings: dict[str, str], key: str, source: Path) -> float | None:
+def _setting(
+    option, settings: dict[str, str], key: str, source: Path, origins: Origins, what: str
+) -> float | None:
+    """``option``, else the comment ``# key:``, else None; noted as ``what`` ("field unit")."""
+    field, unit = what.rsplit(" ", 1)
     if option is not None:
+        origins.set(field, f"{float(option):g} {unit}", "option", OPTION[key])
         return float(option)
     if key in settings:
         value = as_number(settings[key])
         if value is None:
             raise FileFormatError(f"{source}: comment '{key}: {settings[key]}' is not a number")
+        origins.set(field, f"{value:g} {unit}", "header", f"comment '# {key}:'")
         return value
     return None
+
+
+def _timing(source, settings, time_ms, fs_hz, pre_ms, origins) -> tuple[float, float]:
+    """Sampling rate (Hz) and pre-trigger time (ms): option, comment, else the time column."""
+    rate = _setting(fs_hz, settings, "sample_rate_Hz", source, origins, "sample rate Hz")
+    pre = _setting(pre_ms, settings, "pre_trigger_ms", source, origins, "pre-trigger ms")
+    if time_ms is not None and len(time_ms) > 1:
+        if rate is None:
+            rate = 1000.0 / float(np.median(np.diff(time_ms)))
+            origins.set("sample rate", f"{rate:g} Hz", "detected", "time column steps")
+        if pre is None:
+            pre = -float(time_ms[0])
+            origins.set("pre-trigger", f"{pre:g} ms", "detected", "first time in the time column")
+    if rate is None or pre is None:
+        missing = "--fs-hz" if rate is None else "--pre-ms"
+        raise ConfigError(
+            f"{source}: no time column and no sampling rate / pre-trigger comment; give {missing}"
+        )
+    return rate, pre
+
+
+def _blocks(source: Path, block_rows: list, fields: dict) -> np.ndarray | None:
+    """The block table from ``# block:`` comments, else from a ``block_id`` row/column."""
+    if block_rows:
+        blocks = empty_table(BLOCK_DTYPE, len(block_rows))
+        try:
+            blocks["block_id"] = [int(b[0]) for b in block_rows]
+        except ValueError:
+            raise FileFormatError(
+                f"{source}: comment 'block: <id>,<kind>,<label>' needs an integer id"
+            ) from None
+        blocks["kind"] = [b[1].encode()[:16] for b in block_rows]
+        blocks["label"] = [b[2].encode()[:64] for b in block_rows]
+        return blocks
+    if "block_id" in fields:
+        ids = np.unique(fields["block_id"]).astype(int)
+        blocks = empty_table(BLOCK_DTYPE, len(ids))
+        blocks["block_id"], blocks["kind"] = ids, b"recruitment"
+        return blocks
+    return None
+
+
+def _meta(source, settings, names, muscles, origins) -> tuple[SessionMeta, list[str]]:
+    """Session metadata from the comments, and the channels' muscles: the ``muscle`` row, else
+    the ``# muscle:`` comment (one muscle, or ``CHANNEL=muscle,…``)."""
+    meta = SessionMeta(
+        **{k: settings[k] for k in SessionMeta.__dataclass_fields__ if k in settings}
+    )
+    for key in ("subject_id", "session_id", "species", "nerve", "condition"):
+        if key in settings:
+            origins.set(key.removesuffix("_id"), settings[key], "header", f"comment '# {key}:'")
+    muscles = list(muscles) if muscles else [""] * len(names)
+    if "muscle" in settings:
+        given = channel_muscles(settings["muscle"], names, source, "comment '# muscle:'")
+        meta.muscle = given[min(given)] if given else meta.muscle
+        for k, muscle in given.items():
+            muscles[k] = muscles[k] or muscle
+    return meta, muscles
+
+
+def _intensities(source, per_sweep, intensity, intensity_file, scale, origins):
+    """Intensities (mA): sidecar file, constant, named row/column, else ``intensity_mA``;
+    values read from the file or the sidecar × ``scale`` (mA per stored unit)."""
+    if as_number(intensity) is not None and intensity_file is None:
+        no_scale_for_constant(scale, source)
+        origins.set("intensity", f"{float(intensity):g} mA", "option", "--intensity (read as mA)")
+        return float(intensity)
+    factor = intensity_factor(scale, source)
+    how = "option" if scale is not None else "header"
+    if intensity_file is not None:
+        origins.set(
+            "intensity",
+            Path(intensity_file).name,
+            "option",
+            f"--intensity-file ({read_as(factor)})",
+        )
+        return read_numbers(Path(intensity_file)) * factor
+    key = intensity or INTENSITY
+    if key not in per_sweep:
+        raise FileFormatError(
+            f"{source}: no intensities: no header row / column {key!r}; give --intensity "
+            "(a row/column name or a constant in mA) or --intensity-file"
+        )
+    current = _floats(per_sweep[key], source, f"row/column {key!r}") * factor
+    origins.set(
+        "intensity",
+        value_range(current, "mA"),
+        "option" if intensity else how,
+        f"row/column {key!r} ({read_as(factor)})",
+    )
+    return current
 
 
 def read_csv(
@@ -194,6 +303,7 @@ def read_csv(
     units: str | None = None,
     intensity: str | None = None,
     intensity_file: str | Path | None = None,
+    intensity_scale: float | None = None,
     pulse_width_us: float | None = None,
 ) -> Session:
     """Import a generic sweep CSV (wide or long, see the module doc) as an epoched session.
@@ -202,7 +312,10 @@ def read_csv(
     ``# sample_rate_Hz:``/``# pre_trigger_ms:`` comments, else from the time column (ms).
     ``units`` (V, mV, uV) says what the values are (default: ``# units:``, else V).
     Intensities (mA): ``intensity_file`` (one per sweep), else ``intensity`` (a number, or the
-    name of the header row / column holding them), else the ``intensity_mA`` row / column.
+    name of the header row / column holding them), else the ``intensity_mA`` row / column;
+    values read from the file or the sidecar are multiplied by ``intensity_scale`` (mA per
+    stored unit, default 1). A ``# muscle:`` comment (one muscle, or ``CHANNEL=muscle,…``)
+    gives the channels without a ``muscle`` row their muscle.
     """
     source = Path(path)
     lines = read_lines(source)
@@ -219,56 +332,32 @@ def read_csv(
     else:
         sweeps, time_ms, per_sweep, names, muscles = _wide(source, header, data, first_line)
 
-    scale = volts_per_unit(units or settings.get("units", "V"), source)
-    rate = _setting(fs_hz, settings, "sample_rate_Hz", source)
-    pre = _setting(pre_ms, settings, "pre_trigger_ms", source)
-    if time_ms is not None and len(time_ms) > 1:
-        if rate is None:
-            rate = 1000.0 / float(np.median(np.diff(time_ms)))
-        if pre is None:
-            pre = -float(time_ms[0])
-    if rate is None or pre is None:
-        missing = "--fs-hz" if rate is None else "--pre-ms"
-        raise ConfigError(
-            f"{source}: no time column and no sampling rate / pre-trigger comment; give {missing}"
-        )
-
-    if intensity_file is not None:
-        current = read_numbers(Path(intensity_file))
-    elif as_number(intensity) is not None:
-        current = float(intensity)
-    else:
-        key = intensity or INTENSITY
-        if key not in per_sweep:
-            raise FileFormatError(
-                f"{source}: no intensities: no header row / column {key!r}; give --intensity "
-                "(a row/column name or a constant in mA) or --intensity-file"
-            )
-        current = _floats(per_sweep[key], source, f"row/column {key!r}")
+    origins = Origins()
+    named = CHANNEL in first if long else any(r and r[0] == CHANNEL for r in header)
+    origins.set(
+        "channels",
+        ", ".join(names),
+        *(("header", f"{CHANNEL!r} row/column") if named else ("default", "one channel")),
+    )
+    unit = units or settings.get("units", "V")
+    scale = volts_per_unit(unit, source)
+    how = ("header", "comment '# units:'") if "units" in settings else ("default", "")
+    origins.set("units", unit, *(("option", "--units") if units else how))
+    rate, pre = _timing(source, settings, time_ms, fs_hz, pre_ms, origins)
+    current = _intensities(source, per_sweep, intensity, intensity_file, intensity_scale, origins)
     fields = {
         name: _floats(per_sweep[name], source, f"row/column {name!r}")
         for name in STIMULUS_FIELDS[1:]
         if name in per_sweep
     }
-    width = fields.pop("pulse_width_us", pulse_width_us)
-    blocks = None
-    if block_rows:
-        blocks = empty_table(BLOCK_DTYPE, len(block_rows))
-        try:
-            blocks["block_id"] = [int(b[0]) for b in block_rows]
-        except ValueError:
-            raise FileFormatError(
-                f"{source}: comment 'block: <id>,<kind>,<label>' needs an integer id"
-            ) from None
-        blocks["kind"] = [b[1].encode()[:16] for b in block_rows]
-        blocks["label"] = [b[2].encode()[:64] for b in block_rows]
-    elif "block_id" in fields:
-        ids = np.unique(fields["block_id"]).astype(int)
-        blocks = empty_table(BLOCK_DTYPE, len(ids))
-        blocks["block_id"], blocks["kind"] = ids, b"recruitment"
-    meta = SessionMeta(
-        **{k: settings[k] for k in SessionMeta.__dataclass_fields__ if k in settings}
-    )
+    width = fields.pop("pulse_width_us", None)
+    if pulse_width_us is not None:
+        width = pulse_width_us
+        origins.set("pulse width", f"{width:g} µs", "option", "--pulse-width-us (read as µs)")
+    elif width is not None:
+        detail = "row/column 'pulse_width_us' (read as µs)"
+        origins.set("pulse width", value_range(width, "µs"), "header", detail)
+    meta, muscles = _meta(source, settings, names, muscles, origins)
     return epoched_session(
         source,
         sweeps * scale,
@@ -279,7 +368,11 @@ def read_csv(
         channel_names=names,
         channel_muscles=muscles,
         meta=meta,
-        description={"system": "CSV", "layout": "long" if long else "wide"},
+        description={
+            "system": "CSV",
+            "layout": "long" if long else "wide",
+            "provenance": origins.text(),
+        },
         stimulus_fields=fields,
-        blocks=blocks,
+        blocks=_blocks(source, block_rows, fields),
     )

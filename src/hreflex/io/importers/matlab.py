@@ -19,10 +19,14 @@ from hreflex.io.importers.build import (
     as_number,
     continuous_session,
     epoched_session,
+    intensity_factor,
+    no_scale_for_constant,
     per_stimulus,
+    read_as,
     rising_edges,
     volts_per_unit,
 )
+from hreflex.io.importers.origins import Origins, value_range
 from hreflex.io.session import Session
 
 
@@ -75,11 +79,26 @@ class _MatFile:
         return np.squeeze(arr).astype(np.float64)
 
 
-def _intensity(mat: _MatFile, intensity: str | None) -> np.ndarray | float:
+def _intensity(
+    mat: _MatFile, intensity: str | None, scale: float | None, origins: Origins
+) -> np.ndarray | float:
+    """A constant (mA) or a variable's values × ``scale`` (mA per stored unit)."""
     if intensity is None:
         raise ConfigError(f"{mat.path}: give --intensity (a variable name or a constant in mA)")
     constant = as_number(intensity)
-    return constant if constant is not None else mat(intensity, "intensity").ravel()
+    if constant is not None:
+        no_scale_for_constant(scale, mat.path)
+        origins.set("intensity", f"{constant:g} mA", "option", "--intensity (read as mA)")
+        return constant
+    factor = intensity_factor(scale, mat.path)
+    values = mat(intensity, "intensity").ravel() * factor
+    origins.set(
+        "intensity",
+        value_range(values, "mA"),
+        "option",
+        f"variable {intensity} ({read_as(factor)})",
+    )
+    return values
 
 
 def _need(value, option: str, path: Path):
@@ -143,6 +162,7 @@ def read_mat(
     sweep_axis: int | None = None,
     trigger_threshold: float | None = None,
     units: str | None = None,
+    intensity_scale: float | None = None,
     pulse_width_us: float | None = None,
 ) -> Session:
     """Import a MATLAB .mat file (v5 or v7.3).
@@ -153,19 +173,26 @@ def read_mat(
     vector), ``fs_hz`` and ``intensity`` (one per stimulus, or constant); stimuli are the
     trigger's rising edges through ``trigger_threshold`` (in the trigger's own units; default
     halfway between its minimum and maximum). ``units`` (V, mV, uV; default V) says what the
-    EMG numbers are.
+    EMG numbers are; ``intensity_scale`` (mA per stored unit, default 1) scales an intensity
+    variable.
     """
     path = Path(path)
     if (sweeps is None) == (signal is None):
         raise ConfigError(f"{path}: give either --sweeps (epoched) or --signal (continuous)")
     scale = volts_per_unit(units or "V", path)
     mat = _MatFile(path)
+    origins = Origins()
+    origins.set("units", units or "V", *(("option", "--units") if units else ("default",)))
+    if pulse_width_us is not None:
+        origins.set(
+            "pulse width", f"{pulse_width_us:g} µs", "option", "--pulse-width-us (read as µs)"
+        )
     description = {"system": "MATLAB", "version": "7.3" if mat.hdf5 else "5", "units": units or "V"}
     if sweeps is not None:
         for option, value in (("--trigger", trigger), ("--trigger-threshold", trigger_threshold)):
             if value is not None:
                 raise ConfigError(f"{path}: {option} is for continuous imports (--signal)")
-        current = _intensity(mat, intensity)
+        current = _intensity(mat, intensity, intensity_scale, origins)
         x = _epoched(mat, sweeps, current, sweep_axis)
         return epoched_session(
             path,
@@ -174,7 +201,7 @@ def read_mat(
             _need(pre_ms, "--pre-ms", path),
             per_stimulus(current, x.shape[0], path, f"--intensity {intensity}"),
             pulse_width_us=pulse_width_us,
-            description={**description, "sweeps_variable": sweeps},
+            description={**description, "sweeps_variable": sweeps, "provenance": origins.text()},
         )
     for option, value in (("--pre-ms", pre_ms), ("--sweep-axis", sweep_axis)):
         if value is not None:
@@ -194,7 +221,13 @@ def read_mat(
             f"{path}: variable {trigger!r} never rises through {threshold:g}; expected one "
             "rising edge per stimulus (set --trigger-threshold)"
         )
-    current = _intensity(mat, intensity)
+    current = _intensity(mat, intensity, intensity_scale, origins)
+    how = (
+        ("option", "--trigger-threshold")
+        if trigger_threshold is not None
+        else ("default", "half-way min..max")
+    )
+    origins.set("trigger", f"variable {trigger} rising through {threshold:g}", *how)
     return continuous_session(
         path,
         x * scale,
@@ -208,5 +241,6 @@ def read_mat(
             "signal_variable": signal,
             "trigger_variable": trigger,
             "trigger_threshold": threshold,
+            "provenance": origins.text(),
         },
     )

@@ -17,10 +17,14 @@ from hreflex.io.importers.build import (
     as_number,
     continuous_session,
     epoched_session,
+    intensity_factor,
+    no_scale_for_constant,
+    read_as,
     read_numbers,
     rising_edges,
     volts_per_unit,
 )
+from hreflex.io.importers.origins import Origins
 from hreflex.io.session import Session
 
 
@@ -52,6 +56,36 @@ def _channels(segment) -> dict[str, tuple[np.ndarray, float, float, float | None
     return out
 
 
+def _intensity(source, intensity, intensity_file, scale, origins) -> np.ndarray | float:
+    """A sidecar's values × ``scale`` (mA per stored unit), else a constant (mA)."""
+    if intensity_file is not None:
+        factor = intensity_factor(scale, source)
+        detail = f"--intensity-file ({read_as(factor)})"
+        origins.set("intensity", Path(intensity_file).name, "option", detail)
+        return read_numbers(Path(intensity_file)) * factor
+    if as_number(intensity) is not None:
+        no_scale_for_constant(scale, source)
+        origins.set("intensity", f"{float(intensity):g} mA", "option", "--intensity (read as mA)")
+        return float(intensity)
+    raise ConfigError(f"{source}: give --intensity (a constant in mA) or --intensity-file")
+
+
+def _onsets(source, trigger, threshold, events, channels, t0, rate):
+    """``(onset samples, trigger line or None)`` from an event channel's times or an analog
+    channel's rising edges (``threshold`` in its units, default half-way)."""
+    if trigger in events:
+        times_s = events[trigger].rescale("s").magnitude
+        return np.round((times_s - t0) * rate).astype(np.int64), None
+    if trigger in channels:
+        x = channels[trigger][0]
+        line = x > (0.5 * (x.min() + x.max()) if threshold is None else threshold)
+        return rising_edges(line, 0.5), line
+    raise FileFormatError(
+        f"{source}: trigger {trigger!r} is neither an event channel "
+        f"({', '.join(events) or 'none'}) nor an analog channel ({', '.join(channels)})"
+    )
+
+
 def _read_block(source: Path):
     try:
         import neo.io
@@ -79,6 +113,7 @@ def read_neo(
     intensity_file: str | Path | None = None,
     pre_ms: float | None = None,
     units: str | None = None,
+    intensity_scale: float | None = None,
     pulse_width_us: float | None = None,
 ) -> Session:
     """Import a file neo reads.
@@ -88,19 +123,20 @@ def read_neo(
     name (threshold ``trigger_threshold`` in its units, default half-way); default: the only
     event channel. ``pre_ms``: for several segments, the time from a sweep's start to its
     stimulus. ``units`` (V, mV, uV) applies only to channels without voltage units in the
-    file. Intensity: a constant (``intensity``, mA) or ``intensity_file`` (one per stimulus).
+    file. Intensity: a constant (``intensity``, mA) or ``intensity_file`` (one per stimulus,
+    × ``intensity_scale`` mA per stored unit, default 1).
     """
     source = Path(path)
     reader, block = _read_block(source)
     segments = [s for s in block.segments if s.analogsignals]
     if not segments:
         raise FileFormatError(f"{source}: no analog signals in the file")
-    if intensity_file is not None:
-        current = read_numbers(Path(intensity_file))
-    elif as_number(intensity) is not None:
-        current = float(intensity)
-    else:
-        raise ConfigError(f"{source}: give --intensity (a constant in mA) or --intensity-file")
+    origins = Origins()
+    current = _intensity(source, intensity, intensity_file, intensity_scale, origins)
+    if pulse_width_us is not None:
+        origins.set(
+            "pulse width", f"{pulse_width_us:g} µs", "option", "--pulse-width-us (read as µs)"
+        )
     scale = volts_per_unit(units or "V", source)
     channels = _channels(segments[0])
     names = list(channels)
@@ -112,6 +148,9 @@ def read_neo(
                 f"analog channels: {', '.join(names)})"
             )
         trigger = next(iter(events))
+        origins.set("trigger", f"event channel {trigger}", "default", "the only event channel")
+    elif trigger is not None:
+        origins.set("trigger", trigger, "option", "--trigger")
     wanted = signal.split(",") if signal else [n for n in names if n != trigger]
     missing = [w for w in wanted if w not in channels]
     if missing:
@@ -121,6 +160,8 @@ def read_neo(
     if len({(len(channels[w][0]), channels[w][1]) for w in wanted}) != 1:
         raise FileFormatError(f"{source}: channels {', '.join(wanted)} differ in rate or length")
     rate, t0 = channels[wanted[0]][1], channels[wanted[0]][2]
+    how = ("option", "--signal") if signal else ("default", "every analog channel but the trigger")
+    origins.set("channels", ", ".join(wanted), *how)
     description = {"system": "neo", "reader": reader}
 
     def emg(seg_channels: dict) -> np.ndarray:
@@ -144,21 +185,9 @@ def read_neo(
             current,
             pulse_width_us=pulse_width_us,
             channel_names=wanted,
-            description=description,
+            description={**description, "provenance": origins.text()},
         )
-    if trigger in events:
-        times_s = events[trigger].rescale("s").magnitude
-        onsets, line = np.round((times_s - t0) * rate).astype(np.int64), None
-    elif trigger in channels:
-        x = channels[trigger][0]
-        threshold = 0.5 * (x.min() + x.max()) if trigger_threshold is None else trigger_threshold
-        line = x > threshold
-        onsets = rising_edges(line, 0.5)
-    else:
-        raise FileFormatError(
-            f"{source}: trigger {trigger!r} is neither an event channel "
-            f"({', '.join(events) or 'none'}) nor an analog channel ({', '.join(names)})"
-        )
+    onsets, line = _onsets(source, trigger, trigger_threshold, events, channels, t0, rate)
     return continuous_session(
         source,
         emg(channels),
@@ -168,5 +197,5 @@ def read_neo(
         pulse_width_us=pulse_width_us,
         trigger=line,
         channel_names=wanted,
-        description={**description, "trigger": trigger},
+        description={**description, "trigger": trigger, "provenance": origins.text()},
     )

@@ -12,7 +12,8 @@ Signals (``signal=``):
   ``int16(uint16((k * (c + 1) + 1000 * c) mod 65536))``.
 
 Digital input bit 0 is the stimulus trigger copy: high from the sample index of a pulse (see
-:meth:`EmulatedAmplifier.trigger`) for the pulse duration, at least one sample.
+:meth:`EmulatedAmplifier.trigger`) for the pulse duration, at least one sample; with
+``trigger_line = False`` (a dead or unplugged trigger cable) it stays 0.
 When more than ``buffer_bytes`` wait for the host, new blocks are dropped by the device as the
 firmware does (``first_sample`` jumps, ``seq`` stays continuous, STATUS ``dropped_samples``).
 A real device buffers ~0.1 s; the default (8 MiB, ~12 s at 16 channels × 20 kHz) is larger
@@ -39,7 +40,7 @@ from hreflex.protocol import (
     SampleBlock,
     Status,
 )
-from hreflex.protocol.frames import BLOCK_HEAD_LEN, CRC_LEN, HEADER_LEN, MAX_FRAME_LEN
+from hreflex.protocol.limits import amplifier_config_problem
 from hreflex.sim.emulators.device import EmulatedDevice
 from hreflex.sim.params import Preset
 from hreflex.sim.presets import get_preset
@@ -47,8 +48,6 @@ from hreflex.sim.synth import EmgSynth
 
 __all__ = ["AmplifierConfig", "EmulatedAmplifier", "known_pattern"]
 
-MAX_CHANNELS = 16
-MAX_RATE_HZ = 20_000
 #: most device time generated in one loop turn (keeps the bench lock short after a hiccup)
 MAX_CATCH_UP_S = 0.1
 
@@ -60,10 +59,9 @@ class AmplifierConfig:
     n_channels: int
 
     def valid(self) -> bool:
-        """The firmware's CONFIGURE_AMPLIFIER checks (the block frame must fit 8192 bytes)."""
-        frame = HEADER_LEN + BLOCK_HEAD_LEN + self.samples_per_block * (2 * self.n_channels + 1)
-        return (1 <= self.n_channels <= MAX_CHANNELS and 1 <= self.sample_rate_Hz <= MAX_RATE_HZ
-                and self.samples_per_block >= 1 and frame + CRC_LEN <= MAX_FRAME_LEN)
+        """The protocol's CONFIGURE_AMPLIFIER ranges (``hreflex.protocol.limits``)."""
+        return amplifier_config_problem(self.sample_rate_Hz, self.samples_per_block,
+                                        self.n_channels) is None
 
 
 def known_pattern(first_sample: int, n_samples: int, n_channels: int) -> np.ndarray:
@@ -86,15 +84,19 @@ class EmulatedAmplifier(EmulatedDevice):
     def __init__(self, path: str | Path, *, preset: str | Preset = "soleus_healthy",
                  n_channels: int | None = None, sample_rate_Hz: int | None = None,
                  signal: str = "emg", noise: bool = True, contraction_probability: float = 0.0,
-                 buffer_bytes: int = 1 << 23, **device_options: Any) -> None:
+                 buffer_bytes: int = 1 << 23, trigger_line: bool = True,
+                 **device_options: Any) -> None:
         super().__init__(path, **device_options)
+        #: False: the trigger input is dead (bit 0 stays 0; the EMG still responds)
+        self.trigger_line = trigger_line
         self.preset = get_preset(preset) if isinstance(preset, str) else preset
         rate = int(sample_rate_Hz or self.preset.sample_rate_Hz)
         n_ch = int(n_channels or len(self.preset.channels))
         self.power_on_config = AmplifierConfig(rate, max(1, rate // 1000), n_ch)
-        if not self.power_on_config.valid():
+        why = amplifier_config_problem(rate, max(1, rate // 1000), n_ch)
+        if why is not None:
             raise ConfigError(f"emulated amplifier: {n_ch} channels at {rate} Hz is not "
-                              f"possible (1-{MAX_CHANNELS} channels, 1-{MAX_RATE_HZ} Hz)")
+                              f"possible: {why}")
         if signal not in ("emg", "test"):
             raise ConfigError(f"emulated amplifier: signal must be 'emg' or 'test', got {signal!r}")
         self.signal, self.noise = signal, noise
@@ -160,7 +162,8 @@ class EmulatedAmplifier(EmulatedDevice):
         t = self.clock.time_s(true_s) - self._start_dev_s
         first = max(self._produced, math.ceil(t * rate))  # never in the past (lock order)
         end = max(first + 1, math.ceil((t + pulse_width_us * 1e-6) * rate))
-        self._pulses.append((first, end))
+        if self.trigger_line:
+            self._pulses.append((first, end))
         if self._synth is not None:
             self._synth.stimulate(first + self._synth_offset, intensity_uA / 1000.0,
                                   pulse_width_us)

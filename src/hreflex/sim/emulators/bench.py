@@ -11,8 +11,10 @@
 When the stimulator fires at true time t, the amplifier learns of it at the same instant
 (both devices run under one lock, in one time order): the pulse gets the amplifier sample
 index that t has on the *amplifier's* drifting clock (:meth:`EmulatedAmplifier.trigger`),
-the EMG responds there and the trigger bit goes high. The stimulator reports only its own
-device time. :attr:`EmulatedBench.delivered` keeps what really happened.
+the EMG responds there and the trigger bit goes high (unless ``trigger_line=False``: a dead
+trigger cable). The stimulator reports its own device time and, with
+``latch_sample_index=True``, that amplifier sample too (a stimulator sharing the amplifier's
+sample clock). :attr:`EmulatedBench.delivered` keeps what really happened.
 """
 
 from __future__ import annotations
@@ -54,7 +56,9 @@ class EmulatedBench:
     ``speed``: experiment seconds per wall second (shared :attr:`timebase`); ``drift_ppm``:
     (amplifier, stimulator) clock errors; ``jitter_ms``: output delivery jitter of both
     (experiment ms); ``signal``: ``"emg"`` or ``"test"`` (see the amplifier); ``limits``: the
-    stimulator firmware's. ``preset``, ``n_channels``, ``sample_rate_Hz`` (None: the
+    stimulator firmware's; ``trigger_line`` (False: the trigger input stays 0) and
+    ``latch_sample_index`` (STIM_EVENTs carry the amplifier sample) as above. ``preset``,
+    ``n_channels``, ``sample_rate_Hz`` (None: the
     preset's), ``noise``, ``contraction_probability`` and ``seed`` go to the amplifier's
     :class:`~hreflex.sim.EmgSynth`; ``buffer_bytes`` is the amplifier's output buffer.
     """
@@ -64,7 +68,8 @@ class EmulatedBench:
                  drift_ppm: tuple[float, float] = (80.0, -60.0), jitter_ms: float = 20.0,
                  seed: int = 1, signal: str = "emg", noise: bool = True,
                  contraction_probability: float = 0.0, limits: StimLimits = DEFAULT_LIMITS,
-                 buffer_bytes: int = 1 << 23) -> None:
+                 buffer_bytes: int = 1 << 23, trigger_line: bool = True,
+                 latch_sample_index: bool = False) -> None:
         self.timebase = Timebase(speed)
         self.lock = threading.RLock()
         self.directory = Path(tempfile.mkdtemp(prefix="hreflex-bench-"))
@@ -74,10 +79,11 @@ class EmulatedBench:
             self.directory / "amplifier", preset=preset, n_channels=n_channels,
             sample_rate_Hz=sample_rate_Hz, signal=signal, noise=noise,
             contraction_probability=contraction_probability, buffer_bytes=buffer_bytes,
-            drift_ppm=drift_ppm[0], seed=seed, **common)
+            trigger_line=trigger_line, drift_ppm=drift_ppm[0], seed=seed, **common)
         self.stimulator = EmulatedStimulator(
             self.directory / "stimulator", limits=limits, on_pulse=self._deliver,
-            drift_ppm=drift_ppm[1], seed=seed + 1, **common)
+            latch_sample_index=latch_sample_index, drift_ppm=drift_ppm[1], seed=seed + 1,
+            **common)
         try:
             self.amplifier.start()
             self.stimulator.start()
@@ -102,11 +108,12 @@ class EmulatedBench:
     def true_time_s(self) -> float:
         return self.timebase.now_s()
 
-    def _deliver(self, true_s: float, event: StimEvent) -> None:
+    def _deliver(self, true_s: float, event: StimEvent) -> int | None:
         index = self.amplifier.trigger(true_s, event.intensity_uA, event.pulse_width_us)
         self._delivered.append(DeliveredPulse(
             true_s, index, self.amplifier.epoch, event.intensity_uA / 1000.0,
             event.pulse_width_us, event.pulse_counter, event.device_time_us, event.request_id))
+        return index
 
     def close(self) -> None:
         """Stop both devices and remove their links (idempotent)."""

@@ -4,12 +4,15 @@ The safety rules are :class:`~hreflex.protocol.StimSafety` (the mirror of ``stim
 the device's own drifting µs clock: limits (INTENSITY_LIMIT, PULSE_WIDTH_LIMIT), arming
 (NO_STIMULUS, NOT_ARMED), rate (RATE_LIMIT) and the heartbeat watchdog, evaluated every loop
 turn and before every command; when it disarms the device a STATUS frame is sent. Every
-delivered pulse is reported as a STIM_EVENT with the device time and no ADC sample index
-(this device has no ADC clock), and handed to ``on_pulse(true_time_s, event)`` (the bench).
+delivered pulse is handed to ``on_pulse(true_time_s, event)`` (the bench), which returns the
+amplifier sample it lands on, and reported as a STIM_EVENT with the device time and, only
+with ``latch_sample_index`` (a stimulator that counts the amplifier's sample clock), that
+sample; by default none (this device has no ADC clock).
 """
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -44,10 +47,11 @@ class EmulatedStimulator(EmulatedDevice):
                            Opcode.GET_STATUS})
 
     def __init__(self, path: str | Path, *, limits: StimLimits = DEFAULT_LIMITS,
-                 on_pulse: Callable[[float, StimEvent], None] | None = None,
-                 **device_options: Any) -> None:
+                 on_pulse: Callable[[float, StimEvent], int | None] | None = None,
+                 latch_sample_index: bool = False, **device_options: Any) -> None:
         super().__init__(path, **device_options)
         self.limits, self.on_pulse = limits, on_pulse
+        self.latch_sample_index = latch_sample_index
         self._boot(self.clock.boot_s)
 
     def _boot(self, now: float) -> None:
@@ -101,7 +105,8 @@ class EmulatedStimulator(EmulatedDevice):
             return why
         s = self.safety
         event = StimEvent(s.pulses, None, t_us, s.intensity_uA, s.pulse_width_us, cmd.request_id)
-        if self.on_pulse is not None:
-            self.on_pulse(now, event)
+        index = self.on_pulse(now, event) if self.on_pulse is not None else None
+        if self.latch_sample_index and index is not None:
+            event = dataclasses.replace(event, sample_index=index)
         self._emit(event, now)
         return Reason.OK
