@@ -155,7 +155,9 @@ def test_epocs_like_file_imports_with_no_options(tmp_path, data_format):
     assert w["channel"].tolist() == [0, 1]  # "1" = SOL, "MG"
     assert [decode_str(x) for x in w["wave"]] == ["h", "m"]
     np.testing.assert_array_equal(w["start_ms"], [7, 10])  # 1 block = 40 samples = 10 ms
-    np.testing.assert_array_equal(w["stop_ms"], [12, 20])
+    # stored as EPOCS's last measured sample: round(5 ms x 4 kHz) = 20 samples from 7 ms ->
+    # 11.75 ms; 40 samples from 10 ms -> 19.75 ms
+    np.testing.assert_array_equal(w["stop_ms"], [11.75, 19.75])
     assert [decode_str(x) for x in w["measure"]] == ["mean_rect", "mean_rect"]  # AnalysisType 0
     assert decode_str(w["source"][1]) == (
         "EPOCS ResponseDefinition MGM, mean subtracted, weight 0.5"

@@ -83,8 +83,8 @@ def epocs_p2p_V(session: Session, highpass: tuple[float, int] | None = None) -> 
     """EPOCS's peak-to-peak (RangeIntegrator, AnalysisType 1) in every recorded window of
     ``session``, V, (n_windows, n_stimuli).
 
-    Window = samples ``t + round(start·fs)`` for ``round((stop − start)·fs)`` samples after
-    the stimulus sample ``t``; value = ``max(0, max) − min(0, min)`` there. EPOCS measures its
+    Window = the stored first .. last measured sample, ``t + round(start·fs)`` ..
+    ``t + round(stop·fs)`` after the stimulus sample ``t``; value = ``max(0, max) − min(0, min)`` there. EPOCS measures its
     online filtered signal: ``highpass = (corner_Hz, order)`` applies its IIRBandpass high-pass
     (Butterworth, causal, from the first sample of the run) first; None measures the imported
     EMG as it is, as ``max − min`` (the 0 terms only matter on a signal with an offset).
@@ -96,8 +96,8 @@ def epocs_p2p_V(session: Session, highpass: tuple[float, int] | None = None) -> 
     onsets = session.stimuli["sample_index"]
     out = np.empty((len(session.recorded_windows), len(onsets)))
     for i, w in enumerate(session.recorded_windows):  # a handful of windows; sweeps vectorised
-        first = int(0.5 + w["start_ms"] * fs / 1000)
-        n = int(0.5 + (w["stop_ms"] - w["start_ms"]) * fs / 1000)
+        first = int(0.5 + w["start_ms"] * fs / 1000)  # stored: first and last sample measured
+        n = int(0.5 + (w["stop_ms"] - w["start_ms"]) * fs / 1000) + 1
         cut = x[onsets[:, None] + first + np.arange(n), w["channel"]]  # (n_stimuli, n)
         if highpass is None:
             out[i] = cut.max(axis=1) - cut.min(axis=1)
@@ -154,8 +154,11 @@ def test_epocs_windows_are_stored(imported):
     #   EMG1a, EMG2a (M); AnalysisType= 1 (peak-to-peak). Row 4 measures EMG1, as EPOCS did.
     assert w["channel"].tolist() == [0, 1, 0, 0]
     assert [decode_str(x) for x in w["wave"]] == ["h", "h", "m", "m"]
-    assert w["start_ms"].tolist() == [14, 14, 3.5, 3.5]
-    assert w["stop_ms"].tolist() == [30, 30, 13, 13]
+    # the header's 14-30 ms and 3.5-13 ms as the samples EPOCS measures at 3200 Hz:
+    # round(14 x 3.2) = 45 (14.0625 ms) for round(16 x 3.2) = 51 samples (to 29.6875 ms);
+    # round(3.5 x 3.2) = 11 (3.4375 ms) for round(9.5 x 3.2) = 30 samples (to 12.5 ms)
+    assert w["start_ms"].tolist() == [14.0625, 14.0625, 3.4375, 3.4375]
+    assert w["stop_ms"].tolist() == [29.6875, 29.6875, 12.5, 12.5]
     assert {decode_str(x) for x in w["measure"]} == {"p2p"}
     assert [decode_str(x).split()[-1] for x in w["source"]] == ["EMG1", "EMG2", "EMG1a", "EMG2a"]
     assert session.devices["source"]["online_highpass_Hz"] == 0.5

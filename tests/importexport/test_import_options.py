@@ -166,7 +166,8 @@ def test_import_says_where_each_value_came_from(tmp_path):
         "subject            rat 07  (header: SubjectName)",
         "species            human  (default)",
         "muscles            SOL=soleus, MG=?  (option: --muscle)",
-        "recorded windows   H SOL 7–12 ms mean_rect; M MG 10–20 ms mean_rect  (header: ",
+        # stored as the samples EPOCS measures at 4 kHz: 7-12 ms = samples 28..47 (7-11.75 ms)
+        "recorded windows   H SOL 7–11.75 ms mean_rect; M MG 10–19.75 ms mean_rect  (header: ",
     ):
         assert line in out, out
     assert "warning: " in out and "LookForward" in out  # the ignored trigger bounce

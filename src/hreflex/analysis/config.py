@@ -16,6 +16,7 @@ from hreflex.errors import ConfigError
 from hreflex.io.toml import check_keys, load_toml
 
 AMPLITUDE_MEASURES = ("p2p", "area", "rms", "mean_rect")
+WINDOW_SOURCES = ("auto", "recorded")
 THRESHOLD_METHODS = ("fraction", "mmax", "background")
 #: default ``threshold_value`` per method: 5 % of the curve's own maximum, 10 % of Mmax,
 #: 2 x the background (noise) peak-to-peak
@@ -71,7 +72,6 @@ class ConditioningConfig:
     """Baseline removal and optional zero-phase filters (applied per sweep)."""
 
     baseline_ms: tuple[float, float] = (-55.0, -5.0)  #: DC is the mean over this window
-    detrend_min_ms: float = 30.0  #: ... or its linear trend, when it holds this long (0 = off)
     bandpass: bool = False  #: off by default: p2p is measured on the amplifier's signal
     bandpass_Hz: tuple[float, float] = (10.0, 1000.0)  #: surface-EMG band when switched on
     filter_order: int = 2  #: Butterworth order (doubled by the forward-backward pass)
@@ -84,12 +84,16 @@ class ConditioningConfig:
 class WindowConfig:
     """Automatic M/H windows, their priors and manual overrides.
 
-    ``manual`` maps a channel name (or ``"*"``: every channel) to ``{"m": (start, stop),
+    ``source = "recorded"`` uses the windows stored in the session (``/emg/recorded_windows``,
+    e.g. EPOCS's own) where a channel has them. ``manual`` maps a channel name (or ``"*"``: every channel) to ``{"m": (start, stop),
     "h": (start, stop)}`` in ms after the stimulus; either key may be left out.
     """
 
+    source: str = "auto"  #: auto | recorded (the windows the recording system stored)
     priors: tuple[WindowPrior, ...] = DEFAULT_PRIORS
     manual: dict[str, dict[str, tuple[float, float]]] = field(default_factory=dict)
+    detrend_min_ms: float = 30.0  #: level means lose their baseline's linear trend (drift)
+    #: before the search when the baseline window holds this long (0 = off)
     activity_sd: float = 5.0  #: activity counts above this x noise RMS of the level mean
     activity_fraction: float = 0.02  #: ... and above this fraction of its own peak
     h_dominance: float = 0.5  #: M ends where a low-M intensity has 1/this x the top's activity
@@ -243,6 +247,8 @@ def config_from_dict(data: dict[str, Any], where: str = "analysis config") -> An
     ``where`` names the source in error messages, e.g. the file name.
     """
     check_keys(data, ["amplitude", *_SECTIONS], where)
+    if isinstance(data.get("windows"), str):  # windows = "recorded": short for [windows] source
+        data = {**data, "windows": {"source": data["windows"]}}
     cfg = AnalysisConfig()
     if "amplitude" in data:
         cfg = replace(cfg, amplitude=_coerce(AnalysisConfig, "amplitude", data["amplitude"], where))
@@ -265,6 +271,9 @@ def _validate(cfg: AnalysisConfig, where: str) -> None:
     if cfg.amplitude not in AMPLITUDE_MEASURES:
         raise ConfigError(f"{where} amplitude: {cfg.amplitude!r} is not one of "
                           f"{', '.join(AMPLITUDE_MEASURES)}")
+    if cfg.windows.source not in WINDOW_SOURCES:
+        raise ConfigError(f"{where} [windows] source: {cfg.windows.source!r} is not one of "
+                          f"{', '.join(WINDOW_SOURCES)}")
     method = cfg.recruitment.threshold_method
     if method not in THRESHOLD_METHODS:
         raise ConfigError(f"{where} [recruitment] threshold_method: {method!r} is not one of "

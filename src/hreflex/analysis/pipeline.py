@@ -23,6 +23,7 @@ from hreflex.analysis.qc import annotations, background_limit, excluded, sweep_r
 from hreflex.analysis.rdd import RddResult, rdd, trains_of
 from hreflex.analysis.recruitment import RecruitmentResult, recruitment
 from hreflex.analysis.results import AnalysisResult, ChannelResult, SweepTable
+from hreflex.analysis.window_sources import given_windows
 from hreflex.analysis.windows import ChannelWindows, apply_manual, find_windows, quiet_rms
 from hreflex.io.format import ANNOTATION_DTYPE, decode_str, empty_table
 from hreflex.io.session import Session
@@ -108,10 +109,14 @@ def _filtered(data: np.ndarray, time_ms: np.ndarray, fs: float,
 
 
 def analyze_session(session: Session, config: AnalysisConfig | None = None, *,
-                    input_info: dict[str, Any] | None = None) -> AnalysisResult:
+                    input_info: dict[str, Any] | None = None,
+                    windows_from: dict[str, dict[str, tuple[float, float]]] | None = None
+                    ) -> AnalysisResult:
     """Analyse every channel of ``session`` (see ``docs/METRICS.md`` for each step).
 
-    ``input_info`` is merged into ``provenance["input"]`` (e.g. ``{"sha256": ...}``).
+    ``input_info`` is merged into ``provenance["input"]`` (e.g. ``{"sha256": ...}``);
+    ``windows_from``: channel name (or "*") -> windows to use instead of the automatic ones
+    (e.g. from the same subject's recruitment run, :func:`window_sources.spans_from_results`).
     Problems with the data never raise: they end up as per-channel messages and null
     values with reasons.
     """
@@ -135,7 +140,7 @@ def analyze_session(session: Session, config: AnalysisConfig | None = None, *,
     pulse_end_ms = float(np.median(width)) / 1000.0 if width.size else 0.0
     data, _ = cond.remove_baseline(ep.data_V, t, c_cfg.baseline_ms,
                                    pulse_end_ms + max(p.blank_ms[1] for p in priors),
-                                   overwrite=True, detrend_min_ms=c_cfg.detrend_min_ms)
+                                   overwrite=True)
     usable = ep.unusable == ""
     if (usable.sum(axis=0) < usable.shape[0]).any():
         messages.append(f"{int((~usable.all(axis=1)).sum())} of {usable.shape[0]} sweeps "
@@ -152,6 +157,9 @@ def analyze_session(session: Session, config: AnalysisConfig | None = None, *,
     n_level = level_stats(np.zeros(usable.shape), level, levels.size, usable & win_sel[:, None])[2]
     has_level = (n_level > 0).any(axis=0)
     means = level_means(data, level, levels.size, usable & win_sel[:, None])
+    if baseline is not None:  # slow drift out of the picture the windows are found in
+        means = cond.remove_baseline(means, t, c_cfg.baseline_ms, overwrite=True,
+                                     detrend_min_ms=cfg.windows.detrend_min_ms)[0]
     # flat (all samples equal): every mean sweep is exactly 0 once its DC is removed
     flat = ~(np.abs(means).max(axis=(0, 2), initial=0.0) > 0) | ~usable.any(axis=0)
     windows: list[ChannelWindows | None] = []
@@ -165,11 +173,14 @@ def analyze_session(session: Session, config: AnalysisConfig | None = None, *,
         have = n_level[:, c] > 0
         found = find_windows(means[have, c], t, priors[c], cfg.windows, pulse_end_ms, baseline,
                              levels[have])
-        manual = cfg.windows.manual.get(name, cfg.windows.manual.get("*"))
-        if manual:
-            found = apply_manual(found, manual, t)
+        layers, notes = given_windows(
+            name, c, cfg.windows.manual, windows_from,
+            session.recorded_windows if cfg.windows.source == "recorded" else None,
+            cfg.amplitude)
+        for spans, source in layers:
+            found = apply_manual(found, spans, t, source)
         windows.append(found)
-        ch_msgs[c].extend(found.notes)
+        ch_msgs[c].extend([*found.notes, *notes])
 
     if c_cfg.bandpass or c_cfg.notch:
         blank_until = [w.blank_ms if w else pulse_end_ms + p.blank_ms[1]
@@ -202,14 +213,15 @@ def analyze_session(session: Session, config: AnalysisConfig | None = None, *,
         w = windows[c]
         lat: dict[str, float | None] = {"m": None, "h": None, "m_peak": None, "h_peak": None}
         why: dict[str, str] = {}
-        for wave, amp, stats in (("m", m_amp, m_stats), ("h", h_amp, h_stats)):
+        for wave, amp in (("m", m_amp), ("h", h_amp)):
             win = getattr(w, wave) if w else None
             if win is None:
                 why[wave] = why[f"{wave}_peak"] = (
                     f"no {wave.upper()} window" + (f" ({'; '.join(w.notes)})" if w and w.notes
                                                    else ""))
                 continue
-            pooled = stats[0][:, c]
+            pooled = level_stats(amp[:, c:c + 1], level, levels.size,
+                                 (include[:, c] & win_sel)[:, None])[0][:, 0]
             big = np.nanmax(pooled) if np.isfinite(pooled).any() else np.nan
             sel = include[:, c] & win_sel & (amp[:, c] >= LATENCY_FRACTION * big)
             if not sel.any():

@@ -112,11 +112,9 @@ def overlay_sweeps(session: Session, result: AnalysisResult, end_ms: float
     """Sweeps for display: ``(time_ms (n_samples,), mV (n_sweeps, n_channels, n_samples))``
     up to ``end_ms`` after each stimulus, each sweep's baseline (the analysis' baseline
     window) removed, no filtering."""
-    conditioning = result.parameters["conditioning"]
-    baseline = tuple(conditioning["baseline_ms"])
+    baseline = tuple(result.parameters["conditioning"]["baseline_ms"])
     ep = make_epochs(session, min(baseline[0], -0.1 * end_ms), end_ms)
-    data, _ = remove_baseline(ep.data_V, ep.time_ms, baseline,
-                              detrend_min_ms=conditioning.get("detrend_min_ms", 0.0))
+    data, _ = remove_baseline(ep.data_V, ep.time_ms, baseline)
     return ep.time_ms, data * 1e3
 
 

@@ -376,7 +376,7 @@ def read_bci2000(
     width = _pulse_width(h, layout, pulse_width_us, origins)
     meta, extra = _meta(h, origins)
     names = [labels[k] for k in emg]
-    windows = epocs_windows(h, trapped, emg, labels, layout["block_s"])
+    windows = epocs_windows(h, trapped, emg, labels, layout["block_s"], layout["rate"])
     if h.param("ResponseDefinition") is not None:
         analysis = h.text("AnalysisType")
         origins.set(

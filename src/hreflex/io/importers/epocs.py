@@ -67,14 +67,26 @@ def _columns(p: Param) -> dict[str, int] | None:
     return cols if p.cols > max(cols.values()) else None
 
 
+def sample_span_ms(start_ms: float, stop_ms: float, rate_Hz: float) -> tuple[float, float]:
+    """The times of the first and last sample EPOCS measures for a window ``Start``..``End``:
+    samples ``round(Start fs)`` .. ``round(Start fs) + round((End - Start) fs) - 1``."""
+    first = int(np.floor(start_ms * rate_Hz / 1e3 + 0.5))
+    n = int(np.floor((stop_ms - start_ms) * rate_Hz / 1e3 + 0.5))
+    return first * 1e3 / rate_Hz, (first + max(n, 1) - 1) * 1e3 / rate_Hz
+
+
 def epocs_windows(
-    header: Header, trapped: list[int], emg: list[int], labels: list[str], block_s: float | None
+    header: Header, trapped: list[int], emg: list[int], labels: list[str], block_s: float | None,
+    rate_Hz: float | None = None,
 ) -> np.ndarray:
     """RECORDED_WINDOW rows from ``ResponseDefinition`` (empty when the header has none).
 
     ``trapped``: source-channel indices of ``ChannelsToTrap`` (what the RangeIntegrator sees,
     in order); ``emg``: source-channel index of each session channel; ``labels``: the source
-    channel labels; ``block_s``: the duration of a sample block (for times without unit).
+    channel labels; ``block_s``: the duration of a sample block (for times without unit);
+    ``rate_Hz``: the sampling rate: each window is stored as the times of the first and last
+    sample EPOCS measured (:func:`sample_span_ms`), so a window taken as ``start <= t <=
+    stop`` measures exactly EPOCS's samples (None: the nominal Start and End).
     Rows that cannot be placed (unknown channel, wave or time) are skipped with a
     :class:`SourceWarning` naming them.
     """
@@ -131,6 +143,8 @@ def epocs_windows(
         if as_number(weight) != 1.0:
             text += f", weight {weight}"
         measure = _measure(analysis, row[cols["Norm"]])
+        if rate_Hz:
+            start, stop = sample_span_ms(start, stop, rate_Hz)
         rows.append((channel, wave.encode(), start, stop, measure.encode(), text.encode()[:64]))
     if skipped:
         warnings.warn(
