@@ -6,7 +6,14 @@ import numpy as np
 import pytest
 
 from hreflex.analysis.config import RddConfig
-from hreflex.analysis.rdd import infer_trains, rdd, trains_of
+from hreflex.analysis.rdd import (
+    _ratio_ci,
+    infer_trains,
+    net_of_floor,
+    rdd,
+    trains_of,
+    trial_variance,
+)
 from hreflex.io.format import STIMULUS_DTYPE, empty_table
 
 
@@ -91,3 +98,26 @@ def test_missing_reference_and_no_trains_are_reasons():
     none = infer_trains(time[:12], intensity[:12], RddConfig())
     r = rdd(np.ones(12), np.ones(12), np.ones(12, bool), none, RddConfig())
     assert not r.rows and "no stimulus trains" in r.reason
+
+
+def test_trial_variance_ignores_the_course_of_depression_along_a_train():
+    rng = np.random.default_rng(4)
+    pulses, trains = 10, 200
+    trend = 1.0 - 0.05 * np.arange(pulses)  # depression deepening pulse by pulse
+    h = (trend + rng.normal(0, 0.1, (trains, pulses))).reshape(-1)
+    group = np.zeros(h.size, np.int64)
+    train = np.repeat(np.arange(trains), pulses)
+    pulse = np.tile(np.arange(pulses), trains)
+    var, dof = trial_variance(h, group, train, pulse, 1)
+    assert var[0] == pytest.approx(0.01, rel=0.1) and dof[0] == trains * (pulses - 2)
+    var, _ = trial_variance(np.tile(trend, trains), group, train, pulse, 1)
+    assert var[0] == pytest.approx(0.0, abs=1e-12)  # a pure (linear) course is not noise
+
+
+def test_ratio_interval_by_the_delta_method_on_the_log_ratio():
+    # ratio 2 / 4; SE 0.1 and 0.2; t(0.975, 8) = 2.306004
+    half = 2.306004 * np.hypot(0.1 / 2, 0.2 / 4)
+    lo, hi = _ratio_ci(0.5, (2.0, 4.0), (0.1, 0.2), float("nan"), 8)
+    assert (lo, hi) == pytest.approx((0.5 * np.exp(-half), 0.5 * np.exp(half)), rel=1e-5)
+    assert net_of_floor(np.array([5.0]), 3.0)[0] == pytest.approx(4.0)
+    assert net_of_floor(np.array([2.0]), 3.0)[0] == 0.0

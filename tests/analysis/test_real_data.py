@@ -26,7 +26,7 @@ def test_m_max_of_16_sessions():
     """The README: measuring in the lab's window reproduces 15 of the 16 rows to the µV."""
     with open(DATA / "s2718tdvg" / "m_max.csv") as f:
         rows = list(csv.DictReader(f))
-    lab, auto = [], []
+    lab, auto, auto_3pct = [], [], []
     for row in rows:
         side = "left" if row["side"] == "inv" else "right"
         session = read_cadwell(
@@ -37,8 +37,13 @@ def test_m_max_of_16_sessions():
         for hits, c in ((lab, cfg), (auto, None)):
             m = analyze_session(session, c).channels[0].recruitment.mmax_observed_mV
             hits.append(round(m * 1000) == published)
+        auto_3pct.append(abs(m * 1000 / published - 1) <= 0.03)
     assert sum(lab) == 15
-    assert sum(auto) >= 14  # automatic windows (one starts inside a slow artifact tail)
+    # automatic windows: 15 to the µV (the M window starts after the artifact tail the
+    # followup/inv/Gastroc M rides on, as the lab's does); post/inv/Gastroc, which the lab's
+    # own window does not reproduce either (README), within 1 %
+    assert sum(auto) == 15
+    assert all(auto_3pct)
 
 
 def test_forearm_m_max_and_h_max_with_lab_and_automatic_windows():
@@ -58,3 +63,25 @@ def test_forearm_m_max_and_h_max_with_lab_and_automatic_windows():
         np.testing.assert_allclose(h, h_lab, atol=0.05)
         assert result.channels[0].recruitment.hmax_observed_mV * 1000 == pytest.approx(
             h_lab[0], abs=0.05)
+
+
+EPOCS = DATA.parent / "epocs" / "fcr2l-2016-09-22-14-21-R41-ST.dat"
+
+
+@pytest.mark.skipif(not EPOCS.is_file(), reason="shared EPOCS recording not present")
+def test_epocs_responses_in_its_recorded_windows():
+    """windows = "recorded": EPOCS's own peak-to-peak values (ResponseFeedbackValue and what
+    its RangeIntegrator computes on its 0.5 Hz high-passed signal) within 1 %."""
+    from hreflex.io.importers import import_file
+    from tests.importexport.test_epocs import epocs_p2p_V
+
+    session = import_file(EPOCS)
+    epocs = epocs_p2p_V(session, (0.5, 2))
+    result = analyze_session(session, config_from_dict({"windows": "recorded"}))
+    for i, w in enumerate(session.recorded_windows):
+        wave, c = w["wave"].decode(), int(w["channel"])
+        win = getattr(result.channels[c].windows, wave)
+        assert (win.source, win.start_ms, win.stop_ms) == ("recorded", w["start_ms"],
+                                                          w["stop_ms"])
+        measured = getattr(result.sweeps, wave).p2p_mV[:, c] * 1e-3
+        np.testing.assert_allclose(measured, epocs[i], rtol=0.01)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 import pytest
 
@@ -72,3 +74,59 @@ def test_no_h_reflex_gives_no_h_window():
         assert "no H-reflex" in c.recruitment.reasons["hmax_mV"]
         assert c.recruitment.mmax_mV == pytest.approx(
             session.devices["simulator"]["truth_Mmax_mV"][c.index], rel=0.03)
+
+
+LV = np.linspace(0, 1, 12)  # 12 intensity levels, 0..1 (relative)
+MA = np.linspace(2, 40, 12)  # their intensities, mA
+
+
+def _levels(*parts, sigma=3e-6):
+    """Level means (12, T): sum of (profile (12,), wave (T,)) parts plus noise."""
+    x = sum(p[:, None] * w[None, :] for p, w in parts)
+    return x + np.random.default_rng(7).normal(0, sigma, x.shape)
+
+
+M_PROFILE = 1 / (1 + np.exp(-(LV - 0.55) / 0.07))
+H_PROFILE = np.exp(-0.5 * ((LV - 0.3) / 0.12) ** 2)
+
+
+def test_a_wave_that_does_not_depend_on_intensity_is_left_out():
+    """Like the RecruitmentCurveFitting example: M 8-16 ms, a wave at 17-27 ms already there
+    below threshold, H 34.6-42.4 ms: the M window must not take in the late wave."""
+    late = _wave(17, 10, 0.6e-3)
+    x = _levels((M_PROFILE, _wave(8, 8, 8e-3)), (np.ones(12), late), (H_PROFILE, _wave(34.6, 7.8, 3e-3)))
+    w = find_windows(x, T, DEFAULT_PRIORS[0], WindowConfig(), 1.0, BASELINE, MA)
+    assert w.m.stop_ms == pytest.approx(16.0, abs=1.0)
+    assert (w.h.start_ms, w.h.stop_ms) == pytest.approx((34.6, 42.4), abs=1.0)
+    roles = {round(a): r for a, b, r in w.components}
+    assert roles.get(17) == "does not depend on intensity"
+
+
+def test_a_late_wave_of_supramaximal_stimuli_is_not_taken_for_h():
+    """No H-reflex; an F-wave-like wave at 45-50 ms appears only once M is near its maximum."""
+    f_profile = np.clip((LV - 0.8) / 0.2, 0, 1)
+    x = _levels((M_PROFILE, _wave(6, 12, 8e-3)), (f_profile, _wave(45, 5, 0.4e-3)))
+    w = find_windows(x, T, DEFAULT_PRIORS[0], WindowConfig(), 1.0, BASELINE, MA)
+    assert w.h is None and any("no H-reflex" in n for n in w.notes)
+    assert any("F-wave" in r for _, _, r in w.components)
+
+
+def test_two_h_candidates_of_one_size_are_reported_as_ambiguous():
+    x = _levels((M_PROFILE, _wave(6, 10, 8e-3)), (H_PROFILE, _wave(24, 6, 2e-3)),
+                (H_PROFILE, _wave(36, 6, 2e-3)))
+    w = find_windows(x, T, DEFAULT_PRIORS[0], WindowConfig(), 1.0, BASELINE, MA)
+    assert w.h is None
+    note = next(n for n in w.notes if "ambiguous" in n)
+    starts = [float(v) for v in re.findall(r"(\d+\.\d)-\d+\.\d ms", note)]
+    assert starts == pytest.approx([24.0, 36.0], abs=0.5)
+
+
+def test_windows_carry_evidence_and_confidence():
+    x = _levels((M_PROFILE, _wave(6, 12, 8e-3)), (H_PROFILE, _wave(30, 12, 3e-3)))
+    w = find_windows(x, T, DEFAULT_PRIORS[0], WindowConfig(), 1.0, BASELINE, MA)
+    assert 0.9 <= w.m.confidence <= 1 and 0.9 <= w.h.confidence <= 1
+    assert "growing with intensity" in w.m.evidence and "largest at" in w.h.evidence
+    # one level only: no intensity dependence to check, so lower confidence, and a note
+    one = find_windows(x[7:8], T, DEFAULT_PRIORS[0], WindowConfig(), 1.0, BASELINE, MA[7:8])
+    assert one.m.confidence <= 0.6 and "not checked" in one.m.evidence
+    assert any("1 stimulated intensity level" in n for n in one.notes)

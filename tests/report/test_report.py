@@ -164,7 +164,7 @@ def test_cli_report_uses_the_config_and_reports_bad_files_on_one_line(reports, t
     area = analyze_session(read_session(path), load_config(config)).channels[0].recruitment
     assert page.values["PL/recruitment/mmax_mV"][0] == area.mmax_mV
     assert area.mmax_mV != reports["rat_sci"][3]["channels"][0]["recruitment"]["mmax_mV"]
-    assert any(r[0] == "Mmax" and r[2] == "mV·ms" for r in page.rows)
+    assert any(r[0] == "Mmax" and r[3] == "mV·ms" for r in page.rows)  # after the interval
     bad = tmp_path / "bad.h5"
     bad.write_bytes(b"not hdf5")
     result = CliRunner().invoke(cli, ["report", str(bad), "--out", str(tmp_path / "b")])

@@ -85,3 +85,12 @@ def notch(data_V: np.ndarray, sample_rate_Hz: float, freq_Hz: float,
                           f"frequency of {sample_rate_Hz:g} Hz")
     b, a = signal.iirnotch(freq_Hz, q, fs=sample_rate_Hz)
     return signal.filtfilt(b, a, data_V, axis=-1)
+
+
+def online_highpass(continuous: np.ndarray, sample_rate_Hz: float, corner_Hz: float,
+                    order: int) -> np.ndarray:
+    """A recording system's causal online high-pass (Butterworth of ``order``, run from the
+    first sample, as EPOCS's IIRBandpass does) applied to continuous samples (n, n_channels);
+    float32, the input untouched."""
+    b, a = signal.butter(int(order), corner_Hz, "highpass", fs=sample_rate_Hz)
+    return signal.lfilter(b, a, np.asarray(continuous, np.float64), axis=0).astype(np.float32)

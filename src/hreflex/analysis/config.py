@@ -8,6 +8,7 @@ naming the file, table and key of any mistake.
 
 from __future__ import annotations
 
+import math
 from dataclasses import asdict, dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
@@ -96,8 +97,7 @@ class WindowConfig:
     #: before the search when the baseline window holds this long (0 = off)
     activity_sd: float = 5.0  #: activity counts above this x noise RMS of the level mean
     activity_fraction: float = 0.02  #: ... and above this fraction of its own peak
-    h_dominance: float = 0.5  #: M ends where a low-M intensity has 1/this x the top's activity
-    onset_sd: float = 3.0  #: onset: last crossing of this x noise RMS before the peak
+    onset_sd: float = 3.0  #: onset: departure from the baseline by this x its noise RMS
 
 
 @dataclass(frozen=True)
@@ -174,6 +174,18 @@ def _pair(value: Any, where: str) -> tuple[float, float]:
     return float(value[0]), float(value[1])
 
 
+#: allowed ranges of the numeric keys, as (left bracket, low, high or None, right bracket);
+#: every other number must be >= 0
+RANGES: dict[str, tuple[str, float, float | None, str]] = {
+    "activity_sd": ("(", 0.0, None, ")"), "activity_fraction": ("[", 0.0, 1.0, ")"),
+    "onset_sd": ("(", 0.0, None, ")"), "filter_order": ("[", 1, 8, "]"),
+    "notch_Hz": ("(", 0.0, None, ")"), "notch_q": ("(", 0.0, None, ")"),
+    "min_r2": ("[", 0.0, 1.0, "]"), "plateau_fraction": ("(", 0.0, 1.0, "]"),
+    "intensity_tolerance": ("[", 0.0, 1.0, ")"), "skip_first": ("[", 0, 1000, "]"),
+    "min_pulses": ("[", 2, 10000, "]"),
+}
+
+
 def _coerce(cls: type, name: str, value: Any, where: str) -> Any:
     """Check one scalar/pair/list value against the type of ``cls.name``'s default."""
     default = {f.name: f.default for f in fields(cls)}[name]
@@ -185,8 +197,16 @@ def _coerce(cls: type, name: str, value: Any, where: str) -> Any:
     if isinstance(default, (int, float)):
         if isinstance(value, bool) or not isinstance(value, (int, float)):
             raise ConfigError(f"{key}: expected a number, got {value!r}")
-        if value < 0:
-            raise ConfigError(f"{key}: must be >= 0, got {value!r}")
+        if not math.isfinite(value):
+            raise ConfigError(f"{key}: must be a finite number, got {value!r}")
+        if isinstance(default, int) and value != int(value):
+            raise ConfigError(f"{key}: expected a whole number, got {value!r}")
+        left, lo, hi, right = RANGES.get(name, ("[", 0.0, None, ")"))
+        ok = (value >= lo if left == "[" else value > lo) and (
+            hi is None or (value <= hi if right == "]" else value < hi))
+        if not ok:
+            top = "inf" if hi is None else f"{hi:g}"
+            raise ConfigError(f"{key}: must be in {left}{lo:g}, {top}{right}, got {value!r}")
         return type(default)(value)
     if isinstance(default, str):
         if not isinstance(value, str):

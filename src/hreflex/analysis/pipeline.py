@@ -6,6 +6,7 @@ files is the caller's job (``hreflex analyze``).
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import datetime, timezone
 from typing import Any
 
@@ -108,6 +109,20 @@ def _filtered(data: np.ndarray, time_ms: np.ndarray, fs: float,
     return data
 
 
+def _as_recorded(session: Session) -> Session:
+    """The session as its recording system measured it: with the online high-pass its source
+    describes (``/devices/source`` ``online_highpass_Hz`` / ``_order``, e.g. EPOCS) applied
+    to continuous data, so amplitudes in its recorded windows are the system's own."""
+    src = session.devices.get("source", {})
+    corner, order = src.get("online_highpass_Hz"), src.get("online_highpass_order")
+    if session.continuous is None or not corner or not order or corner <= 0:
+        return session
+    volts = session.continuous * session.scale_V_per_count[None, :]
+    return replace(session, continuous=cond.online_highpass(volts, session.sample_rate_Hz,
+                                                            float(corner), int(order)),
+                   scale_V_per_count=np.ones(session.n_channels))
+
+
 def analyze_session(session: Session, config: AnalysisConfig | None = None, *,
                     input_info: dict[str, Any] | None = None,
                     windows_from: dict[str, dict[str, tuple[float, float]]] | None = None
@@ -121,6 +136,8 @@ def analyze_session(session: Session, config: AnalysisConfig | None = None, *,
     values with reasons.
     """
     cfg = config or AnalysisConfig()
+    if cfg.windows.source == "recorded":
+        session = _as_recorded(session)
     stim = session.stimuli
     n_ch = session.n_channels
     if len(stim) == 0:
@@ -177,10 +194,12 @@ def analyze_session(session: Session, config: AnalysisConfig | None = None, *,
             name, c, cfg.windows.manual, windows_from,
             session.recorded_windows if cfg.windows.source == "recorded" else None,
             cfg.amplitude)
+        n_auto = len(found.notes)
         for spans, source in layers:
             found = apply_manual(found, spans, t, source)
-        windows.append(found)
-        ch_msgs[c].extend([*found.notes, *notes])
+        given_both = all(w is not None and w.source != "auto" for w in (found.m, found.h))
+        windows.append(found)  # with both windows given, the search's own notes do not apply
+        ch_msgs[c].extend([*found.notes[n_auto if given_both else 0:], *notes])
 
     if c_cfg.bandpass or c_cfg.notch:
         blank_until = [w.blank_ms if w else pulse_end_ms + p.blank_ms[1]

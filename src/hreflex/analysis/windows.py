@@ -30,7 +30,7 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
-from hreflex.analysis.components import Component, components, moving_rms
+from hreflex.analysis.components import Component, component, components, moving_rms
 from hreflex.analysis.config import WindowConfig, WindowPrior
 from hreflex.analysis.latency import ONSET_FRACTION, takeoff
 
@@ -43,6 +43,8 @@ INFORMATIVE = 0.3
 F_WAVE_M_FRACTION = 0.9
 #: a runner-up H candidate at least this fraction of the best one's size: H is ambiguous
 AMBIGUOUS = 0.8
+#: touching H candidates whose profiles have at least this cosine are pieces of one wave
+PIECE_COSINE = 0.9
 #: the steep part of the artifact is over once a sample-to-sample step is below this fraction
 #: of the largest step of the artifact
 ARTIFACT_STEP = 0.1
@@ -149,8 +151,10 @@ def _artifact_like(c: Component, first: int) -> bool:
     """A component that starts where the blanking ends and only decays from there (no turn
     of at least 20 % of its range inside it): an artifact tail, not a wave."""
     w = c.waveform_V[c.start:c.stop]
-    if c.start > first + 1 or w.size < 3:
+    if c.start > first + 1:
         return False
+    if w.size < 3:  # a couple of samples right at the blanking: what is left of the artifact
+        return True
     span = float(w.max() - w.min())
     d = np.sign(np.diff(w))
     turns = np.flatnonzero(d[1:] * d[:-1] < 0) + 1
@@ -167,6 +171,16 @@ class _Scene:
     stimulated: np.ndarray
     time_ms: np.ndarray
     roles: list[str]
+    x: np.ndarray  #: the level means (L, T)
+    sigma: np.ndarray  #: their noise RMS (L,)
+    noise_p2p: np.ndarray
+
+    def merge(self, first: int, last: int) -> None:
+        """Make components ``first..last`` (touching pieces of one wave) one component."""
+        c = component(self.x, self.sigma, self.comps[first].start, self.comps[last].stop)
+        self.comps[first:last + 1] = [c]
+        self.rel[first:last + 1] = [_relative(c, self.noise_p2p)]
+        self.roles[first:last + 1] = [""]
 
     def t(self, k: int) -> tuple[float, float]:
         c = self.comps[k]
@@ -200,12 +214,25 @@ def _pick_h(s: _Scene, prior: WindowPrior, m: int | None, informative: bool
                 after.remove(k)
     if not after:
         return None, None
-    after.sort(key=lambda k: s.comps[k].peak_V(), reverse=True)
-    if len(after) > 1 and s.comps[after[1]].peak_V() >= AMBIGUOUS * s.comps[after[0]].peak_V():
-        spans = " and ".join(f"{s.t(k)[0]:.1f}-{s.t(k)[1]:.1f} ms" for k in after[:2])
+    # touching candidates with one profile are pieces of one wave (a split by noise or drift)
+    groups: list[list[int]] = []
+    for k in after:
+        prev = groups[-1][-1] if groups else None
+        if prev == k - 1 and s.comps[prev].stop >= s.comps[k].start - 1 and abs(
+                float(s.comps[prev].weights @ s.comps[k].weights)) >= PIECE_COSINE:
+            groups[-1].append(k)
+        else:
+            groups.append([k])
+    groups.sort(key=lambda g: max(s.comps[k].peak_V() for k in g), reverse=True)
+    size = [max(s.comps[k].peak_V() for k in g) for g in groups]
+    if len(groups) > 1 and size[1] >= AMBIGUOUS * size[0]:
+        spans = " and ".join(f"{s.t(g[0])[0]:.1f}-{s.t(g[-1])[1]:.1f} ms" for g in groups[:2])
         return None, (f"ambiguous H: two waves of similar size at {spans}; set a manual H "
                       "window")
-    return after[0], None
+    best = groups[0]
+    if len(best) > 1:
+        s.merge(best[0], best[-1])
+    return best[0], None
 
 
 def _wave_end(w: np.ndarray, first: int, last_core: int, hi: int, thr: float) -> int:
@@ -237,6 +264,8 @@ def _bounds(c: Component, lo: int, hi: int, search: int, smooth: int
     thr = max(BOUND_SD * c.noise_V, BOUND_FRACTION * p2p)
     peak = c.start + int(np.argmax(np.abs(core - w[search])))
     onset = takeoff(w, search, peak, c.noise_V, smooth, min_departure_V=ONSET_FRACTION * p2p)
+    if onset is not None and onset < lo:  # departed under the neighbour: its residue, or the
+        onset = float(lo)  # wave begins right where the neighbour ends
     env = moving_rms(w, max(1, smooth // 2))
     if onset is not None:
         start = int(np.floor(onset))
@@ -279,7 +308,8 @@ def find_windows(level_mean_V: np.ndarray, time_ms: np.ndarray, prior: WindowPri
     comps = components(level_mean_V, sigma, active, i0, end, smooth, smooth, stimulated)
     noise_p2p = 6.0 * sigma  # about the peak-to-peak of noise over a wave's span
     s = _Scene(comps, [_relative(c, noise_p2p) for c in comps], stimulated, time_ms,
-               ["artifact tail" if _artifact_like(c, i0) else "" for c in comps])
+               ["artifact tail" if _artifact_like(c, i0) else "" for c in comps],
+               level_mean_V, sigma, noise_p2p)
     if n_lv < 3 or stimulated.sum() < 3:
         notes.append(f"{int(stimulated.sum())} stimulated intensity level(s): windows from "
                      f"the mean response and the {prior.name!r} prior only")

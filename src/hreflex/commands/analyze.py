@@ -19,20 +19,35 @@ import click
               default=None, help="Write sweeps/channels/levels/rdd CSV files into this folder.")
 @click.option("--no-store", is_flag=True,
               help="Do not store results and QC annotations in FILE.")
+@click.option("--windows", "windows_source", type=click.Choice(["auto", "recorded"]),
+              default=None, help="auto: find the M/H windows; recorded: use the windows the "
+              "recording system stored in FILE (default: the config's [windows] source).")
+@click.option("--windows-from", "windows_from", type=click.Path(exists=True, dir_okay=False,
+                                                                  path_type=Path),
+              default=None, help="Use the M/H windows of another analysis (a results JSON or "
+              "a session file, e.g. the same subject's recruitment run), per channel name.")
 def command(file: Path, config_path: Path | None, json_path: Path | None,
-            csv_dir: Path | None, no_store: bool) -> None:
+            csv_dir: Path | None, no_store: bool, windows_source: str | None,
+            windows_from: Path | None) -> None:
     """Analyse FILE: windows, M/H per sweep, QC, recruitment curve, Hmax/Mmax, RDD."""
+    from dataclasses import replace
+
     from hreflex.analysis import analyze_session, load_config
     from hreflex.analysis.summary import summary_text
     from hreflex.io.export.results_csv import write_result_csv
     from hreflex.io.files import file_sha256
     from hreflex.io.session import read_session
+    from hreflex.io.windows_file import read_windows_from
     from hreflex.io.writer import store_analysis
 
     cfg = load_config(config_path)
+    if windows_source is not None:
+        cfg = replace(cfg, windows=replace(cfg.windows, source=windows_source))
+    given = read_windows_from(windows_from, cfg) if windows_from is not None else None
     sha = file_sha256(file)
     session = read_session(file)
-    result = analyze_session(session, cfg, input_info={"path": str(file), "sha256": sha})
+    result = analyze_session(session, cfg, input_info={"path": str(file), "sha256": sha},
+                             windows_from=given)
     doc = result.to_dict()
     click.echo(summary_text(doc))
     for message in doc["messages"]:

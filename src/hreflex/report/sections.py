@@ -86,30 +86,53 @@ def key_numbers(ch: dict, amplitude_unit: str) -> str:
         else:
             cell = value_cell(f"{name}/recruitment/{key}", rec.get(key), rec.get(f"{key}_reason"))
             src = _source(rec, key)
-        rows.append(f"<td>{escape(label)}</td>{cell}<td>{escape(unit)}</td><td>{escape(src)}</td>")
+        ci = (rec or {}).get(f"{key}_ci95")
+        ci_cell = f"{number(ci[0])} – {number(ci[1])}" if ci else "–"
+        rows.append(f"<td>{escape(label)}</td>{cell}<td class=num>{ci_cell}</td>"
+                    f"<td>{escape(unit)}</td><td>{escape(src)}</td>")
     lat = ch["latency_ms"]
     for key, label in LATENCY_ROWS:
         cell = value_cell(f"{name}/latency_ms/{key}", lat.get(key), lat.get(f"{key}_reason"))
-        rows.append(f"<td>{escape(label)}</td>{cell}<td>ms</td><td>mean of the larger "
-                    "responses</td>")
-    return table(["quantity", "value", "unit", "source"], rows, raw=True)
+        rows.append(f"<td>{escape(label)}</td>{cell}<td>–</td><td>ms</td><td>take-off of the "
+                    "wave</td>")
+    return table(["quantity", "value", "95 % interval", "unit", "source"], rows, raw=True)
 
 
-def windows_line(ch: dict) -> str:
-    """One line: the M and H windows (or why they are missing) and the artifact end."""
+def windows_line(ch: dict, recorded: list[tuple[str, float, float, str]] = ()) -> str:
+    """The M and H windows (or why they are missing) with their evidence and confidence, the
+    windows the recording system stored (``recorded``: (wave, start, stop, source)), the
+    components left out and the artifact end."""
     w = ch["windows_ms"]
     parts = []
     for k in ("m", "h"):
         if w.get(k):
+            conf = w.get(f"{k}_confidence")
             parts.append(f"{k.upper()} window {w[k][0]:.1f}–{w[k][1]:.1f} ms "
-                         f"({escape(str(w.get(f'{k}_source')))})")
+                         f"({escape(str(w.get(f'{k}_source')))}"
+                         + (f", confidence {conf:.2f}" if conf is not None else "") + "): "
+                         + escape(w.get(f"{k}_evidence") or ""))
         else:
             parts.append(f"{k.upper()} window {not_determinable(w.get(f'{k}_reason'))}")
+    for wave, start, stop, source in recorded:
+        parts.append(f"recorded {wave.upper()} window {start:.2f}–{stop:.2f} ms "
+                     f"({escape(source)})")
+    left = [c for c in w.get("components", []) if c["role"] not in ("m", "h", "unassigned")]
+    if left:
+        parts.append("left out: " + ", ".join(
+            f"{c['start_ms']:.1f}–{c['stop_ms']:.1f} ms ({escape(c['role'])})" for c in left))
     if w.get("blank_until") is not None:
         parts.append(f"artifact until {w['blank_until']:.1f} ms")
     if w.get("prior"):
         parts.append(f"search prior: {escape(w['prior'])}")
     return "<p>" + "; ".join(parts) + ".</p>"
+
+
+def _recorded(session: Session, channel: int) -> list[tuple[str, float, float, str]]:
+    """The M/H windows the recording system stored for ``channel``."""
+    rows = session.recorded_windows
+    rows = rows[(rows["channel"] == channel) | (rows["channel"] == -1)]
+    return [(r["wave"].decode(), float(r["start_ms"]), float(r["stop_ms"]),
+             r["source"].decode()) for r in rows if r["wave"] in (b"m", b"h")]
 
 
 def rdd_table(ch: dict, amplitude_unit: str) -> str:
@@ -123,17 +146,21 @@ def rdd_table(ch: dict, amplitude_unit: str) -> str:
         rows.append(
             f"<td class=num>{number(f)}</td>"
             + value_cell(f"{ch['name']}/rdd/{f:g}", r["ratio"], "reference H is 0")
+            + (f"<td class=num>{number(r['ratio_ci95'][0])} – {number(r['ratio_ci95'][1])}</td>"
+               if r.get("ratio_ci95") else "<td class=num>–</td>")
             + "".join(f"<td class=num>{number(r[k])}</td>"
                       for k in ("h_mean_mV", "h_sd_mV", "n", "n_trains", "m_mean_mV")))
     note = (f"<p class=note>Ratio = mean H of pulses ≥ {info['skip_first'] + 1} of the trains "
             f"at a frequency / the same at {number(info['reference_Hz'])} Hz (trains from the "
-            f"{escape(str(info['trains']))} stimulus table).")
+            f"{escape(str(info['trains']))} stimulus table), both net of the noise floor"
+            + (f" ({number(info['floor_mV'])} {amplitude_unit})"
+               if info.get("floor_mV") is not None else "") + ".")
     if info.get("m_change_pct") is not None:
         note += (f" M varied by {info['m_change_pct']:.0f} % across frequencies"
                  + (" (more than the configured limit)." if info.get("m_changed") else "."))
     a = amplitude_unit
-    return table(["frequency (Hz)", "H ratio", f"H mean ({a})", f"H SD ({a})", "n responses",
-                  "n trains", f"M mean ({a})"], rows, raw=True) + note + "</p>"
+    return table(["frequency (Hz)", "H ratio", "95 % interval", f"H mean ({a})", f"H SD ({a})",
+                  "n responses", "n trains", f"M mean ({a})"], rows, raw=True) + note + "</p>"
 
 
 def overview(doc: dict, amplitude_unit: str) -> str:
@@ -253,7 +280,8 @@ def body(session: Session, result: AnalysisResult, doc: dict[str, Any],
         figs = by_channel.get(ch["index"], {})
         label = ch["name"] + (f" ({ch['muscle']})" if ch["muscle"] else "")
         out += [f"<h2 id='ch{ch['index']}'>Channel {escape(label)}</h2>",
-                "<h3>Key numbers</h3>", key_numbers(ch, unit), windows_line(ch),
+                "<h3>Key numbers</h3>", key_numbers(ch, unit),
+                windows_line(ch, _recorded(session, ch["index"])),
                 messages(ch["messages"])]
         for kind, head in (("sweeps", "Sweeps"), ("recruitment", "Recruitment curve"),
                            ("h_vs_m", "H vs M"), ("rdd", "Rate-dependent depression")):

@@ -1,0 +1,65 @@
+"""Components: whole waves across levels, split where the intensity profile changes, demixed."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from hreflex.analysis.components import active_runs, components, moving_rms
+
+FS = 5000.0
+T = np.arange(-20, 60, 1000 / FS)
+LEVELS = np.linspace(0, 1, 10)
+
+
+def _lobe(start, stop, sign):
+    """A raised-cosine lobe exactly 0 outside [start, stop] ms."""
+    u = (T - start) / (stop - start)
+    return np.where((u > 0) & (u < 1), sign * np.sin(np.pi * u) ** 2, 0.0)
+
+
+def _find(x, sigma=2e-6, smooth=5):
+    noise = np.random.default_rng(0).normal(0, sigma, x.shape)
+    x = x + noise
+    act = moving_rms(x, smooth)
+    active = (act > 5 * sigma).any(axis=0)
+    return components(x, np.full(x.shape[0], sigma), active, int(np.searchsorted(T, 2.0)),
+                      T.size, smooth, smooth)
+
+
+def test_a_biphasic_wave_with_a_quiet_stretch_between_its_phases_is_one_component():
+    """The phases 28.5-32.5 and 33.5-37.5 ms (1 ms at 0 between them) share one profile."""
+    wave = _lobe(28.5, 32.5, -1) + 0.6 * _lobe(33.5, 37.5, +1)
+    x = (LEVELS[:, None] * 2e-3) * wave[None, :]
+    comps = _find(x)
+    assert len(comps) == 1
+    c = comps[0]
+    assert T[c.start] == pytest.approx(28.5, abs=0.5) and T[c.stop - 1] == pytest.approx(
+        37.5, abs=0.5)
+
+
+def test_an_h_reflex_right_after_the_m_wave_is_its_own_component():
+    m_profile = 1 / (1 + np.exp(-(LEVELS - 0.5) / 0.08))  # grows and saturates
+    h_profile = np.exp(-0.5 * ((LEVELS - 0.35) / 0.15) ** 2)  # rises then falls
+    m, h = _lobe(4, 12, -1) - _lobe(12, 21, -1) * 0.5, _lobe(21, 28, 1) - _lobe(28, 35, 1)
+    x = 3e-3 * m_profile[:, None] * m + 1e-3 * h_profile[:, None] * h
+    comps = _find(x)
+    assert len(comps) == 2
+    assert T[comps[0].stop] == pytest.approx(21.0, abs=0.6)
+    # demixed: the H waveform holds no M before 21 ms, the M waveform no H after it
+    early, late = T < 20, T > 22
+    assert np.abs(comps[1].waveform_V[early]).max() < 0.02 * np.abs(comps[1].waveform_V).max()
+    assert np.abs(comps[0].waveform_V[late]).max() < 0.02 * np.abs(comps[0].waveform_V).max()
+
+
+def test_one_wave_whose_size_grows_is_never_split():
+    wave = _lobe(6, 10, -1) + _lobe(10, 14, 1) - 0.3 * _lobe(14, 20, 1)
+    x = (LEVELS**2)[:, None] * 5e-3 * wave[None, :]
+    assert len(_find(x)) == 1
+
+
+def test_runs_bridge_short_gaps_only():
+    mask = np.zeros(100, bool)
+    mask[10:20] = mask[22:30] = mask[40:50] = True
+    assert active_runs(mask, 0, 100, min_len=3, bridge=2) == [(10, 30), (40, 50)]
+    assert active_runs(mask, 0, 100, min_len=12, bridge=2) == [(10, 30)]

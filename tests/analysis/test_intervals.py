@@ -1,0 +1,71 @@
+"""95 % intervals of the recruitment values: resampling, lack of fit, coverage."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from scipy.stats import f as f_dist
+
+from hreflex.analysis.bootstrap import percentile_interval, resampled_means
+from hreflex.analysis.config import RecruitmentConfig
+from hreflex.analysis.fitting import fit_curve
+from hreflex.analysis.intervals import lack_of_fit, recruitment_intervals
+from hreflex.analysis.models import boltzmann
+from hreflex.analysis.pooling import level_stats
+from hreflex.analysis.recruitment import recruitment
+
+LEVELS = np.linspace(4, 40, 19)
+M_TRUE = {"amp_mV": 8.0, "i50_mA": 20.0, "slope_mA": 3.0}
+
+
+def test_resampled_level_means_have_the_variance_of_a_mean():
+    rng = np.random.default_rng(0)
+    level = np.repeat(np.arange(3), 5)
+    values = rng.normal([1.0, 2.0, 3.0], [0.1, 0.2, 0.4], (5, 3)).T.reshape(-1)
+    boot = resampled_means(values, level, 3, rng, n_boot=20000)
+    var = np.array([values[level == k].var(ddof=1) / 5 for k in range(3)])
+    assert boot.mean(axis=0) == pytest.approx([values[level == k].mean() for k in range(3)],
+                                              abs=0.01)
+    assert boot.var(axis=0) == pytest.approx(var, rel=0.05)  # the n/(n-1) correction
+
+
+def _sweeps(seed, sd=0.15, n=4):
+    rng = np.random.default_rng(seed)
+    i = np.repeat(LEVELS, n)
+    return i, boltzmann(i, **M_TRUE) + rng.normal(0, sd, i.size)
+
+
+def test_lack_of_fit_is_one_for_the_right_model_and_large_for_a_wrong_one():
+    i, m = _sweeps(1)
+    level = np.searchsorted(LEVELS, i)
+    mean, sd, n = (a[:, 0] for a in level_stats(m[:, None], level, LEVELS.size,
+                                               np.ones((i.size, 1), bool)))
+    fit = fit_curve("boltzmann", LEVELS, mean, n)
+    # the right model: an F(L - k, L (n - 1)) variate, clipped at 1; its 99th percentile
+    assert 1.0 <= lack_of_fit(fit, LEVELS, mean, sd, n) < f_dist.ppf(0.99, 19 - 4, 19 * 3)
+    bent = mean + 0.8 * np.sin(LEVELS / 3)  # wiggles no Boltzmann can follow
+    fit = fit_curve("boltzmann", LEVELS, bent, n)
+    assert lack_of_fit(fit, LEVELS, bent, sd, n) > 5
+
+
+def test_mmax_and_threshold_intervals_cover_the_truth():
+    cfg = RecruitmentConfig()
+    true_thr = M_TRUE["i50_mA"] + M_TRUE["slope_mA"] * np.log(0.05 / 0.95)  # s(z) = 0.05
+    hits, width = [], []
+    for seed in range(20):
+        i, m = _sweeps(100 + seed)
+        level = np.searchsorted(LEVELS, i)
+        stats = [a[:, 0] for a in level_stats(m[:, None], level, LEVELS.size,
+                                             np.ones((i.size, 1), bool))]
+        r = recruitment(LEVELS, tuple(stats), None, (float(m.max()), None), cfg)
+        ci = recruitment_intervals(r, level, m, None, cfg, (np.nan, np.nan))
+        hits += [ci["mmax_mV"][0] <= M_TRUE["amp_mV"] <= ci["mmax_mV"][1],
+                 ci["m_threshold_mA"][0] <= true_thr <= ci["m_threshold_mA"][1]]
+        width.append((ci["mmax_mV"][1] - ci["mmax_mV"][0]) / M_TRUE["amp_mV"])
+    assert np.mean(hits) >= 0.85  # nominal 0.95; 40 checks
+    assert np.median(width) < 0.05  # and not uselessly wide
+
+
+def test_percentile_interval_needs_most_replicates():
+    assert percentile_interval(np.arange(101.0)) == (2.5, 97.5)
+    assert percentile_interval(np.r_[np.arange(80.0), np.full(20, np.nan)]) is None
