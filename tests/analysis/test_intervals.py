@@ -22,11 +22,13 @@ def test_resampled_level_means_have_the_variance_of_a_mean():
     rng = np.random.default_rng(0)
     level = np.repeat(np.arange(3), 5)
     values = rng.normal([1.0, 2.0, 3.0], [0.1, 0.2, 0.4], (5, 3)).T.reshape(-1)
-    boot = resampled_means(values, level, 3, rng, n_boot=20000)
+    paired = np.stack([values, 2 * values], axis=1)
+    boot = resampled_means(paired, level, 3, rng, n_boot=20000)
     var = np.array([values[level == k].var(ddof=1) / 5 for k in range(3)])
-    assert boot.mean(axis=0) == pytest.approx([values[level == k].mean() for k in range(3)],
-                                              abs=0.01)
-    assert boot.var(axis=0) == pytest.approx(var, rel=0.05)  # the n/(n-1) correction
+    assert boot[..., 0].mean(axis=0) == pytest.approx(
+        [values[level == k].mean() for k in range(3)], abs=0.01)
+    assert boot[..., 0].var(axis=0) == pytest.approx(var, rel=0.05)  # the n/(n-1) correction
+    np.testing.assert_allclose(boot[..., 1], 2 * boot[..., 0])  # one draw for both columns
 
 
 def _sweeps(seed, sd=0.15, n=4):

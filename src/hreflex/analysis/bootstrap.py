@@ -11,27 +11,33 @@ from __future__ import annotations
 import numpy as np
 
 #: resamples per channel; fixed seed, so an analysis is reproducible
-N_BOOT = 400
+N_BOOT = 300
 SEED = 20261201
 
 
 def resampled_means(values: np.ndarray, level: np.ndarray, n_levels: int,
                     rng: np.random.Generator, n_boot: int = N_BOOT) -> np.ndarray:
-    """(n_boot, n_levels) means of ``values`` (n,) resampled within ``level`` (n,) (-1 =
-    unused), small-sample corrected; NaN where a level has no value."""
-    ok = (level >= 0) & np.isfinite(values)
+    """(n_boot, n_levels, k) means of the columns of ``values`` (n, k) resampled within
+    ``level`` (n,) (-1 = unused; the same draws for every column, so the columns stay
+    paired), small-sample corrected; NaN where a level has no value."""
+    ok = (level >= 0) & np.isfinite(values).all(axis=1)
     v, lv = values[ok], level[ok]
     order = np.argsort(lv, kind="stable")
     v, lv = v[order], lv[order]
     count = np.bincount(lv, minlength=n_levels)
     start = np.concatenate([[0], np.cumsum(count)[:-1]])
-    pick = start[lv] + np.floor(rng.random((n_boot, v.size)) * count[lv]).astype(np.int64)
-    onehot = (lv[:, None] == np.arange(n_levels)[None, :]).astype(np.float64)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        mean = np.bincount(lv, weights=v, minlength=n_levels) / count
-        boot = (v[pick] @ onehot) / count
-        corr = np.where(count > 1, np.sqrt(count / np.maximum(count - 1, 1)), 1.0)
-        return mean + corr * (boot - mean)
+    pick = start[lv] + np.floor(rng.random((n_boot, lv.size)) * count[lv]).astype(np.int64)
+    out = np.full((n_boot, n_levels, v.shape[1]), np.nan)
+    present = np.flatnonzero(count)
+    if present.size == 0:
+        return out
+    firsts = start[present]  # sweeps are sorted by level: sum each level's block
+    n = count[present][:, None]
+    mean = np.add.reduceat(v, firsts, axis=0) / n
+    boot = np.add.reduceat(v[pick], firsts, axis=1) / n[None]
+    corr = np.where(n > 1, np.sqrt(n / np.maximum(n - 1, 1)), 1.0)
+    out[:, present] = mean + corr * (boot - mean)
+    return out
 
 
 def percentile_interval(samples: np.ndarray, min_valid: float = 0.9

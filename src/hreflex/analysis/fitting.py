@@ -2,7 +2,8 @@
 
 Bounded robust least squares (``scipy.optimize.least_squares``, soft-L1 loss with f_scale =
 5 % of the data range, the analytic Jacobian of :mod:`hreflex.analysis.models`), weights
-sqrt(n) per level, a few data-driven starting points (the best cost kept). The bootstrap
+sqrt(n) per level, a few data-driven starting points (screened together, the most
+promising one polished). The bootstrap
 replicates (:mod:`hreflex.analysis.intervals`) are refitted from the point estimate on the
 same objective by :func:`lm_fit`, a Levenberg-Marquardt that fits all of them at once.
 """
@@ -76,6 +77,10 @@ def _bounds(model: str, x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.nd
 
 
 FTOL = XTOL = 1e-8
+#: Levenberg-Marquardt steps every start gets; the POLISHED most promising starts are then
+#: fitted to convergence
+SCREEN_ITERATIONS = 30
+POLISHED = 2
 
 
 def lm_fit(model: str, x: np.ndarray, y: np.ndarray, w: np.ndarray, p0: np.ndarray,
@@ -130,8 +135,10 @@ def lm_fit(model: str, x: np.ndarray, y: np.ndarray, w: np.ndarray, p0: np.ndarr
 def fit_curve(model: str, intensity_mA: np.ndarray, mean_mV: np.ndarray, n: np.ndarray,
               min_r2: float = 0.8) -> CurveFit | str:
     """Fit ``model`` ("boltzmann" or "bell") to per-level means (L,) with counts n (L,):
-    ``scipy.optimize.least_squares`` (trust region, bounds, soft-L1, analytic Jacobian)
-    from every start of ``_starts``, the lowest cost kept.
+    every start of ``_starts`` takes ``SCREEN_ITERATIONS`` batched steps of :func:`lm_fit`,
+    then the ``POLISHED`` ones that got furthest are run on to convergence by
+    ``scipy.optimize.least_squares`` (trust region, bounds, soft-L1, analytic Jacobian) and
+    the lowest cost is kept.
 
     Returns a :class:`CurveFit`, or a string saying why no fit was attempted (fewer levels
     than parameters + 1).
@@ -149,10 +156,16 @@ def fit_curve(model: str, intensity_mA: np.ndarray, mean_mV: np.ndarray, n: np.n
     def jac(p: np.ndarray) -> np.ndarray:
         return w[:, None] * measured_and_jacobian(model, x, p)[1]
 
-    fits = [least_squares(resid, np.clip(p0, lo + 1e-12 * (hi - lo), hi - 1e-12 * (hi - lo)),
-                          jac=jac, bounds=(lo, hi), loss="soft_l1", f_scale=scale)
-            for p0 in _starts(model, x, y)]
-    best_fit = min(fits, key=lambda f: f.cost)
+    # every start a few batched steps, then the most promising starts fitted to convergence
+    starts = np.array(_starts(model, x, y))
+    screened, cost, _ = lm_fit(model, x, y[None, :], w, starts, (lo, hi), scale,
+                               iterations=SCREEN_ITERATIONS)
+    order = np.argsort(np.where(np.isfinite(cost), cost, np.inf))[:POLISHED]
+    best_fit = min((least_squares(resid, np.clip(p0, lo + 1e-12 * (hi - lo),
+                                                 hi - 1e-12 * (hi - lo)),
+                                  jac=jac, bounds=(lo, hi), loss="soft_l1", f_scale=scale)
+                    for p0 in np.where(np.isfinite(screened[order]), screened[order],
+                                       starts[order])), key=lambda f: f.cost)
     best = best_fit.x
     resid = measured_and_jacobian(model, x, best)[0] - y
     ss_res = float(np.sum(w**2 * resid**2))

@@ -6,7 +6,7 @@ lack of fit (:func:`lack_of_fit`: a curve that misses the means by more than the
 error widens its intervals, as a reduced chi-square scales a fit's covariance), refits the curves
 that gave the point estimate (or re-pools, where the value came from the pooled means) and recomputes Mmax, Hmax, Hmax/Mmax and both thresholds
 exactly as :func:`hreflex.analysis.recruitment.recruitment` defines them. The interval is
-the 2.5-97.5 percentile range of the replicates (``N_BOOT``, fixed seed; their curves are
+the 2.5-97.5 percentile range of the replicates (``N_BOOT`` = 300, fixed seed; their curves are
 evaluated on a 401-point intensity grid); a value whose
 replicates are not determinable in more than 10 % of them gets no interval.
 """
@@ -77,8 +77,12 @@ def recruitment_intervals(r: RecruitmentResult, level: np.ndarray, m_amp: np.nda
     rng = np.random.default_rng(SEED)
     n_lv = r.levels_mA.size
     grid, tested = intensity_grid(r.levels_mA, r.n, BOOT_GRID_POINTS)
-    boot = {key: resampled_means(amp, level, n_lv, rng, n_boot) if amp is not None else None
-            for key, amp in (("m", m_amp), ("h", h_amp))}
+    have = [(key, amp) for key, amp in (("m", m_amp), ("h", h_amp)) if amp is not None]
+    boot = {"m": None, "h": None}
+    if have:  # the same resampled sweeps for M and H
+        both = np.stack([amp for _, amp in have], axis=1)
+        means = resampled_means(both, level, n_lv, rng, n_boot)
+        boot.update({key: means[..., i] for i, (key, _) in enumerate(have)})
     mmax = np.full(n_boot, np.nan)
     values: dict[str, np.ndarray] = {}
     curves = {}

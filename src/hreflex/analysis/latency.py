@@ -102,13 +102,14 @@ def takeoff(y: np.ndarray, lo: int, peak: int, noise_V: float, smooth: int,
 
 def wave_latency(mean_V: np.ndarray, time_ms: np.ndarray, window_ms: tuple[float, float],
                  search_from_ms: float, noise_V: float, smooth_ms: float,
-                 onset_sd: float = 3.0) -> tuple[float, float]:
+                 onset_sd: float = 3.0, onset: float | None = None) -> tuple[float, float]:
     """Onset and peak latency (ms) of the wave in ``window_ms`` of a mean sweep (n_samples,).
 
     Onset: :func:`takeoff` searched from ``search_from_ms`` (the artifact end for M, the M
     window's end for H), the departure exceeding ``onset_sd`` x ``noise_V`` and 1 % of the
     wave's peak-to-peak (``ONSET_FRACTION``). Peak: the time of the largest |x| in the
-    window. NaN where not found.
+    window. NaN where not found. A known ``onset`` (ms; the take-off of an automatic
+    window's matched waveform) is returned as it is.
     """
     a, b = np.searchsorted(time_ms, [window_ms[0] - 1e-9, window_ms[1] + 1e-9])
     lo = int(min(np.searchsorted(time_ms, search_from_ms - 1e-9), a))
@@ -116,6 +117,8 @@ def wave_latency(mean_V: np.ndarray, time_ms: np.ndarray, window_ms: tuple[float
         return float("nan"), float("nan")
     seg = mean_V[a:b]
     peak_ms = float(time_ms[a + int(np.argmax(np.abs(seg)))])
+    if onset is not None:
+        return float(onset), peak_ms
     ref = a + int(np.argmax(np.abs(seg - mean_V[lo])))
     dt_ms = float(time_ms[1] - time_ms[0])
     k = takeoff(mean_V, lo, ref, noise_V, max(1, int(round(smooth_ms / dt_ms))), onset_sd,

@@ -251,9 +251,7 @@ def analyze_session(session: Session, config: AnalysisConfig | None = None, *,
                           else float(quiet_rms(mean, int(np.searchsorted(t, w.blank_ms)))))
             onset, peak = wave_latency(mean, t, (win.start_ms, win.stop_ms),
                                        w.onset_search_ms(wave), mean_noise, w.smooth_ms,
-                                       onset_sd)
-            if win.onset_ms is not None:  # automatic: the take-off of the matched waveform
-                onset = win.onset_ms
+                                       onset_sd, onset=win.onset_ms)
             lat[wave] = onset if np.isfinite(onset) else None
             lat[f"{wave}_peak"] = peak if np.isfinite(peak) else None
             if lat[wave] is None:

@@ -55,9 +55,18 @@ def level_stats(values: np.ndarray, level: np.ndarray, n_levels: int,
 def level_means(data: np.ndarray, level: np.ndarray, n_levels: int,
                 include: np.ndarray) -> np.ndarray:
     """Mean sweep per level: data (n_sweeps, n_channels, n_samples), include
-    (n_sweeps, n_channels) -> (n_levels, n_channels, n_samples); zero where no sweep."""
-    w = (include & (level >= 0)[:, None]).astype(data.dtype)
-    onehot = (level[None, :] == np.arange(n_levels)[:, None]).astype(data.dtype)
-    counts = onehot @ w  # (L, n_ch)
-    out = np.stack([(onehot * w[:, c]) @ data[:, c, :] for c in range(data.shape[1])], axis=1)
-    return out / np.maximum(counts, 1)[..., None]
+    (n_sweeps, n_channels) -> (n_levels, n_channels, n_samples); zero where no sweep.
+    One pass over the sweeps (sorted by level, summed per level)."""
+    use = include & (level >= 0)[:, None]
+    rows = np.flatnonzero(use.any(axis=1))
+    out = np.zeros((n_levels, *data.shape[1:]), dtype=data.dtype)
+    if rows.size == 0:
+        return out
+    rows = rows[np.argsort(level[rows], kind="stable")]
+    lv = level[rows]
+    starts = np.flatnonzero(np.r_[True, lv[1:] != lv[:-1]])
+    w = use[rows].astype(data.dtype)
+    sums = np.add.reduceat(data[rows] * w[..., None], starts, axis=0)
+    counts = np.add.reduceat(w, starts, axis=0)
+    out[lv[starts]] = sums / np.maximum(counts, 1)[..., None]
+    return out
