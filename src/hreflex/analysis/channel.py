@@ -1,0 +1,121 @@
+"""The per-channel stage of the analysis: latencies, the recruitment curve with its 95 %
+intervals, and RDD, from the measured sweeps (:mod:`hreflex.analysis.stages`)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from hreflex.analysis.intervals import recruitment_intervals
+from hreflex.analysis.latency import wave_latency
+from hreflex.analysis.measures import noise_amplitude
+from hreflex.analysis.pooling import level_stats
+from hreflex.analysis.rdd import RddResult, rdd
+from hreflex.analysis.recruitment import RecruitmentResult, recruitment
+from hreflex.analysis.results import ChannelResult
+from hreflex.analysis.stages import Found, Measured, Plan, Prepared
+from hreflex.analysis.windows import ChannelWindows, quiet_rms
+
+#: sweeps whose amplitude is at least this fraction of the largest per-intensity mean make
+#: the mean sweep on which the M and H latencies are measured (given windows)
+LATENCY_FRACTION = 0.5
+
+
+@dataclass
+class Channel:
+    """One channel's view of the measured session: index ``c``, its windows, amplitudes
+    (n_sweeps,) of M and H in the configured measure, and which sweeps are included."""
+
+    c: int
+    windows: ChannelWindows | None
+    m_amp: np.ndarray
+    h_amp: np.ndarray
+    include: np.ndarray
+
+
+def latencies(p: Prepared, pl: Plan, ms: Measured, ch: Channel
+              ) -> tuple[dict[str, float | None], dict[str, str]]:
+    """Onset and peak latencies of M and H (``docs/METRICS.md``, step 4) and the reasons of
+    the missing ones."""
+    lat: dict[str, float | None] = {"m": None, "h": None, "m_peak": None, "h_peak": None}
+    why: dict[str, str] = {}
+    w, t = ch.windows, p.time_ms
+    for wave, amp in (("m", ch.m_amp), ("h", ch.h_amp)):
+        win = getattr(w, wave) if w else None
+        if win is None:
+            why[wave] = why[f"{wave}_peak"] = (
+                f"no {wave.upper()} window" + (f" ({'; '.join(w.notes)})" if w and w.notes
+                                               else ""))
+            continue
+        sel = ch.include & pl.for_windows
+        pooled = level_stats(amp[:, None], pl.level, pl.levels.size, sel[:, None])[0][:, 0]
+        big = np.nanmax(pooled) if np.isfinite(pooled).any() else np.nan
+        sel = sel & (amp >= LATENCY_FRACTION * big)
+        if not sel.any():
+            why[wave] = why[f"{wave}_peak"] = "no usable sweep with a response"
+            continue
+        mean = ms.data[sel, ch.c].mean(axis=0)
+        noise = (float(np.sqrt(np.mean(mean[pl.baseline] ** 2))) if pl.baseline is not None
+                 else float(quiet_rms(mean, int(np.searchsorted(t, w.blank_ms)))))
+        onset, peak = wave_latency(mean, t, (win.start_ms, win.stop_ms),
+                                   w.onset_search_ms(wave), noise, w.smooth_ms,
+                                   p.cfg.windows.onset_sd, onset=win.onset_ms)
+        lat[wave] = onset if np.isfinite(onset) else None
+        lat[f"{wave}_peak"] = peak if np.isfinite(peak) else None
+        if lat[wave] is None:
+            why[wave] = ("no onset: the mean response never departs from its baseline by 3 x "
+                         "its noise and 1 % of its peak-to-peak before its peak")
+    return lat, why
+
+
+def channel_recruitment(p: Prepared, pl: Plan, ch: Channel, floor: list[float],
+                        why: dict[str, str]) -> RecruitmentResult:
+    """The recruitment curve of the channel's recruitment sweeps, with its intervals."""
+    w, cfg = ch.windows, p.cfg
+    inc = ch.include & pl.recruitment
+    amps = {"m": ch.m_amp if w.m else None, "h": ch.h_amp if w.h else None}
+    stats = {k: tuple(s[:, 0] for s in level_stats(a[:, None], pl.level, pl.levels.size,
+                                                   inc[:, None])) if a is not None else None
+             for k, a in amps.items()}
+    observed = [float(np.max(a[inc])) if a is not None and inc.any() else None
+                for a in amps.values()]
+    r = recruitment(pl.levels, stats["m"], stats["h"], (observed[0], observed[1]),
+                    cfg.recruitment, (floor[0], floor[1]),
+                    (why.get("m", "no M window"), why.get("h", "no H window")))
+    r.ci95 = recruitment_intervals(r, np.where(inc, pl.level, -1), amps["m"], amps["h"],
+                                   cfg.recruitment, (floor[0], floor[1]))
+    return r
+
+
+def channel_result(p: Prepared, pl: Plan, f: Found, ms: Measured, c: int) -> ChannelResult:
+    """Everything the analysis reports about channel ``c``."""
+    cfg, w, messages = p.cfg, f.windows[c], f.messages[c]
+    ch = Channel(c, w, ms.m.amplitude(cfg.amplitude)[:, c], ms.h.amplitude(cfg.amplitude)[:, c],
+                 ms.include[:, c])
+    lat, why = latencies(p, pl, ms, ch)
+    floor = [noise_amplitude(ms.data[:, c], p.time_ms, cfg.qc.background_ms,
+                             win.stop_ms - win.start_ms, ch.include, cfg.amplitude)
+             if win else np.nan for win in ((w.m, w.h) if w is not None else (None, None))]
+    rec = None
+    if w is not None:
+        rec = channel_recruitment(p, pl, ch, floor, why)
+    else:
+        why["recruitment"] = messages[0] if messages else "no windows"
+    rdd_result = (rdd(ch.h_amp, ch.m_amp, ch.include, pl.trains, cfg.rdd, floor[1])
+                  if w is not None and w.h is not None
+                  else RddResult(skip_first=cfg.rdd.skip_first, source=pl.trains.source,
+                                 reason=why.get("h", "no H window")))
+    if rdd_result.m_changed:
+        messages.append(f"M-wave changed by {rdd_result.m_change_pct:.0f} % across RDD "
+                        f"frequencies (limit {cfg.rdd.m_change_pct:g} %)")
+    bad = np.flatnonzero(ms.excluded[:, c])
+    limit, median = ms.limit_V[c], ms.median_V[c]
+    return ChannelResult(
+        index=c, name=p.session.channel_names[c], muscle=p.session.channel_muscles[c],
+        windows=w, latency_ms=lat, recruitment=rec, rdd=rdd_result,
+        n_sweeps=int(p.usable.shape[0]), n_excluded=int(bad.size),
+        background_median_uV=float(median * 1e6) if np.isfinite(median) else None,
+        background_limit_uV=float(limit * 1e6) if np.isfinite(limit) else None,
+        excluded=[(int(s), str(ms.reasons[s, c])) for s in bad], reasons=why,
+        messages=messages)
