@@ -76,7 +76,13 @@ def read_numbers(path: Path) -> np.ndarray:
         raise FileFormatError(
             f"{path}: {bad[0]!r} is not a number" if bad else f"{path}: no numbers"
         )
-    return np.array([float(t) for t in tokens])
+    values = np.array([float(t) for t in tokens])
+    wrong = ~(np.isfinite(values) & (values >= 0))
+    if wrong.any():
+        k = int(np.flatnonzero(wrong)[0])
+        raise FileFormatError(f"{path}: value {k + 1} is {values[k]:g}; intensities are "
+                              "finite numbers >= 0")
+    return values
 
 
 def per_stimulus(values, n: int, source: Path, what: str) -> np.ndarray:
@@ -98,6 +104,15 @@ def rising_edges(x: np.ndarray, threshold: float) -> np.ndarray:
     """
     above = np.asarray(x).ravel() > threshold
     return np.flatnonzero(above[1:] & ~above[:-1]).astype(np.int64) + 1
+
+
+def _samples(data: np.ndarray, source: Path) -> None:
+    """EMG from a source: finite volts, NaN where not recorded, not all of it NaN."""
+    if np.isinf(data).any():
+        raise FileFormatError(f"{source}: the EMG holds infinite values (expected numbers, "
+                              "or NaN where nothing was recorded)")
+    if np.isnan(data).all():
+        raise FileFormatError(f"{source}: every EMG sample is NaN (nothing was recorded)")
 
 
 def _stimuli(n: int, intensity_mA, pulse_width_us, source: Path) -> np.ndarray:
@@ -194,6 +209,7 @@ def epoched_session(
             f"{source}: sweeps must be (n_sweeps, n_channels, n_samples), got shape {sweeps.shape}"
         )
     _timing(source, sample_rate_Hz, pre_trigger_ms, sweeps.shape[2])
+    _samples(sweeps, source)
     n = sweeps.shape[0]
     stimuli = _stimuli(n, intensity_mA, pulse_width_us, source)
     for name, values in (stimulus_fields or {}).items():
@@ -240,6 +256,7 @@ def continuous_session(
             f"{source}: signal must be (n_samples, n_channels), got shape {signal.shape}"
         )
     _timing(source, sample_rate_Hz)
+    _samples(signal, source)
     index = np.asarray(stimulus_index, dtype=np.int64).ravel()
     if index.size == 0:
         raise FileFormatError(f"{source}: no stimuli found")

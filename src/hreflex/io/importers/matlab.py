@@ -9,6 +9,7 @@ dropped (1×N, N×1 and N are the same vector). ``a.b`` names a struct field.
 
 from __future__ import annotations
 
+import struct
 from pathlib import Path
 
 import h5py
@@ -41,8 +42,11 @@ class _MatFile:
 
             try:
                 self._vars = scipy.io.loadmat(path, simplify_cells=True)
-            except (ValueError, TypeError, OSError, NotImplementedError) as exc:
-                raise FileFormatError(f"{path}: not a readable MATLAB file ({exc})") from None
+            except (ValueError, TypeError, OSError, NotImplementedError, IndexError, KeyError,
+                    EOFError, AttributeError, struct.error) as exc:  # scipy on a cut file
+                detail = " ".join(str(exc).split()) or type(exc).__name__
+                raise FileFormatError(f"{path}: not a readable MATLAB file (truncated or "
+                                      f"corrupt: {detail})") from None
 
     def _h5(self) -> h5py.File:
         try:
