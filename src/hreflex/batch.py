@@ -72,12 +72,14 @@ class BatchResult:
 
 def find_sessions(paths: Iterable[str | Path]) -> list[Path]:
     """Session files named by ``paths``: files as given, directories searched recursively
-    for ``*.h5`` (sorted). Duplicates are dropped; a missing path is an error."""
+    for ``*.h5`` (sorted; ``*.partial-<pid>.h5`` files being written are skipped). Duplicates
+    are dropped; a missing path is an error."""
     out: list[Path] = []
     seen: set[Path] = set()
     for p in map(Path, paths):
         if p.is_dir():
-            found = sorted(q for q in p.rglob("*.h5") if q.is_file())
+            found = sorted(q for q in p.rglob("*.h5")
+                           if q.is_file() and ".partial-" not in q.name)  # a write under way
         elif p.exists():
             found = [p]
         else:

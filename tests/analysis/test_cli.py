@@ -125,7 +125,7 @@ def test_a_store_killed_half_way_leaves_the_recording_as_it_was(tmp_path):
     assert child.returncode == -signal.SIGKILL
     assert _sha(path) == sha and check_file(path) == []
     partial = [p.name for p in tmp_path.iterdir() if p != path]
-    assert partial == [f"s.h5.partial-{child.pid}"]  # the half-written copy, named as such
+    assert partial == [f"s.partial-{child.pid}.h5"]  # the half-written copy, named as such
 
 
 def test_no_store_is_a_deprecated_no_op(tmp_path):

@@ -192,7 +192,7 @@ def test_an_unexpected_error_in_one_file_is_reported_and_the_rest_go_on(tmp_path
 
 def test_find_sessions_searches_folders_recursively_once_per_file(tmp_path):
     (tmp_path / "a" / "b").mkdir(parents=True)
-    for name in ("a/x.h5", "a/b/y.h5", "a/notes.txt", "z.h5"):
+    for name in ("a/x.h5", "a/b/y.h5", "a/notes.txt", "z.h5", "a/x.partial-77.h5"):
         (tmp_path / name).write_bytes(b"")
     found = find_sessions([tmp_path / "a", tmp_path / "a" / "x.h5", tmp_path / "z.h5"])
     assert found == [tmp_path / "a" / "b" / "y.h5", tmp_path / "a" / "x.h5", tmp_path / "z.h5"]

@@ -90,10 +90,11 @@ def atomic_output(path: PathLike, overwrite: bool = False,
     Checked up front (:func:`check_output`), so no work is wasted: ``path`` must not be one
     of ``inputs`` and must not exist unless ``overwrite``. A failure inside the block leaves
     ``path`` untouched and no partial file (a killed process may leave
-    ``<name>.partial-<pid>``, safe to delete).
+    ``<stem>.partial-<pid><suffix>``, safe to delete; the suffix is kept for
+    tools that go by it).
     """
     path = check_output(path, inputs=inputs, overwrite=overwrite)
-    partial = path.with_name(f"{path.name}.partial-{os.getpid()}")
+    partial = path.with_name(f"{path.stem}.partial-{os.getpid()}{path.suffix}")
     try:
         yield partial
         _place(partial, path, overwrite)

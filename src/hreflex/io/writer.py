@@ -245,7 +245,7 @@ def store_analysis(path: str | Path, results: dict, annotations: np.ndarray) -> 
     (``results`` -> ``results_json``; ``annotations`` replace earlier ``auto-qc`` rows, ``user``
     rows are kept), the copy is checked, and one rename puts it in place of the original. A
     crash or kill at any point leaves the original as it was (and at most a
-    ``<name>.partial-<pid>`` copy). Refused for a file that is being recorded (or whose
+    ``<stem>.partial-<pid>.h5`` copy). Refused for a file that is being recorded (or whose
     writer died: ``hreflex recover`` first) and for a file that changed meanwhile.
     """
     import shutil
