@@ -27,7 +27,7 @@ from hreflex.analysis import AnalysisConfig, analyze_session
 from hreflex.analysis.recruitment import RecruitmentResult
 from hreflex.errors import HreflexError
 from hreflex.io.export.results_csv import csv_cell
-from hreflex.io.files import file_sha256
+from hreflex.io.files import atomic_output, check_output, file_sha256
 
 CACHE_SCHEMA = "hreflex-batch-cache/1"
 #: session metadata columns (from the file's root attributes)
@@ -72,12 +72,14 @@ class BatchResult:
 
 def find_sessions(paths: Iterable[str | Path]) -> list[Path]:
     """Session files named by ``paths``: files as given, directories searched recursively
-    for ``*.h5`` (sorted). Duplicates are dropped; a missing path is an error."""
+    for ``*.h5`` (sorted; ``*.partial-<pid>.h5`` files being written are skipped). Duplicates
+    are dropped; a missing path is an error."""
     out: list[Path] = []
     seen: set[Path] = set()
     for p in map(Path, paths):
         if p.is_dir():
-            found = sorted(q for q in p.rglob("*.h5") if q.is_file())
+            found = sorted(q for q in p.rglob("*.h5")
+                           if q.is_file() and ".partial-" not in q.name)  # a write under way
         elif p.exists():
             found = [p]
         else:
@@ -231,28 +233,31 @@ def write_csv(path: Path, rows: list[dict]) -> None:
     freqs = sorted({k for r in rows for k in r if k.startswith(RDD_PREFIX)},
                    key=lambda k: float(k[len(RDD_PREFIX):-2]))
     header = [*COLUMNS, *freqs, "notes"]
-    tmp = path.with_name(path.name + ".tmp")
-    with open(tmp, "w", newline="", encoding="utf-8") as f:
-        out = csv.writer(f)
-        out.writerow(header)
-        out.writerows([csv_cell(r.get(k)) for k in header] for r in rows)
-    os.replace(tmp, path)
+    with atomic_output(path, overwrite=True) as partial:
+        with open(partial, "w", newline="", encoding="utf-8") as f:
+            out = csv.writer(f)
+            out.writerow(header)
+            out.writerows([csv_cell(r.get(k)) for k in header] for r in rows)
 
 
 def run_batch(paths: Iterable[str | Path], csv_path: str | Path, *, jobs: int | None = None,
               force: bool = False, config: AnalysisConfig | None = None,
-              on_file: Callable[[FileOutcome], None] | None = None) -> BatchResult:
+              on_file: Callable[[FileOutcome], None] | None = None,
+              overwrite: bool = False, inputs: Iterable[str | Path] = ()) -> BatchResult:
     """Analyse every session file under ``paths`` into ``csv_path`` (see the module doc).
 
     Up-to-date files are taken from the cache unless ``force``; the rest are analysed by
     ``jobs`` processes (default: the CPUs available). ``on_file`` is called in this process
     with every outcome as it happens (cached files first). Bad files are reported in the
-    result, never raised; the CSV holds the rows of every file that did not fail.
+    result, never raised; the CSV holds the rows of every file that did not fail. An
+    existing ``csv_path`` is replaced only with ``overwrite``, and never when it is one of
+    the session files or of ``inputs`` (e.g. the analysis config): checked before any work.
     """
     csv_path = Path(csv_path)
     files = find_sessions(paths)
     if not files:
         raise HreflexError(f"no session files (*.h5) in {', '.join(map(str, paths))}")
+    check_output(csv_path, inputs=[*files, *inputs], overwrite=overwrite)
     ordered = analyse_files(files, cache_dir_for(csv_path), config or AnalysisConfig(),
                             jobs=jobs, force=force, on_file=on_file)
     write_csv(csv_path, [r for o in ordered for r in o.rows])

@@ -55,7 +55,7 @@ def first_run(tmp_path_factory):
         write_session(folder / f"s{i:02d}.h5", _session(i)[0])
     (data / "broken.h5").write_bytes(b"\x89HDF\r\n\x1a\n" + b"\x00garbage" * 64)
     out = root / "out" / "results.csv"
-    result = _batch([data, "--out", out, "--jobs", 2])
+    result = _batch([data, "--out", out, "--jobs", 2])  # --out: the old spelling of -o
     return data, out, result
 
 
@@ -120,7 +120,10 @@ def test_second_run_without_force_skips_the_19(first_run, tmp_path, monkeypatch)
     real = hreflex.batch.analyze_file
     monkeypatch.setattr(hreflex.batch, "analyze_file",
                         lambda path, cfg: analysed.append(path.name) or real(path, cfg))
-    result = _batch([data, "--out", out, "--jobs", 1])  # in this process: the spy sees all
+    refused = _batch([data, "-o", out, "--jobs", 1])  # the CSV exists: --overwrite needed
+    assert refused.exit_code == 1 and analysed == []
+    assert refused.stderr == f"Error: {out} already exists; pass --overwrite to replace it\n"
+    result = _batch([data, "-o", out, "--jobs", 1, "--overwrite"])  # in this process
     assert analysed == ["broken.h5"]  # failures are not cached: tried again
     assert result.exit_code == 1
     assert "0 analysed, 19 up to date (skipped), 1 failed" in result.stdout
@@ -139,7 +142,7 @@ def test_changed_file_new_config_or_force_are_analysed_again(first_run, tmp_path
     st = changed.stat()
     os.utime(changed, ns=(st.st_atime_ns, st.st_mtime_ns + 5_000_000_000))
     try:
-        run = run_batch([data], out, jobs=1)
+        run = run_batch([data], out, jobs=1, overwrite=True)
     finally:
         os.utime(changed, ns=(st.st_atime_ns, st.st_mtime_ns))
     assert sorted(analysed) == ["broken.h5", "s01.h5"] and run.count("cached") == 18
@@ -147,12 +150,12 @@ def test_changed_file_new_config_or_force_are_analysed_again(first_run, tmp_path
     analysed.clear()
     config = tmp_path / "rms.toml"
     config.write_text('amplitude = "rms"\n')
-    _batch([*some, "--out", out, "--jobs", 1, "--config", config])
+    _batch([*some, "-o", out, "--jobs", 1, "--config", config, "--overwrite"])
     assert analysed == ["s00.h5", "s03.h5"]
     analysed.clear()
-    _batch([*some, "--out", out, "--jobs", 1, "--config", config])
+    _batch([*some, "-o", out, "--jobs", 1, "--config", config, "--overwrite"])
     assert analysed == []  # up to date for the new parameters
-    _batch([*some, "--out", out, "--jobs", 1, "--config", config, "--force"])
+    _batch([*some, "-o", out, "--jobs", 1, "--config", config, "--overwrite", "--force"])
     assert analysed == ["s00.h5", "s03.h5"]
 
 
@@ -161,7 +164,7 @@ def test_all_files_fine_exit_status_0(first_run, tmp_path):
     out = _copy_outputs(out, tmp_path)
     good = sorted(p for p in data.rglob("s*.h5"))
     assert len(good) == N_GOOD
-    result = _batch([*good, "--out", out])
+    result = _batch([*good, "--output", out, "--overwrite"])
     assert result.exit_code == 0, result.output
     assert result.stderr == ""
     assert f"19 files: 0 analysed, 19 up to date (skipped), 0 failed; wrote {out}" in \
@@ -189,7 +192,7 @@ def test_an_unexpected_error_in_one_file_is_reported_and_the_rest_go_on(tmp_path
 
 def test_find_sessions_searches_folders_recursively_once_per_file(tmp_path):
     (tmp_path / "a" / "b").mkdir(parents=True)
-    for name in ("a/x.h5", "a/b/y.h5", "a/notes.txt", "z.h5"):
+    for name in ("a/x.h5", "a/b/y.h5", "a/notes.txt", "z.h5", "a/x.partial-77.h5"):
         (tmp_path / name).write_bytes(b"")
     found = find_sessions([tmp_path / "a", tmp_path / "a" / "x.h5", tmp_path / "z.h5"])
     assert found == [tmp_path / "a" / "b" / "y.h5", tmp_path / "a" / "x.h5", tmp_path / "z.h5"]

@@ -281,6 +281,6 @@ def test_without_statsmodels_the_mixed_rows_say_how_to_get_it(study, monkeypatch
 def test_outputs_never_overwrite_an_input(study):
     result = _compare(study["m_paired"], "--json", study["m_paired"], "--cache", study["cache"])
     assert result.exit_code == 1
-    assert result.stderr == (f"Error: {study['m_paired']}: is an input of this comparison; "
+    assert result.stderr == (f"Error: {study['m_paired']}: is an input of this command; "
                              "choose another output\n")
     assert study["m_paired"].read_text().startswith("file,subject,condition\n")

@@ -67,7 +67,7 @@ def test_import_writes_a_valid_session_file(tmp_path):
     [
         (["--format", "cadwell"], ["bad.csv", "Trace Label of column 2", "expected 'Tr <n>"]),
         (["--format", "excel"], ["unknown import format 'excel'"]),
-        (["--format", "cadwell", "--fs-hz", "1000"], ["--fs-hz does not apply to cadwell"]),
+        (["--format", "cadwell", "--sample-rate", "1000"], ["--sample-rate does not apply to cadwell"]),
     ],
 )
 def test_cadwell_errors_are_one_line(tmp_path, args, fragments):
@@ -81,7 +81,7 @@ def test_cadwell_errors_are_one_line(tmp_path, args, fragments):
 def test_mat_errors_are_one_line(tmp_path):
     path = tmp_path / "m.mat"
     scipy.io.savemat(path, {"emg": np.zeros((10, 3)), "amps": [1.0, 2.0, 3.0]})
-    common = ["-o", tmp_path / "o.h5", "--intensity", "amps", "--fs-hz", "1000", "--pre-ms", "2"]
+    common = ["-o", tmp_path / "o.h5", "--intensity", "amps", "--sample-rate", "1000", "--pre-ms", "2"]
     one_line_error(*run(path, "--sweeps", "nope", *common), "m.mat", "variable 'nope'", "not found")
     one_line_error(*run(path, "--sweeps", "emg", "--units", "volt", *common), "--units 'volt'")
     one_line_error(*run(path, "--sweeps", "emg", "--sweep-axis", "2", *common), "--sweep-axis 2")

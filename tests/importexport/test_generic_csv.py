@@ -34,9 +34,9 @@ def test_wide_with_time_column_and_intensity_row(tmp_path):
 
 def test_wide_without_time_uses_options_and_comments(tmp_path):
     path = wide(tmp_path / "w.csv", time=False)
-    with pytest.raises(ConfigError, match="give --fs-hz"):
+    with pytest.raises(ConfigError, match="give --sample-rate"):
         read_csv(path)
-    s = read_csv(path, fs_hz=2000, pre_ms=0.5)
+    s = read_csv(path, sample_rate=2000, pre_ms=0.5)
     assert (s.sample_rate_Hz, s.pre_trigger_ms) == (2000.0, 0.5)
     np.testing.assert_allclose(s.sweeps[:, 0], VALUES_mV, rtol=1e-7)  # default units: V
     commented = wide(

@@ -134,7 +134,7 @@ def test_intensity_and_pulse_width_unit_warnings(tmp_path):
 def test_mat_intensity_scale(tmp_path):
     path = tmp_path / "m.mat"
     scipy.io.savemat(path, {"emg": np.zeros((10, 3)), "uA": [1500.0, 2500.0, 3500.0]})
-    s = import_file(path, sweeps="emg", intensity="uA", intensity_scale=1e-3, fs_hz=1000, pre_ms=2)
+    s = import_file(path, sweeps="emg", intensity="uA", intensity_scale=1e-3, sample_rate=1000, pre_ms=2)
     np.testing.assert_allclose(s.stimuli["intensity_mA"], [1.5, 2.5, 3.5])
     assert Origins.parse(s.devices["source"]["provenance"]).get("intensity")[2] == (
         "variable uA (read as µA)"
@@ -176,13 +176,13 @@ def test_import_says_where_each_value_came_from(tmp_path):
 def test_csv_import_says_where_its_values_came_from(tmp_path):
     src = csv_file(tmp_path, "# species: rat\n# muscle: SOL=soleus\n")
     result = CliRunner().invoke(
-        cli, ["import", str(src), "-o", str(tmp_path / "t.h5"), "--fs-hz", "2000"]
+        cli, ["import", str(src), "-o", str(tmp_path / "t.h5"), "--sample-rate", "2000"]
     )
     assert result.exit_code == 0, result.output
     for line in (
         "channels     SOL, MG  (header: 'channel' row/column)",
         "units        V  (default)",
-        "sample rate  2000 Hz  (option: --fs-hz)",
+        "sample rate  2000 Hz  (option: --sample-rate)",
         "pre-trigger  1 ms  (header: comment '# pre_trigger_ms:')",
         "intensity    5–10 mA  (header: row/column 'intensity_mA' (read as mA))",
         "species      rat  (header: comment '# species:')",

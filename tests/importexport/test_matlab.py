@@ -29,7 +29,7 @@ def test_v5_epoched_either_orientation(tmp_path, transpose):
     scipy.io.savemat(
         path, {"emg": SWEEPS_mV.T if transpose else SWEEPS_mV, "amps": CURRENT[None, :]}
     )
-    s = import_file(path, sweeps="emg", intensity="amps", fs_hz=2000, pre_ms=5, units="mV")
+    s = import_file(path, sweeps="emg", intensity="amps", sample_rate=2000, pre_ms=5, units="mV")
     check_epoched(s)
     assert s.devices["source"]["version"] == "5"
 
@@ -37,7 +37,7 @@ def test_v5_epoched_either_orientation(tmp_path, transpose):
 def test_v73_epoched_3d_with_channels(tmp_path):
     cube = np.stack([SWEEPS_mV, -SWEEPS_mV], axis=1)  # MATLAB samples x channels x sweeps
     path = write_mat73(tmp_path / "e73.mat", emg=cube, amps=CURRENT[:, None])
-    s = read_mat(path, sweeps="emg", intensity="amps", fs_hz=2000, pre_ms=5, units="uV")
+    s = read_mat(path, sweeps="emg", intensity="amps", sample_rate=2000, pre_ms=5, units="uV")
     check_epoched(s, scale=1e-6, n_channels=2)
     np.testing.assert_allclose(s.sweeps[:, 1, :], -SWEEPS_mV.T * 1e-6, rtol=1e-7)
     assert s.devices["source"]["version"] == "7.3"
@@ -50,10 +50,10 @@ def test_ambiguous_sweep_axis_and_struct_field(tmp_path):
     with pytest.raises(
         ConfigError, match=r"which axis of 'data.emg' \(shape \(4, 4\)\).*--sweep-axis"
     ):
-        read_mat(path, sweeps="data.emg", intensity="data.amps", fs_hz=2000, pre_ms=0)
-    s = read_mat(path, sweeps="data.emg", intensity="data.amps", fs_hz=2000, pre_ms=0, sweep_axis=1)
+        read_mat(path, sweeps="data.emg", intensity="data.amps", sample_rate=2000, pre_ms=0)
+    s = read_mat(path, sweeps="data.emg", intensity="data.amps", sample_rate=2000, pre_ms=0, sweep_axis=1)
     np.testing.assert_allclose(s.sweeps[:, 0], square.T, rtol=1e-7)
-    s = read_mat(path, sweeps="data.emg", intensity="3", fs_hz=2000, pre_ms=0, sweep_axis=0)
+    s = read_mat(path, sweeps="data.emg", intensity="3", sample_rate=2000, pre_ms=0, sweep_axis=0)
     np.testing.assert_allclose(s.sweeps[:, 0], square, rtol=1e-7)
     assert s.stimuli["intensity_mA"].tolist() == [3.0] * 4
 
@@ -74,7 +74,7 @@ def test_v5_continuous_trigger_edges(tmp_path):
     signal, trigger = continuous_arrays()
     path = tmp_path / "c.mat"
     scipy.io.savemat(path, {"x": signal, "trig": trigger[:, None], "amps": [[10.0, 20.0, 30.0]]})
-    s = read_mat(path, signal="x", trigger="trig", intensity="amps", fs_hz=5000, units="uV")
+    s = read_mat(path, signal="x", trigger="trig", intensity="amps", sample_rate=5000, units="uV")
     np.testing.assert_array_equal(s.stimuli["sample_index"], ONSETS)
     np.testing.assert_allclose(s.stimuli["time_s"], ONSETS / 5000)
     np.testing.assert_array_equal(s.stimuli["intensity_mA"], [10, 20, 30])
@@ -86,7 +86,7 @@ def test_v5_continuous_trigger_edges(tmp_path):
 def test_v73_continuous_channels_by_rows_and_constant_intensity(tmp_path):
     signal, trigger = continuous_arrays()
     path = write_mat73(tmp_path / "c73.mat", x=signal.T, trig=trigger[None, :])  # 2 x N, 1 x N
-    s = read_mat(path, signal="x", trigger="trig", intensity="15", fs_hz=5000, trigger_threshold=1)
+    s = read_mat(path, signal="x", trigger="trig", intensity="15", sample_rate=5000, trigger_threshold=1)
     np.testing.assert_array_equal(s.stimuli["sample_index"], ONSETS)
     np.testing.assert_allclose(s.continuous, signal, rtol=1e-6)
     assert s.stimuli["intensity_mA"].tolist() == [15.0] * 3
@@ -102,28 +102,28 @@ def test_errors(tmp_path):
         FileFormatError,
         match=r"c\.mat: variable 'emg' \(signal\) not found; the file holds x, trig",
     ):
-        read_mat(path, signal="emg", trigger="trig", intensity="1", fs_hz=1000)
+        read_mat(path, signal="emg", trigger="trig", intensity="1", sample_rate=1000)
     with pytest.raises(
         FileFormatError,
         match=r"variable 'cube' has shape \(3, 4, 5\); expected a vector or a samples",
     ):
-        read_mat(path, signal="cube", trigger="trig", intensity="1", fs_hz=1000)
+        read_mat(path, signal="cube", trigger="trig", intensity="1", sample_rate=1000)
     with pytest.raises(
         FileFormatError, match=r"variable 'x' has shape \(1000, 2\); expected a vector"
     ):
-        read_mat(path, signal="x", trigger="x", intensity="1", fs_hz=1000)
+        read_mat(path, signal="x", trigger="x", intensity="1", sample_rate=1000)
     with pytest.raises(FileFormatError, match="--intensity amps has 2 values, expected 3"):
-        read_mat(path, signal="x", trigger="trig", intensity="amps", fs_hz=1000)
+        read_mat(path, signal="x", trigger="trig", intensity="amps", sample_rate=1000)
     with pytest.raises(FileFormatError, match="never rises through 9"):
-        read_mat(path, signal="x", trigger="trig", intensity="1", fs_hz=1000, trigger_threshold=9)
+        read_mat(path, signal="x", trigger="trig", intensity="1", sample_rate=1000, trigger_threshold=9)
     with pytest.raises(ConfigError, match=r"c\.mat: --units 'furlongs' is not a unit"):
-        read_mat(path, signal="x", trigger="trig", intensity="1", fs_hz=1000, units="furlongs")
-    with pytest.raises(ConfigError, match="--fs-hz is required"):
+        read_mat(path, signal="x", trigger="trig", intensity="1", sample_rate=1000, units="furlongs")
+    with pytest.raises(ConfigError, match="--sample-rate is required"):
         read_mat(path, signal="x", trigger="trig", intensity="1")
     with pytest.raises(ConfigError, match="--pre-ms is for epoched imports"):
-        read_mat(path, signal="x", trigger="trig", intensity="1", fs_hz=1000, pre_ms=3)
+        read_mat(path, signal="x", trigger="trig", intensity="1", sample_rate=1000, pre_ms=3)
     with pytest.raises(ConfigError, match="either --sweeps .* or --signal"):
-        read_mat(path, intensity="1", fs_hz=1000)
+        read_mat(path, intensity="1", sample_rate=1000)
     (tmp_path / "junk.mat").write_bytes(b"not a mat file at all" * 10)
     with pytest.raises(FileFormatError, match=r"junk\.mat: not a readable MATLAB file"):
-        read_mat(tmp_path / "junk.mat", signal="x", trigger="t", intensity="1", fs_hz=1)
+        read_mat(tmp_path / "junk.mat", signal="x", trigger="t", intensity="1", sample_rate=1)

@@ -94,13 +94,15 @@ def test_recorded_windows_from_another_writer_read_by_field_name(good):
 
 
 @pytest.mark.parametrize(("row", "needle"), [
-    ((2, b"h", 14.0, 30.0, b"p2p", b""), "channel outside -1..1 in row 0 (of 1) (got 2)"),
-    ((-2, b"h", 14.0, 30.0, b"p2p", b""), "channel outside -1..1"),
+    ((2, b"h", 14.0, 30.0, b"p2p", b""),
+     "channel must be -1 or a channel index (0..1) (row 0 (of 1); got 2)"),
+    ((-2, b"h", 14.0, 30.0, b"p2p", b""), "channel must be -1 or a channel index (0..1)"),
     ((0, b"h", 30.0, 14.0, b"p2p", b""), "need finite start_ms < stop_ms in row 0 (of 1) (got 30..14 ms)"),
     ((0, b"h", np.nan, 14.0, b"p2p", b""), "need finite start_ms < stop_ms"),
     ((0, b"h", 5.0, 5.0, b"p2p", b""), "need finite start_ms < stop_ms"),
-    ((0, b"H", 14.0, 30.0, b"p2p", b""), "wave 'H' in row 0 (of 1) is not one of m, h, background"),
-    ((0, b"f", 14.0, 30.0, b"p2p", b""), "wave 'f'"),
+    ((0, b"H", 14.0, 30.0, b"p2p", b""),
+     "wave must be one of m, h, background (row 0 (of 1); got H)"),
+    ((0, b"f", 14.0, 30.0, b"p2p", b""), "got f)"),
 ])
 def test_bad_recorded_windows_are_invalid(good, row, needle):
     rows = empty_table(RECORDED_WINDOW_DTYPE, 1)
@@ -187,7 +189,7 @@ def test_valid_file_validates_and_info_summarises(good):
     assert _cli("validate", str(good)).exit_code == 0
     result = _cli("info", str(good))
     assert result.exit_code == 0, result.output
-    for needle in ("2 channels" if False else "channels    2", "5000 Hz", "1.00 s", "stimuli     3",
+    for needle in ("2 channels" if False else "channels    2", "5000 Hz", "1 s", "stimuli     3",
                    "recruitment", "rdd", "trains at 5 Hz", "gap ×1", "20 samples lost"):
         assert needle in result.output, result.output
 
@@ -243,7 +245,8 @@ def test_nan_intensity(good):
         events["intensity_mA"][1] = np.nan
         f["stimuli/events"][...] = events
     _assert_clean_error(_cli("validate", str(good)), "intensity_mA", "row 1")
-    _assert_clean_error(_cli("info", str(good)), "Error:", "intensity_mA is NaN")
+    _assert_clean_error(_cli("info", str(good)), "Error:",
+                        "intensity_mA must be finite and >= 0 (row 1 (of 3); got nan)")
 
 
 def test_wrong_channel_count(good):

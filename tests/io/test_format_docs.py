@@ -95,7 +95,9 @@ def files(tmp_path_factory) -> dict[str, Path]:
     w.close(endstate.stopped("interrupted (SIGTERM)"))
     stored = d / "stored.h5"
     shutil.copy(rec, stored)
-    store_analysis(stored, {"x": 1}, empty_table(ANNOTATION_DTYPE, 1))
+    note = empty_table(ANNOTATION_DTYPE, 1)
+    note[0] = (0, -1, b"background EMG", b"auto-qc")
+    store_analysis(stored, {"x": 1}, note)
     epoched = d / "epoched.h5"
     with SessionWriter(epoched, meta=SessionMeta(), sample_rate_Hz=2000.0,
                        channel_names=["a"], scale_V_per_count=[1.0], sample_dtype=np.float32,

@@ -111,7 +111,9 @@ def quiet_rms(x_V: np.ndarray, after: int) -> np.ndarray:
     percentile, from sample ``after`` on, of the moving RMS (over 1/50 of that span) of the
     first difference / sqrt(2). White noise gives its RMS; slow drifts and offsets do not
     count. Shape ``x_V.shape[:-1]``."""
-    diff = np.diff(x_V[..., after:], axis=-1) / np.sqrt(2.0)
+    diff = np.diff(x_V[..., min(after, max(x_V.shape[-1] - 2, 0)):], axis=-1) / np.sqrt(2.0)
+    if diff.shape[-1] == 0:  # one sample or none: no noise to see
+        return np.zeros(x_V.shape[:-1])
     width = max(1, diff.shape[-1] // 50)
     return np.percentile(moving_rms(diff, width), 10, axis=-1)
 

@@ -13,6 +13,8 @@ from pathlib import Path
 
 import click
 
+from hreflex.commands import options
+
 
 class SessionInterrupted(click.ClickException):
     """A session stopped by a signal: exit status 128 + the signal number (130 Ctrl-C,
@@ -57,20 +59,32 @@ def run_live(cfg, *, seed: int | None = None, plot: str | None = None,
 @click.command("acquire")
 @click.argument("config", type=click.Path(dir_okay=False, path_type=Path))
 @click.option("--dry-run", is_flag=True, help="Plan and check only; no device is opened.")
-@click.option("--seed", type=int, default=None,
-              help="Seed for jitter and random order (default: [schedule] seed, else random).")
+@options.output("Session file to write [default: CONFIG's [recording] output_dir and name].")
+@options.seed("Seed for jitter and random order (default: [schedule] seed, else random).")
 @click.option("--plot", is_flag=False, flag_value="", default=None, metavar="[PNG]",
               help="Render the latest sweeps and the recruitment curve to a PNG while "
-                   "recording (default path: beside the session file, .live.png).")
-def command(config: Path, dry_run: bool, seed: int | None, plot: str | None) -> None:
+                   "recording (default path: beside the session file, .live.png).",
+              cls=options.OutputOption)
+@options.overwrite
+def command(config: Path, dry_run: bool, output: Path | None, seed: int | None,
+            plot: str | None, overwrite: bool) -> None:
     """Acquire an H-reflex session described by CONFIG (a TOML file)."""
+    import dataclasses
+
     from hreflex.acquisition.config import load_config
     from hreflex.acquisition.plan import build_plan, check_plan, summary
+    from hreflex.io.files import check_outputs
 
     cfg = load_config(config)
+    if overwrite:
+        cfg = dataclasses.replace(cfg, recording=dataclasses.replace(cfg.recording,
+                                                                     overwrite=True))
     plan = build_plan(cfg, seed=seed)
     check_plan(plan)
     if dry_run:
         click.echo(summary(plan))
         return
-    run_live(cfg, seed=plan.seed, plot=plot)
+    path = output or cfg.output_path()
+    png = [] if plot is None else [Path(plot) if plot else path.with_suffix(".live.png")]
+    check_outputs([path, *png], inputs=[config], overwrite=cfg.recording.overwrite)
+    run_live(cfg, seed=plan.seed, plot=plot, output=path)

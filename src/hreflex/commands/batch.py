@@ -1,4 +1,4 @@
-"""``hreflex batch PATHS... --out results.csv``: analyse many session files in parallel into
+"""``hreflex batch PATHS... -o results.csv``: analyse many session files in parallel into
 one CSV (one row per file and channel), skipping files whose cached results are up to date.
 
 Exit status (``docs/REPORT.md``): 0 when every file was analysed or up to date, 1 when any
@@ -14,6 +14,8 @@ from pathlib import Path
 from typing import TextIO
 
 import click
+
+from hreflex.commands import options
 
 #: one BLAS/OpenMP thread per process: batch runs one process per core, and multi-threaded
 #: BLAS only spins on this workload (same wall time, ~30 % more CPU in one process)
@@ -57,16 +59,14 @@ class Progress:
 @click.command("batch")
 @click.argument("paths", nargs=-1, required=True,
                 type=click.Path(exists=True, path_type=Path))
-@click.option("--out", "out_csv", required=True,
-              type=click.Path(dir_okay=False, path_type=Path),
-              help="Results CSV (one row per file and channel); its cache goes in OUT.cache/.")
-@click.option("--jobs", "-j", type=click.IntRange(min=1), default=None,
-              help="Worker processes [default: the CPUs available].")
-@click.option("--force", is_flag=True, help="Analyse every file again, even if up to date.")
-@click.option("--config", "config_path", type=click.Path(dir_okay=False, path_type=Path),
-              default=None, help="Analysis config (TOML); default: built-in defaults.")
-def command(paths: tuple[Path, ...], out_csv: Path, jobs: int | None, force: bool,
-            config_path: Path | None) -> None:
+@options.output("Results CSV (one row per file and channel); its cache goes in "
+                "OUTPUT.cache/.", required=True, old=("--out",))
+@options.jobs
+@options.force
+@options.analysis_config
+@options.overwrite
+def command(paths: tuple[Path, ...], output: Path, jobs: int | None, force: bool,
+            config_path: Path | None, overwrite: bool) -> None:
     """Analyse every session in PATHS (files, or folders searched for *.h5) into one CSV."""
     for name in SINGLE_THREAD_ENV:  # before numpy is imported (workers inherit it)
         os.environ.setdefault(name, "1")
@@ -79,13 +79,14 @@ def command(paths: tuple[Path, ...], out_csv: Path, jobs: int | None, force: boo
     if not files:
         raise HreflexError(f"no session files (*.h5) in {', '.join(map(str, paths))}")
     progress = Progress(len(files), sys.stderr)
-    result = run_batch(files, out_csv, jobs=jobs, force=force, config=cfg,
+    result = run_batch(files, output, jobs=jobs, force=force, config=cfg,
                        on_file=lambda o: progress.update(
-                           o.status, f"failed: {o.error}" if o.error else None))
+                           o.status, f"failed: {o.error}" if o.error else None),
+                       overwrite=overwrite, inputs=[config_path] if config_path else [])
     n, failed = len(result.files), len(result.failed)
     rows = sum(len(f.rows) for f in result.files)
     click.echo(f"{n} files: {result.count('analysed')} analysed, {result.count('cached')} up "
-               f"to date (skipped), {failed} failed; wrote {out_csv} ({rows} rows)")
+               f"to date (skipped), {failed} failed; wrote {output} ({rows} rows)")
     if failed:
         raise HreflexError(f"{failed} of {n} files could not be analysed (listed above); "
-                           f"the results of the other {n - failed} are in {out_csv}")
+                           f"the results of the other {n - failed} are in {output}")

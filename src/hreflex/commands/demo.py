@@ -1,4 +1,4 @@
-"""``hreflex demo [--out DIR]``: a complete simulated session, end to end.
+"""``hreflex demo [-o DIR]``: a complete simulated session, end to end.
 
 Runs ``configs/demo.toml`` (emulated amplifier and stimulator on pty serial ports, faster than
 real time) through the real acquisition engine: recruitment, then RDD at a test intensity
@@ -18,30 +18,32 @@ from pathlib import Path
 import click
 
 import hreflex
+from hreflex.commands import options
 
 #: the demo configuration shipped with the source tree
 DEMO_CONFIG = Path(hreflex.__file__).resolve().parents[2] / "configs" / "demo.toml"
 
 
 @click.command("demo")
-@click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path),
-              default=Path("hreflex-demo"), show_default=True,
-              help="Folder for the session file, its journal, the analysis and the report.")
+@options.output("Folder for the session file, its journal, the analysis and the report.",
+                folder=True, default=Path("hreflex-demo"), old=("--out",))
 @click.option("--config", "config_path", type=click.Path(dir_okay=False, path_type=Path),
               default=None, help="Another session config with emulated devices "
                                  "(default: configs/demo.toml).")
 @click.option("--plot", is_flag=True, help="Also render the live plot PNG while recording.")
-def command(out_dir: Path, config_path: Path | None, plot: bool) -> None:
+@options.overwrite
+def command(output: Path, config_path: Path | None, plot: bool, overwrite: bool) -> None:
     """Run a simulated session on emulated devices, analyse it and write the report."""
     from hreflex.acquisition.config import load_config
     from hreflex.acquisition.console import echo
     from hreflex.analysis import analyze_session
-    from hreflex.analysis.summary import summary_text
     from hreflex.commands.acquire import run_live
+    from hreflex.commands.text import summary_text
     from hreflex.errors import ConfigError
-    from hreflex.io.files import file_sha256
+    from hreflex.io.files import check_output, file_sha256, write_output
     from hreflex.io.session import read_session
     from hreflex.report import render_report
+    from hreflex.report.build import REPORT_NAME
 
     if hasattr(signal, "SIGHUP"):  # a closed terminal stops neither the session nor the rest
         signal.signal(signal.SIGHUP, signal.SIG_IGN)
@@ -50,6 +52,8 @@ def command(out_dir: Path, config_path: Path | None, plot: bool) -> None:
     if not path.is_file():
         raise ConfigError(f"demo config {path} not found; pass --config with a session config "
                           "whose devices are emulated")
+    out_dir, report_dir = output, output / "report"
+    check_output(report_dir / REPORT_NAME, inputs=[path], overwrite=overwrite)  # up front
     cfg = load_config(path)
     if not (cfg.amplifier.connection.emulated and cfg.stimulator.connection.emulated):
         raise ConfigError(f"{cfg.source}: the demo needs emulated = true for both devices")
@@ -59,7 +63,8 @@ def command(out_dir: Path, config_path: Path | None, plot: bool) -> None:
     heartbeat_ms = min(60_000, max(stim.heartbeat_timeout_ms,
                                    int(500 * cfg.emulator.speed_factor)))
     cfg = dataclasses.replace(
-        cfg, recording=dataclasses.replace(cfg.recording, output_dir=out_dir),
+        cfg, recording=dataclasses.replace(cfg.recording, output_dir=out_dir,
+                                           overwrite=cfg.recording.overwrite or overwrite),
         stimulator=dataclasses.replace(stim, heartbeat_timeout_ms=heartbeat_ms))
     echo(f"demo: {cfg.source} on emulated devices ({cfg.emulator.preset}, "
          f"{cfg.emulator.speed_factor:g}× real time) -> {out_dir}/", err=True)
@@ -70,9 +75,9 @@ def command(out_dir: Path, config_path: Path | None, plot: bool) -> None:
                                                     "sha256": file_sha256(result.path)})
     doc = analysis.to_dict()
     json_path = result.path.with_suffix(".analysis.json")
-    json_path.write_text(json.dumps(doc, indent=1, ensure_ascii=False), encoding="utf-8")
+    write_output(json_path, json.dumps(doc, indent=1, ensure_ascii=False), inputs=[path])
     echo(summary_text(doc))
-    report = render_report(session, analysis, out_dir / "report")
+    report = render_report(session, analysis, report_dir, overwrite=overwrite)
     echo(f"analysis  {json_path}")
     echo(f"report    {report}")
     echo(f"done in {time.monotonic() - t0:.1f} s")

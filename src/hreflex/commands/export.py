@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from contextlib import ExitStack
 from pathlib import Path
 
 import click
+
+from hreflex.commands import options
 
 FORMATS = ("nwb", "csv")
 
@@ -14,13 +17,7 @@ FORMATS = ("nwb", "csv")
 @click.option(
     "--format", "fmt", default=None, help="nwb or csv (default: from the output's extension)."
 )
-@click.option(
-    "-o",
-    "--output",
-    type=click.Path(dir_okay=False, path_type=Path),
-    required=True,
-    help="File to write (.nwb or .csv).",
-)
+@options.output("File to write (.nwb or .csv).", required=True)
 @click.option(
     "--pre-ms",
     type=float,
@@ -40,22 +37,15 @@ FORMATS = ("nwb", "csv")
     default="",
     help="NWB: subject age as ISO 8601 duration, e.g. P34Y (default: unknown).",
 )
-@click.option(
+@options.extra_output(
     "--measures",
     "measures_dir",
-    type=click.Path(file_okay=False, path_type=Path),
-    default=None,
+    folder=True,
     help="CSV: also analyse FILE and write per-sweep measures and summaries "
     "(sweeps/channels/levels/rdd .csv) into this folder.",
 )
-@click.option(
-    "--config",
-    "config_path",
-    type=click.Path(dir_okay=False, path_type=Path),
-    default=None,
-    help="Analysis config (TOML) for --measures.",
-)
-@click.option("--overwrite", is_flag=True, help="Replace OUTPUT if it exists.")
+@options.analysis_config
+@options.overwrite
 def command(
     file: Path,
     fmt: str | None,
@@ -69,7 +59,7 @@ def command(
 ) -> None:
     """Export FILE's EMG, stimuli and sweeps as NWB, or its sweeps (and measures) as CSV."""
     from hreflex.errors import ConfigError
-    from hreflex.io.files import atomic_output
+    from hreflex.io.files import atomic_folder, atomic_output
     from hreflex.io.session import read_session
 
     fmt = (fmt or output.suffix.lstrip(".")).lower()
@@ -81,7 +71,11 @@ def command(
         raise ConfigError("--measures goes with --format csv")
     if not (pre_ms >= 0 and post_ms > 0):
         raise ConfigError(f"--pre-ms {pre_ms:g} must be >= 0 and --post-ms {post_ms:g} > 0")
-    with atomic_output(output, overwrite) as partial:
+    inputs = [file, *([config_path] if config_path else [])]
+    with ExitStack() as stack:  # every output checked before any work, placed at the end
+        partial = stack.enter_context(atomic_output(output, overwrite, inputs))
+        measures = measures_dir and stack.enter_context(
+            atomic_folder(measures_dir, (), overwrite, inputs))
         session = read_session(file)
         if fmt == "nwb":
             from hreflex.io.export.nwb import write_nwb
@@ -91,11 +85,12 @@ def command(
             from hreflex.io.export.csv import write_sweeps_csv
 
             write_sweeps_csv(session, partial, pre_ms=pre_ms, post_ms=post_ms)
+        if measures:
+            from hreflex.analysis import analyze_session, load_config
+            from hreflex.io.export.results_csv import write_result_csv
+
+            result = analyze_session(session, load_config(config_path))
+            names = [p.name for p in write_result_csv(result, result.to_dict(), measures)]
     click.echo(f"wrote {output}: {fmt} export of {file.name} ({len(session.stimuli)} stimuli)")
     if measures_dir is not None:
-        from hreflex.analysis import analyze_session, load_config
-        from hreflex.io.export.results_csv import write_result_csv
-
-        result = analyze_session(session, load_config(config_path))
-        paths = write_result_csv(result, result.to_dict(), measures_dir)
-        click.echo(f"wrote {', '.join(p.name for p in paths)} to {measures_dir}")
+        click.echo(f"wrote {', '.join(names)} to {measures_dir}")

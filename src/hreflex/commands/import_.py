@@ -4,20 +4,27 @@ implausible in the unit they were read in."""
 
 from __future__ import annotations
 
+import glob
 from pathlib import Path
 
 import click
 
+from hreflex.commands import options as opts
+
+
+def _inputs(src: Path, fmt: str | None, options: dict) -> list[Path]:
+    """What an import reads: SRC, the intensity sidecar and, for neo's multi-file formats
+    (e.g. BrainVision .vhdr + .vmrk + .eeg), every file beside SRC with its stem."""
+    inputs = [src, *([options["intensity_file"]] if options.get("intensity_file") else [])]
+    if fmt == "neo" or (fmt is None and src.suffix.lower() not in (".csv", ".mat", ".dat")):
+        inputs += [p for p in src.parent.glob(f"{glob.escape(src.stem)}.*")
+                   if p.is_file() and p.suffix.lower() != ".h5"]
+    return inputs
+
 
 @click.command("import")
 @click.argument("src", type=click.Path(path_type=Path))
-@click.option(
-    "-o",
-    "--output",
-    type=click.Path(dir_okay=False, path_type=Path),
-    required=True,
-    help="Session file to write (.h5).",
-)
+@opts.output("Session file to write (.h5).", required=True)
 @click.option(
     "--format",
     "fmt",
@@ -30,7 +37,7 @@ import click
     default=None,
     help="Time from sweep start to stimulus, ms (Cadwell default: from the artifact).",
 )
-@click.option("--fs-hz", type=float, default=None, help="Sampling rate, Hz.")
+@opts.sample_rate("Sampling rate, Hz.", old=("--fs-hz",))
 @click.option("--units", default=None, help="What the EMG numbers are: V, mV or uV (default V).")
 @click.option("--sweeps", default=None, help="MAT: variable holding the sweeps (epoched).")
 @click.option(
@@ -86,21 +93,26 @@ import click
     default=None,
     help="Muscle of every channel, or per channel: EMG1=flexor carpi radialis,EMG2=….",
 )
-@click.option("--overwrite", is_flag=True, help="Replace OUTPUT if it exists.")
+@opts.overwrite
 def command(src: Path, output: Path, fmt: str | None, overwrite: bool, **options) -> None:
     """Import SRC (Cadwell CSV, generic CSV, MATLAB .mat, BCI2000 .dat, neo formats)."""
     import warnings
 
+    from hreflex.errors import FileFormatError
     from hreflex.io.files import atomic_output
     from hreflex.io.importers import import_file
     from hreflex.io.importers.origins import Origins, SourceWarning
     from hreflex.io.session import write_session
+    from hreflex.io.validate import check_file
 
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", SourceWarning)
-        with atomic_output(output, overwrite) as partial:
+        with atomic_output(output, overwrite, _inputs(src, fmt, options)) as partial:
             session = import_file(src, fmt, **options)
             write_session(partial, session)
+            problems = check_file(partial)  # an import never leaves an invalid file
+            if problems:
+                raise FileFormatError(f"{src}: cannot be imported: {'; '.join(problems)}")
     source = session.devices.get("source", {})
     if session.sweeps is not None:
         n_sweeps, n_ch, n_samples = session.sweeps.shape

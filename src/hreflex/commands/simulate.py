@@ -2,13 +2,29 @@
 
 from __future__ import annotations
 
+from contextlib import ExitStack
 from pathlib import Path
 
 import click
 
+from hreflex.commands import options
+
+
+def _list_presets(ctx: click.Context, _param, value: bool) -> None:
+    if not value or ctx.resilient_parsing:
+        return
+    from hreflex.sim.presets import PRESETS
+
+    width = max(map(len, PRESETS))
+    for name, preset in PRESETS.items():
+        click.echo(f"{name:<{width}}  {' '.join(preset.description.split())}")
+    ctx.exit()
+
 
 @click.command("simulate")
-@click.option("--preset", required=True, help="Simulated subject, e.g. soleus_healthy.")
+@click.option("--preset", help="Simulated subject, e.g. soleus_healthy (see --list-presets).")
+@click.option("--list-presets", is_flag=True, expose_value=False, is_eager=True,
+              callback=_list_presets, help="List the simulated subjects and exit.")
 @click.option(
     "--protocol",
     type=click.Choice(["recruitment", "rdd", "both"]),
@@ -16,14 +32,8 @@ import click
     show_default=True,
     help="Which default protocol of the preset to run.",
 )
-@click.option(
-    "-o",
-    "--output",
-    type=click.Path(dir_okay=False, path_type=Path),
-    required=True,
-    help="Session file to write (.h5).",
-)
-@click.option("--seed", type=int, default=0, show_default=True, help="Random seed.")
+@options.output("Session file to write (.h5).")
+@options.seed("Random seed.", default=0)
 @click.option(
     "--contraction-probability",
     type=float,
@@ -36,19 +46,14 @@ import click
     is_flag=True,
     help="Noise-free: no background EMG, mains, DC or trial-to-trial variability.",
 )
-@click.option("--sample-rate", type=float, default=None, help="Hz (default: the preset's).")
-@click.option(
-    "--truth",
-    "truth_path",
-    type=click.Path(dir_okay=False, path_type=Path),
-    default=None,
-    help="Also write the ground truth (per stimulus + summary) as JSON.",
-)
-@click.option("--overwrite", is_flag=True, help="Replace OUTPUT if it exists.")
+@options.sample_rate("Sampling rate, Hz (default: the preset's).")
+@options.extra_output("--truth", "truth_path",
+                      help="Also write the ground truth (per stimulus + summary) as JSON.")
+@options.overwrite
 def command(
-    preset: str,
+    preset: str | None,
     protocol: str,
-    output: Path,
+    output: Path | None,
     seed: int,
     contraction_probability: float,
     no_noise: bool,
@@ -60,18 +65,29 @@ def command(
     import json
     import time
 
+    from hreflex.commands.text import number
     from hreflex.errors import ConfigError
-    from hreflex.io.files import atomic_output
+    from hreflex.io.files import atomic_output, check_outputs
     from hreflex.io.session import write_session
+    from hreflex.io.validate import MAX_RATE_HZ, MIN_RATE_HZ
     from hreflex.sim.presets import get_preset
     from hreflex.sim.session import default_schedule, simulate_session
 
     t0 = time.perf_counter()
+    if preset is None or output is None:
+        raise click.UsageError("give --preset NAME and -o/--output FILE (or --list-presets)")
+    if not (0 <= contraction_probability < 1):
+        raise ConfigError(f"--contraction-probability {contraction_probability!r} must be in "
+                          "0 <= P < 1")
+    if sample_rate is not None and not (MIN_RATE_HZ <= sample_rate <= MAX_RATE_HZ):
+        raise ConfigError(f"--sample-rate {sample_rate!r} Hz is outside {MIN_RATE_HZ:g}.."
+                          f"{MAX_RATE_HZ:g} Hz")
+    check_outputs([output, *([truth_path] if truth_path else [])], overwrite=overwrite)
     p = get_preset(preset)
-    if truth_path is not None and truth_path.exists() and not overwrite:
-        raise ConfigError(f"{truth_path} already exists; pass --overwrite to replace it")
     schedule = default_schedule(p, protocol, seed=seed)
-    with atomic_output(output, overwrite) as partial:
+    with ExitStack() as stack:  # both outputs placed at the end
+        partial = stack.enter_context(atomic_output(output, overwrite))
+        truth_partial = truth_path and stack.enter_context(atomic_output(truth_path, overwrite))
         session, truth = simulate_session(
             p,
             schedule,
@@ -81,10 +97,10 @@ def command(
             sample_rate_Hz=sample_rate,
         )
         write_session(partial, session)
-    if truth_path is not None:
-        truth_path.write_text(json.dumps(truth.to_dict(), indent=1))
+        if truth_partial:
+            truth_partial.write_text(json.dumps(truth.to_dict(), indent=1))
     click.echo(
         f"wrote {output}: {p.name}, {protocol}, {len(schedule)} stimuli, "
-        f"{session.duration_s:.0f} s at {session.sample_rate_Hz:g} Hz, "
+        f"{number(session.duration_s, 's')} s at {number(session.sample_rate_Hz, 'Hz')} Hz, "
         f"channels {', '.join(session.channel_names)} ({time.perf_counter() - t0:.1f} s)"
     )

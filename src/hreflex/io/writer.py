@@ -238,19 +238,48 @@ class SessionWriter:
 
 
 def store_analysis(path: str | Path, results: dict, annotations: np.ndarray) -> None:
-    """Save analysis output into the file's ``/analysis`` group without touching raw data.
+    """Store analysis output in the file's ``/analysis`` group, without ever writing into
+    the recording itself (``docs/FORMAT.md``, "Storing analysis results").
 
-    ``results`` replaces ``/analysis/results_json``; ``annotations`` replace earlier
-    ``auto-qc`` annotations while ``user`` annotations are kept.
+    The file is copied byte for byte beside itself, the copy's ``/analysis`` is replaced
+    (``results`` -> ``results_json``; ``annotations`` replace earlier ``auto-qc`` rows, ``user``
+    rows are kept), the copy is checked, and one rename puts it in place of the original. A
+    crash or kill at any point leaves the original as it was (and at most a
+    ``<stem>.partial-<pid>.h5`` copy). Refused for a file that is being recorded (or whose
+    writer died: ``hreflex recover`` first) and for a file that changed meanwhile.
     """
+    import shutil
+
+    from hreflex.io.files import atomic_output
+    from hreflex.io.format import open_h5
+    from hreflex.io.validate import check_file
+
     path = Path(path)
+    known = set(check_file(path))  # problems of the file as it is (not the store's)
+    with open_h5(path) as f:
+        if f.attrs.get(END_STATE) in (RECORDING, RECORDING.encode()):
+            raise FileFormatError(f"{path}: end_state is 'recording' (being recorded, or its "
+                                  "writer died: run 'hreflex recover' first); nothing stored")
+    before = path.stat()
+    with atomic_output(path, overwrite=True) as copy:
+        shutil.copyfile(path, copy)
+        shutil.copymode(path, copy)
+        _replace_analysis(copy, results, annotations, path)
+        problems = [p for p in check_file(copy) if p not in known]
+        after = path.stat()
+        if problems or (after.st_mtime_ns, after.st_size, after.st_ino) != (
+                before.st_mtime_ns, before.st_size, before.st_ino):
+            why = "; ".join(problems) or "it changed while the results were being stored"
+            raise FileFormatError(f"{path}: nothing stored ({why})")
+
+
+def _replace_analysis(path: Path, results: dict, annotations: np.ndarray, name: Path) -> None:
+    """Replace ``/analysis`` results and auto-QC annotations in ``path`` (a copy of ``name``)."""
     try:
         f = h5py.File(path, "r+")
     except OSError as exc:
-        raise FileFormatError(
-            f"{path}: cannot open for writing analysis results ({exc}); if recording was "
-            "interrupted run 'hreflex recover' first"
-        ) from None
+        raise FileFormatError(f"{name}: cannot open for writing analysis results ({exc}); if "
+                              "recording was interrupted run 'hreflex recover' first") from None
     with f:
         group = f.require_group("analysis")
         old = group["annotations"][()] if "annotations" in group else empty_table(ANNOTATION_DTYPE)

@@ -22,6 +22,7 @@ from hreflex.analysis import (
 from hreflex.analysis.conditioning import remove_baseline
 from hreflex.analysis.config import load_config
 from hreflex.analysis.epochs import make_epochs
+from hreflex.io.files import atomic_folder
 from hreflex.io.session import Session, read_session
 from hreflex.report import figures as fg
 from hreflex.report import sections
@@ -62,34 +63,44 @@ class FigureFile:
 
 
 def write_report(session_path: str | Path, out_dir: str | Path,
-                 config: AnalysisConfig | str | Path | None = None) -> Path:
+                 config: AnalysisConfig | str | Path | None = None, *,
+                 overwrite: bool = False) -> Path:
     """Analyse ``session_path`` and write ``out_dir/report.html`` (self-contained: figures
     embedded) plus every figure as a PNG. ``config``: an :class:`AnalysisConfig`, a TOML
-    path, or None for the defaults. Returns the path of the page."""
+    path, or None for the defaults. Files already in ``out_dir`` are replaced only with
+    ``overwrite``; the inputs never. Returns the path of the page."""
     from hreflex.io.files import file_sha256
 
     session_path = Path(session_path)
-    cfg = config if isinstance(config, AnalysisConfig) else load_config(config)
-    sha = file_sha256(session_path)
-    session = read_session(session_path)
-    result = analyze_session(session, cfg,
-                             input_info={"path": str(session_path), "sha256": sha})
-    return render_report(session, result, out_dir)
+    inputs = [session_path, *([config] if isinstance(config, (str, Path)) else [])]
+    with atomic_folder(out_dir, [REPORT_NAME], overwrite, inputs) as tmp:  # checked before any work
+        cfg = config if isinstance(config, AnalysisConfig) else load_config(config)
+        sha = file_sha256(session_path)
+        session = read_session(session_path)
+        result = analyze_session(session, cfg,
+                                 input_info={"path": str(session_path), "sha256": sha})
+        _render(session, result, tmp)
+    return Path(out_dir) / REPORT_NAME
 
 
-def render_report(session: Session, result: AnalysisResult, out_dir: str | Path) -> Path:
-    """Write the report of an analysed ``session`` into ``out_dir``; returns the page path."""
-    out_dir = Path(out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
+def render_report(session: Session, result: AnalysisResult, out_dir: str | Path, *,
+                  overwrite: bool = False) -> Path:
+    """Write the report of an analysed ``session`` into ``out_dir`` (every file written
+    whole, then renamed into place; existing ones replaced only with ``overwrite``);
+    returns the page path."""
+    inputs = [session.path] if session.path else []
+    with atomic_folder(out_dir, [REPORT_NAME], overwrite, inputs) as tmp:
+        _render(session, result, tmp)
+    return Path(out_dir) / REPORT_NAME
+
+
+def _render(session: Session, result: AnalysisResult, out_dir: Path) -> None:
     figs = channel_figures(session, result)
     for f in figs:
         (out_dir / f.name).write_bytes(f.png)
     doc = result.to_dict()
-    title = sections.title(session)
-    html = page(title, sections.body(session, result, doc, figs))
-    path = out_dir / REPORT_NAME
-    path.write_text(html, encoding="utf-8")
-    return path
+    html = page(sections.title(session), sections.body(session, result, doc, figs))
+    (out_dir / REPORT_NAME).write_text(html, encoding="utf-8")
 
 
 def _safe(name: str) -> str:

@@ -39,7 +39,7 @@ def importer(fmt: str):
 
 
 def option_flag(name: str) -> str:
-    """``fs_hz`` -> ``--fs-hz``."""
+    """``sample_rate`` -> ``--sample-rate``."""
     return "--" + name.replace("_", "-")
 
 

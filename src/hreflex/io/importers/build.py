@@ -16,7 +16,7 @@ from hreflex.errors import ConfigError, FileFormatError
 from hreflex.io.format import BLOCK_DTYPE, RECORDED_WINDOW_DTYPE, STIMULUS_DTYPE, empty_table
 from hreflex.io.importers.tables import read_lines
 from hreflex.io.session import Session, SessionMeta
-from hreflex.io.validate import check_recorded_windows
+from hreflex.io.validate import check_pre_trigger, check_rate, check_recorded_windows
 
 #: ``--units`` value -> volts per unit
 VOLTS_PER_UNIT = {"V": 1.0, "mV": 1e-3, "uV": 1e-6, "µV": 1e-6}
@@ -76,7 +76,13 @@ def read_numbers(path: Path) -> np.ndarray:
         raise FileFormatError(
             f"{path}: {bad[0]!r} is not a number" if bad else f"{path}: no numbers"
         )
-    return np.array([float(t) for t in tokens])
+    values = np.array([float(t) for t in tokens])
+    wrong = ~(np.isfinite(values) & (values >= 0))
+    if wrong.any():
+        k = int(np.flatnonzero(wrong)[0])
+        raise FileFormatError(f"{path}: value {k + 1} is {values[k]:g}; intensities are "
+                              "finite numbers >= 0")
+    return values
 
 
 def per_stimulus(values, n: int, source: Path, what: str) -> np.ndarray:
@@ -98,6 +104,15 @@ def rising_edges(x: np.ndarray, threshold: float) -> np.ndarray:
     """
     above = np.asarray(x).ravel() > threshold
     return np.flatnonzero(above[1:] & ~above[:-1]).astype(np.int64) + 1
+
+
+def _samples(data: np.ndarray, source: Path) -> None:
+    """EMG from a source: finite volts, NaN where not recorded, not all of it NaN."""
+    if np.isinf(data).any():
+        raise FileFormatError(f"{source}: the EMG holds infinite values (expected numbers, "
+                              "or NaN where nothing was recorded)")
+    if np.isnan(data).all():
+        raise FileFormatError(f"{source}: every EMG sample is NaN (nothing was recorded)")
 
 
 def _stimuli(n: int, intensity_mA, pulse_width_us, source: Path) -> np.ndarray:
@@ -153,6 +168,16 @@ def _channels(names: list[str] | None, muscles: list[str] | None, n: int, source
     return names, muscles
 
 
+def _timing(source: Path, rate: float, pre_ms: float | None = None, n_samples: int = 0) -> None:
+    """ConfigError unless the sampling rate (and an epoched file's pre-trigger time) obey
+    the rules of the session format (the validator's own checks)."""
+    problems = check_rate(rate, "sampling rate (sample_rate_Hz)")
+    if pre_ms is not None and not problems:
+        problems = check_pre_trigger(pre_ms, n_samples, float(rate), "pre-trigger time")
+    if problems:
+        raise ConfigError(f"{source}: {problems[0]}")
+
+
 def epoched_session(
     source: Path,
     sweeps_V: np.ndarray,
@@ -183,12 +208,8 @@ def epoched_session(
         raise FileFormatError(
             f"{source}: sweeps must be (n_sweeps, n_channels, n_samples), got shape {sweeps.shape}"
         )
-    if not (np.isfinite(sample_rate_Hz) and sample_rate_Hz > 0):
-        raise ConfigError(
-            f"{source}: sampling rate {sample_rate_Hz!r} Hz must be a positive number"
-        )
-    if not np.isfinite(pre_trigger_ms):
-        raise ConfigError(f"{source}: pre-trigger time {pre_trigger_ms!r} ms must be a number")
+    _timing(source, sample_rate_Hz, pre_trigger_ms, sweeps.shape[2])
+    _samples(sweeps, source)
     n = sweeps.shape[0]
     stimuli = _stimuli(n, intensity_mA, pulse_width_us, source)
     for name, values in (stimulus_fields or {}).items():
@@ -234,10 +255,8 @@ def continuous_session(
         raise FileFormatError(
             f"{source}: signal must be (n_samples, n_channels), got shape {signal.shape}"
         )
-    if not (np.isfinite(sample_rate_Hz) and sample_rate_Hz > 0):
-        raise ConfigError(
-            f"{source}: sampling rate {sample_rate_Hz!r} Hz must be a positive number"
-        )
+    _timing(source, sample_rate_Hz)
+    _samples(signal, source)
     index = np.asarray(stimulus_index, dtype=np.int64).ravel()
     if index.size == 0:
         raise FileFormatError(f"{source}: no stimuli found")

@@ -154,6 +154,10 @@ def read_cadwell(path: str | Path, *, pre_ms: float | None = None) -> Session:
     rate = _rate_Hz(periods[0], source)
     first_data_line = len(lines) - len(data) + 1
     traces = numbers(source, data, n_traces + 1, first_data_line).T * scale
+    if not np.isfinite(traces).all():  # a Sierra export holds every sample as a number
+        row, col = np.argwhere(~np.isfinite(traces.T))[0]
+        raise FileFormatError(f"{source}: Trace Data line {first_data_line + row}, trace "
+                              f"{col + 1} is not a finite number")
     n_samples = _first(header, "Samples")
     if n_samples.isdigit() and int(n_samples) != traces.shape[1]:
         raise FileFormatError(

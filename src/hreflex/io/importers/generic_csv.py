@@ -53,7 +53,7 @@ SWEEP, CHANNEL, MUSCLE, VALUE, TIME, SAMPLE = (
 )
 INTENSITY = "intensity_mA"
 #: comment key -> the option that overrides it
-OPTION = {"sample_rate_Hz": "--fs-hz", "pre_trigger_ms": "--pre-ms"}
+OPTION = {"sample_rate_Hz": "--sample-rate", "pre_trigger_ms": "--pre-ms"}
 
 
 def _is_number(text: str) -> bool:
@@ -204,9 +204,9 @@ def _setting(
     return None
 
 
-def _timing(source, settings, time_ms, fs_hz, pre_ms, origins) -> tuple[float, float]:
+def _timing(source, settings, time_ms, sample_rate, pre_ms, origins) -> tuple[float, float]:
     """Sampling rate (Hz) and pre-trigger time (ms): option, comment, else the time column."""
-    rate = _setting(fs_hz, settings, "sample_rate_Hz", source, origins, "sample rate Hz")
+    rate = _setting(sample_rate, settings, "sample_rate_Hz", source, origins, "sample rate Hz")
     pre = _setting(pre_ms, settings, "pre_trigger_ms", source, origins, "pre-trigger ms")
     if time_ms is not None and len(time_ms) > 1:
         if rate is None:
@@ -216,7 +216,7 @@ def _timing(source, settings, time_ms, fs_hz, pre_ms, origins) -> tuple[float, f
             pre = -float(time_ms[0])
             origins.set("pre-trigger", f"{pre:g} ms", "detected", "first time in the time column")
     if rate is None or pre is None:
-        missing = "--fs-hz" if rate is None else "--pre-ms"
+        missing = "--sample-rate" if rate is None else "--pre-ms"
         raise ConfigError(
             f"{source}: no time column and no sampling rate / pre-trigger comment; give {missing}"
         )
@@ -298,7 +298,7 @@ def _intensities(source, per_sweep, intensity, intensity_file, scale, origins):
 def read_csv(
     path: str | Path,
     *,
-    fs_hz: float | None = None,
+    sample_rate: float | None = None,
     pre_ms: float | None = None,
     units: str | None = None,
     intensity: str | None = None,
@@ -308,7 +308,7 @@ def read_csv(
 ) -> Session:
     """Import a generic sweep CSV (wide or long, see the module doc) as an epoched session.
 
-    Sampling rate and pre-trigger time come from ``fs_hz``/``pre_ms``, else from the
+    Sampling rate and pre-trigger time come from ``sample_rate``/``pre_ms``, else from the
     ``# sample_rate_Hz:``/``# pre_trigger_ms:`` comments, else from the time column (ms).
     ``units`` (V, mV, uV) says what the values are (default: ``# units:``, else V).
     Intensities (mA): ``intensity_file`` (one per sweep), else ``intensity`` (a number, or the
@@ -343,7 +343,7 @@ def read_csv(
     scale = volts_per_unit(unit, source)
     how = ("header", "comment '# units:'") if "units" in settings else ("default", "")
     origins.set("units", unit, *(("option", "--units") if units else how))
-    rate, pre = _timing(source, settings, time_ms, fs_hz, pre_ms, origins)
+    rate, pre = _timing(source, settings, time_ms, sample_rate, pre_ms, origins)
     current = _intensities(source, per_sweep, intensity, intensity_file, intensity_scale, origins)
     fields = {
         name: _floats(per_sweep[name], source, f"row/column {name!r}")

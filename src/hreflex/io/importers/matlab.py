@@ -9,6 +9,7 @@ dropped (1×N, N×1 and N are the same vector). ``a.b`` names a struct field.
 
 from __future__ import annotations
 
+import struct
 from pathlib import Path
 
 import h5py
@@ -41,20 +42,35 @@ class _MatFile:
 
             try:
                 self._vars = scipy.io.loadmat(path, simplify_cells=True)
-            except (ValueError, TypeError, OSError, NotImplementedError) as exc:
-                raise FileFormatError(f"{path}: not a readable MATLAB file ({exc})") from None
+            except (ValueError, TypeError, OSError, NotImplementedError, IndexError, KeyError,
+                    EOFError, AttributeError, struct.error) as exc:  # scipy on a cut file
+                detail = " ".join(str(exc).split()) or type(exc).__name__
+                raise FileFormatError(f"{path}: not a readable MATLAB file (truncated or "
+                                      f"corrupt: {detail})") from None
+
+    def _h5(self) -> h5py.File:
+        try:
+            return h5py.File(self.path, "r")
+        except OSError as exc:
+            raise FileFormatError(f"{self.path}: not a readable MATLAB v7.3 file (truncated or "
+                                  f"corrupt: {' '.join(str(exc).split())})") from None
 
     def names(self) -> list[str]:
         if self.hdf5:
-            with h5py.File(self.path, "r") as f:
+            with self._h5() as f:
                 return [k for k in f if not k.startswith("#")]
         return [k for k in self._vars if not k.startswith("__")]
 
     def __call__(self, name: str, what: str) -> np.ndarray:
         if self.hdf5:
-            with h5py.File(self.path, "r") as f:
+            with self._h5() as f:
                 node = f.get(name.replace(".", "/"))
-                value = node[()].T if isinstance(node, h5py.Dataset) else node and "a struct"
+                try:
+                    value = node[()].T if isinstance(node, h5py.Dataset) else node and "a struct"
+                except OSError as exc:
+                    raise FileFormatError(
+                        f"{self.path}: variable {name!r} ({what}) cannot be read (the file is "
+                        f"truncated or corrupt: {' '.join(str(exc).split())})") from None
         else:
             value = self._vars
             for part in name.split("."):
@@ -157,7 +173,7 @@ def read_mat(
     signal: str | None = None,
     trigger: str | None = None,
     intensity: str | None = None,
-    fs_hz: float | None = None,
+    sample_rate: float | None = None,
     pre_ms: float | None = None,
     sweep_axis: int | None = None,
     trigger_threshold: float | None = None,
@@ -168,9 +184,9 @@ def read_mat(
     """Import a MATLAB .mat file (v5 or v7.3).
 
     Epoched (``sweeps``): needs ``intensity`` (variable, one per sweep, or constant mA),
-    ``fs_hz`` and ``pre_ms``; the sweep axis is the one whose length equals the number of
+    ``sample_rate`` and ``pre_ms``; the sweep axis is the one whose length equals the number of
     intensities unless ``sweep_axis`` says. Continuous (``signal``): needs ``trigger`` (a
-    vector), ``fs_hz`` and ``intensity`` (one per stimulus, or constant); stimuli are the
+    vector), ``sample_rate`` and ``intensity`` (one per stimulus, or constant); stimuli are the
     trigger's rising edges through ``trigger_threshold`` (in the trigger's own units; default
     halfway between its minimum and maximum). ``units`` (V, mV, uV; default V) says what the
     EMG numbers are; ``intensity_scale`` (mA per stored unit, default 1) scales an intensity
@@ -197,7 +213,7 @@ def read_mat(
         return epoched_session(
             path,
             x * scale,
-            _need(fs_hz, "--fs-hz", path),
+            _need(sample_rate, "--sample-rate", path),
             _need(pre_ms, "--pre-ms", path),
             per_stimulus(current, x.shape[0], path, f"--intensity {intensity}"),
             pulse_width_us=pulse_width_us,
@@ -231,7 +247,7 @@ def read_mat(
     return continuous_session(
         path,
         x * scale,
-        _need(fs_hz, "--fs-hz", path),
+        _need(sample_rate, "--sample-rate", path),
         onsets,
         per_stimulus(current, onsets.size, path, f"--intensity {intensity}"),
         pulse_width_us=pulse_width_us,
