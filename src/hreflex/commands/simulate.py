@@ -21,10 +21,24 @@ def _list_presets(ctx: click.Context, _param, value: bool) -> None:
     ctx.exit()
 
 
+def _list_scenarios(ctx: click.Context, _param, value: bool) -> None:
+    if not value or ctx.resilient_parsing:
+        return
+    from hreflex.sim.scenarios import SCENARIOS
+
+    click.echo("  ".join(SCENARIOS) + "\n(what each changes: docs/SIMULATOR.md, Scenarios)")
+    ctx.exit()
+
+
 @click.command("simulate")
 @click.option("--preset", help="Simulated subject, e.g. soleus_healthy (see --list-presets).")
 @click.option("--list-presets", is_flag=True, expose_value=False, is_eager=True,
               callback=_list_presets, help="List the simulated subjects and exit.")
+@click.option("--scenario", default="preset", show_default=True,
+              help="A variant of the preset (wave shapes, timing, artifacts, interference; "
+                   "see --list-scenarios).")
+@click.option("--list-scenarios", is_flag=True, expose_value=False, is_eager=True,
+              callback=_list_scenarios, help="List the scenarios and exit.")
 @click.option(
     "--protocol",
     type=click.Choice(["recruitment", "rdd", "both"]),
@@ -52,6 +66,7 @@ def _list_presets(ctx: click.Context, _param, value: bool) -> None:
 @options.overwrite
 def command(
     preset: str | None,
+    scenario: str,
     protocol: str,
     output: Path | None,
     seed: int,
@@ -71,6 +86,7 @@ def command(
     from hreflex.io.session import write_session
     from hreflex.io.validate import MAX_RATE_HZ, MIN_RATE_HZ
     from hreflex.sim.presets import get_preset
+    from hreflex.sim.scenarios import apply_scenario
     from hreflex.sim.session import default_schedule, simulate_session
 
     t0 = time.perf_counter()
@@ -83,7 +99,7 @@ def command(
         raise ConfigError(f"--sample-rate {sample_rate!r} Hz is outside {MIN_RATE_HZ:g}.."
                           f"{MAX_RATE_HZ:g} Hz")
     check_outputs([output, *([truth_path] if truth_path else [])], overwrite=overwrite)
-    p = get_preset(preset)
+    p = apply_scenario(get_preset(preset), scenario)
     schedule = default_schedule(p, protocol, seed=seed)
     with ExitStack() as stack:  # both outputs placed at the end
         partial = stack.enter_context(atomic_output(output, overwrite))
