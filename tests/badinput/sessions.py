@@ -189,6 +189,8 @@ H5_CASES: list[tuple[str, bool, Callable[[h5py.File], None], str]] = [
     ("adc-bits-99", False, _attr("devices/amplifier", "adc_bits", 99), "adc_bits"),
     ("scale-0", False,
      lambda f: _replace(f, "emg/scale_V_per_count", [0.0, 1.0]), "scale_V_per_count"),
+    ("scale-1e300", False,  # overflowed float32 volts and leaked numpy warnings before
+     lambda f: _replace(f, "emg/scale_V_per_count", [1e300, 1.0]), "scale_V_per_count"),
     ("format-version-2", False, _attr("/", "format_version", "2.0"), "format version 2.0"),
     ("format-version-0.3", False, _attr("/", "format_version", "0.3"), "format version 0.3"),
     # headers that lie

@@ -50,6 +50,9 @@ from hreflex.io.validate_tables import (
 
 #: what must exist, and as what
 _GROUPS = ("emg", "stimuli")
+#: volts per raw unit above this are no EMG recording (float volts use 1, ADC counts µV)
+MAX_SCALE_V = 10.0
+
 _REQUIRED = ("emg/channel_names", "emg/channel_muscles", "emg/scale_V_per_count",
              "stimuli/events", "stimuli/blocks", "faults")
 #: optional objects, and what they must be when present
@@ -135,6 +138,9 @@ def _check_channels(emg: h5py.Group) -> tuple[int, list[str]]:
             or np.any(values == 0):
         p.append(f"emg/scale_V_per_count: need {n_ch} finite non-zero floats (got "
                  f"{scale.dtype} {scale.shape})")
+    elif np.any(np.abs(values) > MAX_SCALE_V):
+        p.append(f"emg/scale_V_per_count: {float(np.abs(values).max()):g} V per count is not "
+                 f"an EMG scale (at most {MAX_SCALE_V:g} V; volts stored as floats use 1)")
     return n_ch, p
 
 
