@@ -163,3 +163,30 @@ def test_channel_problems_are_warnings_on_stderr(tmp_path):
     assert out.exit_code == 0
     assert "warning: MG: channel is flat (all samples equal)" in out.stderr
     assert "SOL" in out.stdout and "warning" not in out.stdout
+
+
+def test_windows_from_another_run_and_recorded_windows(session_file, tmp_path):
+    """An RDD block analysed with the windows of the same subject's recruitment run (a
+    results JSON or the session file itself); --windows recorded on a file without any."""
+    from hreflex.sim import default_schedule, get_preset, simulate_session
+
+    p = get_preset("fcr_healthy")
+    rdd_file = tmp_path / "rdd.h5"
+    write_session(rdd_file, simulate_session(p, default_schedule(p, "rdd", seed=4), seed=4)[0])
+    rec_json = tmp_path / "rec.json"
+    assert _run(session_file, "-o", rec_json).exit_code == 0
+    rec = json.loads(rec_json.read_text())["channels"][0]["windows_ms"]
+    for source in (rec_json, session_file):
+        out = tmp_path / f"rdd-{source.suffix[1:]}.json"
+        result = _run(rdd_file, "-o", out, "--windows-from", source)
+        assert result.exit_code == 0, result.output
+        win = json.loads(out.read_text())["channels"][0]["windows_ms"]
+        assert (win["m"], win["h"], win["m_source"], win["h_source"]) == (
+            rec["m"], rec["h"], "file", "file")
+    (tmp_path / "r.json").write_bytes(rec_json.read_bytes())
+    result = _run(rdd_file, "-o", tmp_path / "r.json", "--windows-from", tmp_path / "r.json",
+                  "--overwrite")
+    assert result.exit_code == 1 and result.output.startswith("Error:")  # output is an input
+    assert (tmp_path / "r.json").read_bytes() == rec_json.read_bytes()
+    result = _run(rdd_file, "-o", tmp_path / "rec2.json", "--windows", "recorded")
+    assert result.exit_code == 0 and "no recorded windows for this channel" in result.output
