@@ -26,7 +26,7 @@ from hreflex import __version__
 from hreflex.analysis import AnalysisConfig, analyze_session
 from hreflex.analysis.recruitment import RecruitmentResult
 from hreflex.errors import HreflexError
-from hreflex.io.export.results_csv import csv_cell
+from hreflex.export.results_csv import csv_cell
 from hreflex.io.files import atomic_output, check_output, file_sha256
 
 CACHE_SCHEMA = "hreflex-batch-cache/1"

@@ -136,7 +136,7 @@ def test_nwb_epoched_sweeps_end_to_end(tmp_path):
     pytest.importorskip("nwbinspector")
     from pynwb import NWBHDF5IO
 
-    from hreflex.io.export.nwb import write_nwb
+    from hreflex.export.nwb import write_nwb
 
     session = read_cadwell(write_cadwell(tmp_path / "c.csv", traces(), LABELS))
     path = write_nwb(session, tmp_path / "c.nwb")

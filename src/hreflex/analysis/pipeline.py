@@ -13,8 +13,8 @@ from typing import Any
 
 import numpy as np
 
+import hreflex.analysis.stages as stages
 from hreflex import __version__
-from hreflex.analysis import stages
 from hreflex.analysis.channel import channel_result
 from hreflex.analysis.config import AnalysisConfig
 from hreflex.analysis.measures import measure_wave

@@ -48,7 +48,7 @@ def command(file: Path, config_path: Path | None, output: Path | None, csv_dir: 
     from hreflex.commands.text import summary_text
     from hreflex.commands.windows_from import read_windows_from
     from hreflex.errors import ConfigError
-    from hreflex.io.export.results_csv import write_result_csv
+    from hreflex.export.results_csv import write_result_csv
     from hreflex.io.files import atomic_folder, atomic_output, file_sha256
     from hreflex.io.session import read_session
     from hreflex.io.writer import store_analysis

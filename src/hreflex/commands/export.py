@@ -78,16 +78,16 @@ def command(
             atomic_folder(measures_dir, (), overwrite, inputs))
         session = read_session(file)
         if fmt == "nwb":
-            from hreflex.io.export.nwb import write_nwb
+            from hreflex.export.nwb import write_nwb
 
             write_nwb(session, partial, pre_ms=pre_ms, post_ms=post_ms, subject_age=subject_age)
         else:
-            from hreflex.io.export.csv import write_sweeps_csv
+            from hreflex.export.csv import write_sweeps_csv
 
             write_sweeps_csv(session, partial, pre_ms=pre_ms, post_ms=post_ms)
         if measures:
             from hreflex.analysis import analyze_session, load_config
-            from hreflex.io.export.results_csv import write_result_csv
+            from hreflex.export.results_csv import write_result_csv
 
             result = analyze_session(session, load_config(config_path))
             names = [p.name for p in write_result_csv(result, result.to_dict(), measures)]

@@ -10,7 +10,7 @@ import os
 from pathlib import Path
 
 from hreflex.analysis.results import jsonable
-from hreflex.io.export.results_csv import csv_cell
+from hreflex.export.results_csv import csv_cell
 
 #: compare.csv columns: the JSON keys of a measure entry, intervals split into _low/_high,
 #: ``excluded`` as "subject (condition[, timepoint]): reason" joined by "; "

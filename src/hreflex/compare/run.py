@@ -11,10 +11,11 @@ from datetime import datetime, timezone
 from functools import partial
 from pathlib import Path
 
+import hreflex.compare.mixed as mixed
+import hreflex.compare.table as table
 from hreflex import __version__
 from hreflex.analysis import AnalysisConfig
 from hreflex.batch import FileOutcome, analyse_files, analyze_file, config_hash, find_sessions
-from hreflex.compare import mixed, table
 from hreflex.compare.design import recognise
 from hreflex.compare.manifest import Entry, entries_from_metadata, read_manifest
 from hreflex.compare.measures import RECORD_SCHEMA, channel_measures

@@ -7,11 +7,12 @@ a session and its analysis result already in memory (``hreflex demo`` and tests 
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
+import hreflex.report.figures as fg
+import hreflex.report.sections as sections
 from hreflex.analysis import (
     AnalysisConfig,
     AnalysisResult,
@@ -24,8 +25,7 @@ from hreflex.analysis.config import load_config
 from hreflex.analysis.epochs import make_epochs
 from hreflex.io.files import atomic_folder
 from hreflex.io.session import Session, read_session
-from hreflex.report import figures as fg
-from hreflex.report import sections
+from hreflex.report.figures import FigureFile
 from hreflex.report.html import page
 
 REPORT_NAME = "report.html"
@@ -48,18 +48,6 @@ _CAPTIONS = {
 }
 _SIZES_IN = {"sweeps": (9.0, 4.2), "recruitment": (10.0, 4.8), "h_vs_m": (7.0, 4.8),
              "rdd": (11.0, 4.2)}
-
-
-@dataclass(frozen=True)
-class FigureFile:
-    """One rendered figure: ``channel`` index, ``kind`` (one of :data:`KINDS`), file
-    ``name``, ``png`` bytes, ``caption``."""
-
-    channel: int
-    kind: str
-    name: str
-    png: bytes
-    caption: str
 
 
 def write_report(session_path: str | Path, out_dir: str | Path,

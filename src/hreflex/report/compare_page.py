@@ -12,7 +12,7 @@ import re
 from html import escape
 from pathlib import Path
 
-from hreflex.report import compare_figures as cf
+import hreflex.report.compare_figures as cf
 from hreflex.report.figures import new_figure, png_bytes
 from hreflex.report.html import image, number, page, pairs, table, value_cell
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import io
 import textwrap
+from dataclasses import dataclass
 
 import numpy as np
 from matplotlib import colormaps
@@ -219,3 +220,15 @@ def rdd_per_pulse(ax: Axes, rdd: RddResult) -> None:
     ax.set_ylabel(f"H / mean H at {rdd.reference_Hz:.3g} Hz")
     ax.set_ylim(bottom=0)
     ax.legend(**_OUTSIDE, **_LEGEND)
+
+
+@dataclass(frozen=True)
+class FigureFile:
+    """One rendered figure: ``channel`` index, ``kind`` (``sweeps``, ``recruitment``, ``h_vs_m``, ``rdd``), file
+    ``name``, ``png`` bytes, ``caption``."""
+
+    channel: int
+    kind: str
+    name: str
+    png: bytes
+    caption: str

@@ -23,7 +23,7 @@ from hreflex.report.html import image, not_determinable, number, pairs, table, v
 if TYPE_CHECKING:
     from hreflex.analysis import AnalysisResult
     from hreflex.io.session import Session
-    from hreflex.report.build import FigureFile
+    from hreflex.report.figures import FigureFile
 
 #: (key in the results document, label, unit; "{a}" = the amplitude unit)
 RECRUITMENT_ROWS = (
