@@ -163,6 +163,71 @@ def pooled_mmax(means: np.ndarray, plateau_fraction: float) -> np.ndarray:
     return np.where(ok, top, np.nan)
 
 
+def _m_values(r: RecruitmentResult, m_stats: Stats | None, cfg: RecruitmentConfig,
+              grid: np.ndarray, tested: np.ndarray, missing: str) -> dict | None:
+    """Mmax (the Boltzmann asymptote when it is reached, else a pooled plateau) and the M
+    slope into ``r``; the fitted curve's values (None without an acceptable fit)."""
+    why, x_hi = r.reasons, float(grid[-1])
+    if m_stats is None:
+        for key in ("mmax_mV", "m_slope_mV_per_mA", "m_threshold_mA"):
+            why[key] = missing
+        return None
+    r.m_fit, reason = _fit("boltzmann", r.levels_mA, m_stats, cfg)
+    if reason is not None:
+        used = m_stats[2] > 0
+        pooled = pooled_mmax(np.where(used, r.m_mean_mV, np.nan)[None, :],
+                             cfg.plateau_fraction)[0] if used.any() else np.nan
+        r.plateau_reached = bool(np.isfinite(pooled))
+        if r.plateau_reached:
+            r.mmax_mV, r.mmax_source = float(pooled), "pooled"
+        else:
+            why["mmax_mV"] = (reason if used.sum() < 2
+                              else f"{reason}; the pooled means show no plateau")
+        why["m_slope_mV_per_mA"] = reason
+        return None
+    values = curve_values("boltzmann", _params(r.m_fit), grid, tested, cfg.plateau_fraction)
+    r.plateau_reached = bool(values["plateau"][0])
+    asym = r.m_fit.params["amp_mV"]
+    if r.plateau_reached:
+        r.mmax_mV, r.mmax_source = asym, "fit"
+    else:
+        why["mmax_mV"] = (f"M did not reach a plateau: the fitted M at {x_hi:g} mA is "
+                          f"{100 * float(r.m_fit(x_hi)) / max(asym, 1e-12):.0f} % of its "
+                          "asymptote")
+    r.m_slope_mV_per_mA = float(values["slope"][0])
+    return values
+
+
+def _h_values(r: RecruitmentResult, h_stats: Stats | None, cfg: RecruitmentConfig,
+              grid: np.ndarray, tested: np.ndarray, missing: str) -> dict | None:
+    """Hmax (the maximum of the bell over the tested range, else the largest pooled mean),
+    where it is and the H slope into ``r``; the fitted curve's values (None without an
+    acceptable fit)."""
+    why = r.reasons
+    if h_stats is None:
+        for key in ("hmax_mV", "intensity_at_hmax_mA", "h_threshold_mA", "h_slope_mV_per_mA"):
+            why[key] = missing
+        return None
+    r.h_fit, reason = _fit("bell", r.levels_mA, h_stats, cfg)
+    if reason is not None:
+        why["h_slope_mV_per_mA"] = reason
+        used = h_stats[2] > 0
+        if used.sum() >= 3:
+            k = int(np.argmax(np.where(used, r.h_mean_mV, -np.inf)))
+            r.hmax_mV, r.hmax_source = float(r.h_mean_mV[k]), "pooled"
+            r.intensity_at_hmax_mA = float(r.levels_mA[k])
+        else:
+            why["hmax_mV"] = why["intensity_at_hmax_mA"] = (
+                reason if used.sum() < 2
+                else f"{reason}; too few intensities to pool ({int(used.sum())} < 3)")
+        return None
+    values = curve_values("bell", _params(r.h_fit), grid, tested, cfg.plateau_fraction)
+    r.hmax_mV, r.hmax_source = float(values["max"][0]), "fit"
+    r.intensity_at_hmax_mA = float(values["at"][0])
+    r.h_slope_mV_per_mA = float(values["slope"][0])
+    return values
+
+
 def recruitment(levels_mA: np.ndarray, m_stats: Stats | None, h_stats: Stats | None,
                 observed: tuple[float | None, float | None], cfg: RecruitmentConfig,
                 background_p2p_mV: tuple[float, float] = (float("nan"), float("nan")),
@@ -189,62 +254,8 @@ def recruitment(levels_mA: np.ndarray, m_stats: Stats | None, h_stats: Stats | N
         if value is None:
             why[key] = miss if stats is None else "no usable sweep"
     grid, tested = intensity_grid(levels_mA, n)
-    x_hi = float(grid[-1])
-
-    # -- M: asymptote of the Boltzmann when it is reached, else a pooled plateau
-    m_vals = None
-    if m_stats is None:
-        for key in ("mmax_mV", "m_slope_mV_per_mA", "m_threshold_mA"):
-            why[key] = missing[0]
-    else:
-        r.m_fit, m_reason = _fit("boltzmann", levels_mA, m_stats, cfg)
-        if m_reason is None:
-            m_vals = curve_values("boltzmann", _params(r.m_fit), grid, tested,
-                                  cfg.plateau_fraction)
-            r.plateau_reached = bool(m_vals["plateau"][0])
-            if r.plateau_reached:
-                r.mmax_mV, r.mmax_source = r.m_fit.params["amp_mV"], "fit"
-            else:
-                asym = r.m_fit.params["amp_mV"]
-                why["mmax_mV"] = (f"M did not reach a plateau: the fitted M at {x_hi:g} mA "
-                                  f"is {100 * float(r.m_fit(x_hi)) / max(asym, 1e-12):.0f} % "
-                                  "of its asymptote")
-            r.m_slope_mV_per_mA = float(m_vals["slope"][0])
-        else:
-            used = m_n > 0
-            pooled = pooled_mmax(np.where(used, m_mean, np.nan)[None, :],
-                                  cfg.plateau_fraction)[0] if used.any() else np.nan
-            r.plateau_reached = bool(np.isfinite(pooled))
-            if r.plateau_reached:
-                r.mmax_mV, r.mmax_source = float(pooled), "pooled"
-            else:
-                why["mmax_mV"] = (m_reason if used.sum() < 2
-                                  else f"{m_reason}; the pooled means show no plateau")
-            why["m_slope_mV_per_mA"] = m_reason
-
-    # -- H: maximum of the bell over the tested range, else the largest pooled mean
-    h_vals = None
-    if h_stats is None:
-        for key in ("hmax_mV", "intensity_at_hmax_mA", "h_threshold_mA", "h_slope_mV_per_mA"):
-            why[key] = missing[1]
-    else:
-        r.h_fit, h_reason = _fit("bell", levels_mA, h_stats, cfg)
-        if h_reason is None:
-            h_vals = curve_values("bell", _params(r.h_fit), grid, tested, cfg.plateau_fraction)
-            r.hmax_mV, r.hmax_source = float(h_vals["max"][0]), "fit"
-            r.intensity_at_hmax_mA = float(h_vals["at"][0])
-            r.h_slope_mV_per_mA = float(h_vals["slope"][0])
-        else:
-            why["h_slope_mV_per_mA"] = h_reason
-            used = h_n > 0
-            if used.sum() >= 3:
-                k = int(np.argmax(np.where(used, h_mean, -np.inf)))
-                r.hmax_mV, r.hmax_source = float(h_mean[k]), "pooled"
-                r.intensity_at_hmax_mA = float(levels_mA[k])
-            else:
-                why["hmax_mV"] = why["intensity_at_hmax_mA"] = (
-                    h_reason if used.sum() < 2
-                    else f"{h_reason}; too few intensities to pool ({int(used.sum())} < 3)")
+    m_vals = _m_values(r, m_stats, cfg, grid, tested, missing[0])
+    h_vals = _h_values(r, h_stats, cfg, grid, tested, missing[1])
 
     # -- ratio, M at Hmax, thresholds
     if r.hmax_mV is not None and r.mmax_mV is not None and r.mmax_mV > 0:

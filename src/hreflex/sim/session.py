@@ -151,6 +151,71 @@ def _config_toml(
     )
 
 
+def _counts(synth: EmgSynth, n_samples: int, scale: float) -> np.ndarray:
+    """The synthesiser's output as int16 counts (n_samples, n_channels), in 10-s chunks."""
+    fs = synth.sample_rate_Hz
+    counts = np.empty((n_samples, synth.n_channels), np.int16)
+    chunk = int(_CHUNK_S * fs)
+    for a in range(0, n_samples, chunk):
+        v = synth.generate(min(chunk, n_samples - a))
+        counts[a : a + len(v)] = np.clip(np.round(v / scale), -32767, 32767)
+    return counts
+
+
+def _trigger(idx: np.ndarray, pulse_width_us: np.ndarray, fs: float, n_samples: int
+             ) -> np.ndarray:
+    """Trigger bit 0 high for each pulse's duration (at least one sample)."""
+    trigger = np.zeros(n_samples, np.uint8)
+    width = np.maximum(1, np.ceil(pulse_width_us * 1e-6 * fs)).astype(np.int64)
+    for k in range(int(width.max())):  # a few samples per pulse at most
+        on = idx[width > k] + k
+        trigger[on[on < n_samples]] = 1
+    return trigger
+
+
+def _tables(schedule: Schedule, idx: np.ndarray, fs: float) -> tuple[np.ndarray, np.ndarray]:
+    """The STIMULUS and BLOCK tables of a simulated schedule."""
+    table = empty_table(STIMULUS_DTYPE, len(schedule))
+    for name, values in (
+        ("sample_index", idx),
+        ("time_s", idx / fs),
+        ("intensity_mA", schedule.intensity_mA),
+        ("intensity_requested_mA", schedule.intensity_mA),
+        ("pulse_width_us", schedule.pulse_width_us),
+        ("pulse_width_requested_us", schedule.pulse_width_us),
+        ("block_id", schedule.block_id),
+        ("train_id", schedule.train_id),
+        ("pulse_index", schedule.pulse_index),
+        ("nominal_frequency_Hz", schedule.nominal_frequency_Hz),
+    ):
+        table[name] = values
+    table["sync_method"] = b"trigger"
+    table["sync_residual_samples"] = 0.0
+    blocks = empty_table(BLOCK_DTYPE, len(schedule.blocks))
+    blocks["block_id"] = [b.block_id for b in schedule.blocks]
+    blocks["kind"] = [b.kind.encode() for b in schedule.blocks]
+    blocks["label"] = [b.label.encode()[:64] for b in schedule.blocks]
+    return table, blocks
+
+
+def _truth_attrs(truth: SimulationTruth) -> dict:
+    """The summary truth as ``/devices/simulator`` attributes (one list element per channel
+    or frequency)."""
+    ch = truth.channels
+    return {
+        "truth_Mmax_mV": [c.Mmax_mV for c in ch],
+        "truth_Hmax_mV": [c.Hmax_mV for c in ch],
+        "truth_Hmax_over_Mmax": [c.Hmax_over_Mmax for c in ch],
+        "truth_M_threshold_mA": [c.M_threshold_mA for c in ch],
+        "truth_H_threshold_mA": [c.H_threshold_mA for c in ch],
+        "truth_intensity_at_Hmax_mA": [c.intensity_at_Hmax_mA for c in ch],
+        "truth_M_window_ms": [[c.M_onset_ms, c.M_end_ms] for c in ch],
+        "truth_H_window_ms": [[c.H_onset_ms, c.H_end_ms] for c in ch],
+        "truth_rdd_frequencies_Hz": list(truth.rdd_ratios) or None,
+        "truth_rdd_ratios": list(truth.rdd_ratios.values()) or None,
+    }
+
+
 def simulate_session(
     preset: Preset,
     schedule: Schedule,
@@ -191,52 +256,13 @@ def simulate_session(
         )
     ]
     n_samples = int(idx[-1] + round(TAIL_S * fs))
-
     scale = preset.adc_range_mV * 1e-3 / 32767
-    counts = np.empty((n_samples, synth.n_channels), np.int16)
-    chunk = int(_CHUNK_S * fs)
-    for a in range(0, n_samples, chunk):
-        v = synth.generate(min(chunk, n_samples - a))
-        counts[a : a + len(v)] = np.clip(np.round(v / scale), -32767, 32767)
-    trigger = np.zeros(n_samples, np.uint8)
-    width = np.maximum(1, np.ceil(schedule.pulse_width_us * 1e-6 * fs)).astype(np.int64)
-    for k in range(int(width.max())):  # a few samples per pulse at most
-        on = idx[width > k] + k
-        trigger[on[on < n_samples]] = 1
+    counts = _counts(synth, n_samples, scale)
+    trigger = _trigger(idx, schedule.pulse_width_us, fs, n_samples)
+    table, blocks = _tables(schedule, idx, fs)
 
-    table = empty_table(STIMULUS_DTYPE, len(schedule))
-    for name, values in (
-        ("sample_index", idx),
-        ("time_s", idx / fs),
-        ("intensity_mA", schedule.intensity_mA),
-        ("intensity_requested_mA", schedule.intensity_mA),
-        ("pulse_width_us", schedule.pulse_width_us),
-        ("pulse_width_requested_us", schedule.pulse_width_us),
-        ("block_id", schedule.block_id),
-        ("train_id", schedule.train_id),
-        ("pulse_index", schedule.pulse_index),
-        ("nominal_frequency_Hz", schedule.nominal_frequency_Hz),
-    ):
-        table[name] = values
-    table["sync_method"] = b"trigger"
-    table["sync_residual_samples"] = 0.0
-    blocks = empty_table(BLOCK_DTYPE, len(schedule.blocks))
-    blocks["block_id"] = [b.block_id for b in schedule.blocks]
-    blocks["kind"] = [b.kind.encode() for b in schedule.blocks]
-    blocks["label"] = [b.label.encode()[:64] for b in schedule.blocks]
-
-    stack = {
-        k: np.array([getattr(s, k) for s in stims])
-        for k in (
-            "M_mV",
-            "H_mV",
-            "M_actual_mV",
-            "H_actual_mV",
-            "H_rested_mV",
-            "depression",
-            "contraction",
-        )
-    }
+    stack = {k: np.array([getattr(s, k) for s in stims]) for k in (
+        "M_mV", "H_mV", "M_actual_mV", "H_actual_mV", "H_rested_mV", "depression", "contraction")}
     ref = reference_channel(synth.channels)
     truth = SimulationTruth(
         preset=preset.name,
@@ -252,23 +278,9 @@ def simulate_session(
         ),
         rdd_ratios=rdd_ratios(schedule, stack["H_rested_mV"][:, ref] * stack["depression"]),
     )
-    simulator = {
-        "kind": "hreflex model",
-        "preset": preset.name,
-        "seed": int(seed),
-        "noise": bool(noise),
-        "contraction_probability": float(contraction_probability),
-        "truth_Mmax_mV": [c.Mmax_mV for c in truth.channels],
-        "truth_Hmax_mV": [c.Hmax_mV for c in truth.channels],
-        "truth_Hmax_over_Mmax": [c.Hmax_over_Mmax for c in truth.channels],
-        "truth_M_threshold_mA": [c.M_threshold_mA for c in truth.channels],
-        "truth_H_threshold_mA": [c.H_threshold_mA for c in truth.channels],
-        "truth_intensity_at_Hmax_mA": [c.intensity_at_Hmax_mA for c in truth.channels],
-        "truth_M_window_ms": [[c.M_onset_ms, c.M_end_ms] for c in truth.channels],
-        "truth_H_window_ms": [[c.H_onset_ms, c.H_end_ms] for c in truth.channels],
-        "truth_rdd_frequencies_Hz": list(truth.rdd_ratios) or None,
-        "truth_rdd_ratios": list(truth.rdd_ratios.values()) or None,
-    }
+    simulator = {"kind": "hreflex model", "preset": preset.name, "seed": int(seed),
+                 "noise": bool(noise), "contraction_probability": float(contraction_probability),
+                 **_truth_attrs(truth)}
     session = Session(
         meta=SessionMeta(
             subject_id=f"sim-{preset.name}",

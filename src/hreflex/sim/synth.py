@@ -141,19 +141,7 @@ class EmgSynth:
         self._dc_V = col["dc_offset_mV"] * 1e-3
         self._limit_V = preset.adc_range_mV * 1e-3
 
-        # evoked-wave templates (L, n), sampled p2p 1, in volts per mV
-        ends = [c.H_wave.end_ms + c.H_latency_shift_ms + 5 * c.latency_jitter_ms
-                for c in self.channels]
-        ends += [c.late_wave.end_ms for c in self.channels if c.late_wave is not None]
-        self._length = length = int(np.ceil(max(ends) * fs / 1000)) + 2
-        self._M_tpl = np.stack([wave_template(c.M_wave, fs, length) for c in self.channels], 1)
-        self._H_tpl = np.stack([wave_template(c.H_wave, fs, length) for c in self.channels], 1)
-        self._M_tpl *= 1e-3
-        self._H_tpl *= 1e-3
-        self._late = [(j, c.late_mV, 1e-3 * wave_template(c.late_wave, fs, length))
-                      for j, c in enumerate(self.channels) if c.late_wave is not None]
-        self._shifted = any(c.M_latency_shift_ms or c.H_latency_shift_ms or c.latency_jitter_ms
-                            for c in self.channels)
+        self._make_templates()
         self._artifacts: dict[float, np.ndarray] = {}
 
         ss = np.random.SeedSequence(seed)
@@ -187,6 +175,20 @@ class EmgSynth:
         self._buf, self._buf_pos, self._buf_start = np.zeros((0, n)), 0, 0
         if noise:
             self._filtered_noise(int(_WARMUP_S * fs))  # settle the filter state
+
+    def _make_templates(self) -> None:
+        """Evoked-wave templates (L, n_channels), sampled p2p 1, in volts per mV, long
+        enough for the latest wave (latency shifts and jitter included)."""
+        fs, chans = self.sample_rate_Hz, self.channels
+        ends = [c.H_wave.end_ms + c.H_latency_shift_ms + 5 * c.latency_jitter_ms for c in chans]
+        ends += [c.late_wave.end_ms for c in chans if c.late_wave is not None]
+        self._length = length = int(np.ceil(max(ends) * fs / 1000)) + 2
+        self._M_tpl = 1e-3 * np.stack([wave_template(c.M_wave, fs, length) for c in chans], 1)
+        self._H_tpl = 1e-3 * np.stack([wave_template(c.H_wave, fs, length) for c in chans], 1)
+        self._late = [(j, c.late_mV, 1e-3 * wave_template(c.late_wave, fs, length))
+                      for j, c in enumerate(chans) if c.late_wave is not None]
+        self._shifted = any(c.M_latency_shift_ms or c.H_latency_shift_ms or c.latency_jitter_ms
+                            for c in chans)
 
     # -- state --------------------------------------------------------------------------
     @property
