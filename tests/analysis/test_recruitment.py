@@ -126,3 +126,18 @@ def test_pooled_plateau_when_too_few_intensities_to_fit():
     assert r.mmax_mV == 8.1 and r.mmax_source == "pooled"
     assert "too few intensities" in r.reasons["m_slope_mV_per_mA"]
     assert r.reasons["hmax_mV"] == "no H-reflex found"
+
+
+def test_a_threshold_whose_level_is_unknown_says_why():
+    """threshold_method = mmax without an Mmax (M never saturates): the reason names Mmax's
+    own reason, not a 'nan mV' level."""
+    levels = np.linspace(1, 20, 12)
+    m = boltzmann(levels, 8.0, 30.0, 3.0) + 0.05  # far from saturating in 1..20 mA
+    n = np.full(12, 4)
+    stats = (m, np.full(12, 0.05), n)
+    cfg = RecruitmentConfig(threshold_method="mmax")
+    r = recruitment(levels, stats, None, (float(m.max()), None), cfg)
+    assert r.mmax_mV is None and r.m_threshold_mA is None
+    assert "needs Mmax" in r.reasons["m_threshold_mA"]
+    assert r.reasons["mmax_mV"] in r.reasons["m_threshold_mA"] and "nan" not in \
+        r.reasons["m_threshold_mA"]

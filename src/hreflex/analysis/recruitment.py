@@ -278,7 +278,13 @@ def recruitment(levels_mA: np.ndarray, m_stats: Stats | None, h_stats: Stats | N
             continue
         level = threshold_levels(cfg, vals["top"], mmax, noise)
         value = first_crossing(grid, vals["curve"], level)[0]
-        if not np.isfinite(value):
+        if not np.isfinite(level[0]):  # the level itself is not known
+            why[key] = (f"the {cfg.threshold_method} threshold needs "
+                        + ("Mmax: " + why.get("mmax_mV", "not determined")
+                           if cfg.threshold_method == "mmax" else
+                           "the noise amplitude of a pre-stimulus stretch, which the sweeps "
+                           "do not have"))
+        elif not np.isfinite(value):
             why[key] = (f"the fitted curve never reaches the {cfg.threshold_method} "
                         f"threshold ({level[0]:.3g} mV)")
         setattr(r, key, float(value) if np.isfinite(value) else None)
