@@ -65,38 +65,13 @@ def build_nwbfile(
     """
     try:
         from hdmf.backends.hdf5.h5_utils import H5DataIO
-        from pynwb import NWBFile, TimeSeries
-        from pynwb.file import Subject
+        from pynwb import TimeSeries
     except ImportError:
         raise ConfigError(
             "NWB export needs the optional nwb extra (pip install 'hreflex[nwb]')"
         ) from None
-    meta, fs = session.meta, session.sample_rate_Hz
-    try:
-        start = datetime.fromisoformat(meta.created_utc)
-    except ValueError:
-        start = datetime.now(timezone.utc)
-    start = start if start.tzinfo else start.replace(tzinfo=timezone.utc)
-    nwb = NWBFile(
-        session_description=meta.notes or "H-reflex session (hreflex)",
-        identifier=str(uuid4()),
-        session_start_time=start,
-        session_id=meta.session_id or None,
-        notes=f"condition: {meta.condition}" if meta.condition else None,
-        source_script=f"hreflex export ({meta.software_version or 'hreflex'})",
-        source_script_file_name="hreflex",
-        subject=Subject(
-            subject_id=meta.subject_id or "unknown",
-            species=SPECIES.get(meta.species, meta.species) or None,
-            sex="U",
-            age=subject_age or "P0D/",
-            description=f"muscle: {meta.muscle or '?'}, nerve: {meta.nerve or '?'}",
-        ),
-    )
-    for role, attrs in session.devices.items():
-        text = "; ".join(f"{k}={v}" for k, v in attrs.items())
-        nwb.create_device(name=role, description=text or role)
-
+    fs = session.sample_rate_Hz
+    nwb = _nwbfile_header(session, subject_age)
     emg, onset_s = _emg_V(session)
     channels = ", ".join(
         f"{n} ({m})" if m else n
@@ -184,3 +159,36 @@ def write_nwb(
     with NWBHDF5IO(str(path), "w") as io:
         io.write(nwb)
     return path
+
+
+def _nwbfile_header(session: Session, subject_age: str):
+    """An empty ``pynwb.NWBFile``: session description and start, subject, devices."""
+    from pynwb import NWBFile
+    from pynwb.file import Subject
+
+    meta = session.meta
+    try:
+        start = datetime.fromisoformat(meta.created_utc)
+    except ValueError:
+        start = datetime.now(timezone.utc)
+    start = start if start.tzinfo else start.replace(tzinfo=timezone.utc)
+    nwb = NWBFile(
+        session_description=meta.notes or "H-reflex session (hreflex)",
+        identifier=str(uuid4()),
+        session_start_time=start,
+        session_id=meta.session_id or None,
+        notes=f"condition: {meta.condition}" if meta.condition else None,
+        source_script=f"hreflex export ({meta.software_version or 'hreflex'})",
+        source_script_file_name="hreflex",
+        subject=Subject(
+            subject_id=meta.subject_id or "unknown",
+            species=SPECIES.get(meta.species, meta.species) or None,
+            sex="U",
+            age=subject_age or "P0D/",
+            description=f"muscle: {meta.muscle or '?'}, nerve: {meta.nerve or '?'}",
+        ),
+    )
+    for role, attrs in session.devices.items():
+        text = "; ".join(f"{k}={v}" for k, v in attrs.items())
+        nwb.create_device(name=role, description=text or role)
+    return nwb

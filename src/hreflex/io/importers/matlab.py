@@ -42,18 +42,30 @@ class _MatFile:
 
             try:
                 self._vars = scipy.io.loadmat(path, simplify_cells=True)
-            except (ValueError, TypeError, OSError, NotImplementedError, IndexError, KeyError,
-                    EOFError, AttributeError, struct.error) as exc:  # scipy on a cut file
+            except (
+                ValueError,
+                TypeError,
+                OSError,
+                NotImplementedError,
+                IndexError,
+                KeyError,
+                EOFError,
+                AttributeError,
+                struct.error,
+            ) as exc:  # scipy on a cut file
                 detail = " ".join(str(exc).split()) or type(exc).__name__
-                raise FileFormatError(f"{path}: not a readable MATLAB file (truncated or "
-                                      f"corrupt: {detail})") from None
+                raise FileFormatError(
+                    f"{path}: not a readable MATLAB file (truncated or corrupt: {detail})"
+                ) from None
 
     def _h5(self) -> h5py.File:
         try:
             return h5py.File(self.path, "r")
         except OSError as exc:
-            raise FileFormatError(f"{self.path}: not a readable MATLAB v7.3 file (truncated or "
-                                  f"corrupt: {' '.join(str(exc).split())})") from None
+            raise FileFormatError(
+                f"{self.path}: not a readable MATLAB v7.3 file (truncated or "
+                f"corrupt: {' '.join(str(exc).split())})"
+            ) from None
 
     def names(self) -> list[str]:
         if self.hdf5:
@@ -70,7 +82,8 @@ class _MatFile:
                 except OSError as exc:
                     raise FileFormatError(
                         f"{self.path}: variable {name!r} ({what}) cannot be read (the file is "
-                        f"truncated or corrupt: {' '.join(str(exc).split())})") from None
+                        f"truncated or corrupt: {' '.join(str(exc).split())})"
+                    ) from None
         else:
             value = self._vars
             for part in name.split("."):
@@ -222,28 +235,9 @@ def read_mat(
     for option, value in (("--pre-ms", pre_ms), ("--sweep-axis", sweep_axis)):
         if value is not None:
             raise ConfigError(f"{path}: {option} is for epoched imports (--sweeps)")
-    line = mat(_need(trigger, "--trigger", path), "trigger")
-    if line.ndim != 1:
-        raise FileFormatError(
-            f"{path}: variable {trigger!r} has shape {line.shape}; expected a vector"
-        )
+    line, onsets, threshold = _trigger_onsets(mat, trigger, trigger_threshold, origins)
     x = _signal(mat, signal, line.size)
-    threshold = (
-        0.5 * (line.min() + line.max()) if trigger_threshold is None else float(trigger_threshold)
-    )
-    onsets = rising_edges(line, threshold)
-    if onsets.size == 0:
-        raise FileFormatError(
-            f"{path}: variable {trigger!r} never rises through {threshold:g}; expected one "
-            "rising edge per stimulus (set --trigger-threshold)"
-        )
     current = _intensity(mat, intensity, intensity_scale, origins)
-    how = (
-        ("option", "--trigger-threshold")
-        if trigger_threshold is not None
-        else ("default", "half-way min..max")
-    )
-    origins.set("trigger", f"variable {trigger} rising through {threshold:g}", *how)
     return continuous_session(
         path,
         x * scale,
@@ -260,3 +254,32 @@ def read_mat(
             "provenance": origins.text(),
         },
     )
+
+
+def _trigger_onsets(
+    mat: _MatFile, trigger: str | None, trigger_threshold: float | None, origins: Origins
+) -> tuple[np.ndarray, np.ndarray, float]:
+    """The trigger vector, its rising-edge sample indices and the threshold used (noted in
+    ``origins``); raises when the variable is not a vector or never rises."""
+    path = mat.path
+    line = mat(_need(trigger, "--trigger", path), "trigger")
+    if line.ndim != 1:
+        raise FileFormatError(
+            f"{path}: variable {trigger!r} has shape {line.shape}; expected a vector"
+        )
+    threshold = (
+        0.5 * (line.min() + line.max()) if trigger_threshold is None else float(trigger_threshold)
+    )
+    onsets = rising_edges(line, threshold)
+    if onsets.size == 0:
+        raise FileFormatError(
+            f"{path}: variable {trigger!r} never rises through {threshold:g}; expected one "
+            "rising edge per stimulus (set --trigger-threshold)"
+        )
+    how = (
+        ("option", "--trigger-threshold")
+        if trigger_threshold is not None
+        else ("default", "half-way min..max")
+    )
+    origins.set("trigger", f"variable {trigger} rising through {threshold:g}", *how)
+    return line, onsets, threshold

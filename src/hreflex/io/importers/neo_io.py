@@ -139,29 +139,11 @@ def read_neo(
         )
     scale = volts_per_unit(units or "V", source)
     channels = _channels(segments[0])
-    names = list(channels)
     events = {ev.name or f"events{k}": ev for k, ev in enumerate(segments[0].events) if ev.size}
-    if trigger is None and len(segments) == 1:
-        if len(events) != 1:
-            raise ConfigError(
-                f"{source}: give --trigger (event channels: {', '.join(events) or 'none'}; "
-                f"analog channels: {', '.join(names)})"
-            )
-        trigger = next(iter(events))
-        origins.set("trigger", f"event channel {trigger}", "default", "the only event channel")
-    elif trigger is not None:
-        origins.set("trigger", trigger, "option", "--trigger")
-    wanted = signal.split(",") if signal else [n for n in names if n != trigger]
-    missing = [w for w in wanted if w not in channels]
-    if missing:
-        raise FileFormatError(
-            f"{source}: no analog channel {missing[0]!r}; channels: {', '.join(names)}"
-        )
-    if len({(len(channels[w][0]), channels[w][1]) for w in wanted}) != 1:
-        raise FileFormatError(f"{source}: channels {', '.join(wanted)} differ in rate or length")
+    trigger, wanted = _pick_channels(
+        source, signal, trigger, channels, events, len(segments), origins
+    )
     rate, t0 = channels[wanted[0]][1], channels[wanted[0]][2]
-    how = ("option", "--signal") if signal else ("default", "every analog channel but the trigger")
-    origins.set("channels", ", ".join(wanted), *how)
     description = {"system": "neo", "reader": reader}
 
     def emg(seg_channels: dict) -> np.ndarray:
@@ -199,3 +181,39 @@ def read_neo(
         channel_names=wanted,
         description={**description, "trigger": trigger, "provenance": origins.text()},
     )
+
+
+def _pick_channels(
+    source: Path,
+    signal: str | None,
+    trigger: str | None,
+    channels: dict,
+    events: dict,
+    n_segments: int,
+    origins: Origins,
+) -> tuple[str | None, list[str]]:
+    """The trigger's name (default: the only event channel of a one-segment file) and the EMG
+    channels to keep (``signal``, default every analog channel but the trigger), noted in
+    ``origins``; raises when a channel is missing or they differ in rate or length."""
+    names = list(channels)
+    if trigger is None and n_segments == 1:
+        if len(events) != 1:
+            raise ConfigError(
+                f"{source}: give --trigger (event channels: {', '.join(events) or 'none'}; "
+                f"analog channels: {', '.join(names)})"
+            )
+        trigger = next(iter(events))
+        origins.set("trigger", f"event channel {trigger}", "default", "the only event channel")
+    elif trigger is not None:
+        origins.set("trigger", trigger, "option", "--trigger")
+    wanted = signal.split(",") if signal else [n for n in names if n != trigger]
+    missing = [w for w in wanted if w not in channels]
+    if missing:
+        raise FileFormatError(
+            f"{source}: no analog channel {missing[0]!r}; channels: {', '.join(names)}"
+        )
+    if len({(len(channels[w][0]), channels[w][1]) for w in wanted}) != 1:
+        raise FileFormatError(f"{source}: channels {', '.join(wanted)} differ in rate or length")
+    how = ("option", "--signal") if signal else ("default", "every analog channel but the trigger")
+    origins.set("channels", ", ".join(wanted), *how)
+    return trigger, wanted
