@@ -7,7 +7,6 @@ file failed (the others are still in the CSV) or nothing could be done, 2 for ba
 
 from __future__ import annotations
 
-import os
 import sys
 import time
 from pathlib import Path
@@ -16,10 +15,8 @@ from typing import TextIO
 import click
 
 from hreflex.commands import options
-
-#: one BLAS/OpenMP thread per process: batch runs one process per core, and multi-threaded
-#: BLAS only spins on this workload (same wall time, ~30 % more CPU in one process)
-SINGLE_THREAD_ENV = ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS")
+from hreflex.threads import BLAS_THREAD_ENV as SINGLE_THREAD_ENV  # noqa: F401 (tests use it)
+from hreflex.threads import limit_blas_threads
 
 
 class Progress:
@@ -68,8 +65,7 @@ class Progress:
 def command(paths: tuple[Path, ...], output: Path, jobs: int | None, force: bool,
             config_path: Path | None, overwrite: bool) -> None:
     """Analyse every session in PATHS (files, or folders searched for *.h5) into one CSV."""
-    for name in SINGLE_THREAD_ENV:  # before numpy is imported (workers inherit it)
-        os.environ.setdefault(name, "1")
+    limit_blas_threads()  # as hreflex.cli.main does, for callers of the command itself
     from hreflex.analysis import load_config
     from hreflex.batch import find_sessions, run_batch
     from hreflex.errors import HreflexError
