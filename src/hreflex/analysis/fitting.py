@@ -13,7 +13,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-from scipy.optimize import least_squares
 
 from hreflex.analysis.models import MODELS, PARAMS, measured_and_jacobian
 
@@ -81,6 +80,7 @@ FTOL = XTOL = 1e-8
 #: fitted to convergence
 SCREEN_ITERATIONS = 30
 POLISHED = 2
+POLISH_ITERATIONS = 400
 
 
 def lm_fit(model: str, x: np.ndarray, y: np.ndarray, w: np.ndarray, p0: np.ndarray,
@@ -99,31 +99,46 @@ def lm_fit(model: str, x: np.ndarray, y: np.ndarray, w: np.ndarray, p0: np.ndarr
     p = np.clip(np.array(p0, dtype=np.float64), lo + 1e-12 * (hi - lo), hi - 1e-12 * (hi - lo))
     y = np.broadcast_to(y, (p.shape[0], x.size))
     damping = np.full(p.shape[0], 1e-3)
-    eye = np.eye(p.shape[1])
+    diag = np.arange(p.shape[1])
 
-    def evaluate(params: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    def evaluate(params: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
         m, jac = measured_and_jacobian(model, x, params)
         r = w * (m - y)
-        return np.sum(2 * (np.sqrt(1 + (r / f_scale) ** 2) - 1), axis=1), r, jac
+        q = np.sqrt(1 + (r / f_scale) ** 2)
+        return 2 * (q.sum(axis=1) - q.shape[1]), r, q, jac
 
-    cost, r, jac = evaluate(p)
+    cost, r, q, jac = evaluate(p)
     converged = np.zeros(p.shape[0], bool)
     for _ in range(iterations):
-        rw = np.sqrt(1 / np.sqrt(1 + (r / f_scale) ** 2))  # IRLS weights of soft-L1
+        rw = 1 / np.sqrt(q)  # IRLS weights of soft-L1
         jw = (w * rw)[..., None] * jac
         jt = jw.transpose(0, 2, 1)
         a = jt @ jw
-        g = jt @ (rw * r)[..., None]
-        scale = a * eye + 1e-12 * np.trace(a, axis1=1, axis2=2)[:, None, None] * eye
-        step = np.linalg.solve(a + damping[:, None, None] * scale + 1e-300 * eye, -g)
-        trial = np.clip(p + step[..., 0], lo, hi)
-        c_new, r_new, jac_new = evaluate(trial)
+        g = (jt @ (rw * r)[..., None])[..., 0]
+        # a parameter on a bound that the descent pushes outwards is held there (projected
+        # LM): without this, clipped steps stall the other parameters short of the optimum
+        held = ((p <= lo) & (g > 0)) | ((p >= hi) & (g < 0))
+        if held.any():
+            free = ~held
+            a *= free[:, :, None] & free[:, None, :]
+            a[:, diag, diag] += held
+            g *= free
+        d = a[:, diag, diag]  # Marquardt: damp each parameter by its own curvature
+        a[:, diag, diag] = d + damping[:, None] * (d + 1e-12 * d.sum(axis=1)[:, None]) + 1e-300
+        trial = np.clip(p - np.linalg.solve(a, g[..., None])[..., 0], lo, hi)
+        c_new, r_new, q_new, jac_new = evaluate(trial)
         better = c_new < cost
-        tiny = (cost - c_new <= FTOL * np.maximum(cost, 1e-300)) | (
-            np.abs(trial - p) <= XTOL * (np.abs(p) + XTOL)).all(axis=1)
-        converged |= (better & tiny) | (~better & (damping > 1e6))  # no step helps any more
-        p[better], r[better], jac[better] = trial[better], r_new[better], jac_new[better]
-        cost = np.where(better, c_new, cost)
+        small = (np.abs(trial - p) <= XTOL * (np.abs(p) + XTOL)).all(axis=1)
+        tiny = (cost - c_new <= FTOL * np.maximum(cost, 1e-300)) | small
+        # done: a step that changes next to nothing, or none helps any more
+        converged |= (better & tiny) | (~better & (small | (damping > 1e6)))
+        if better.any():
+            col = better[:, None]
+            np.copyto(p, trial, where=col)
+            np.copyto(r, r_new, where=col)
+            np.copyto(q, q_new, where=col)
+            np.copyto(jac, jac_new, where=col[..., None])
+            cost = np.where(better, c_new, cost)
         damping = np.where(better, damping / 3, damping * 4)
         if converged.all():
             break
@@ -136,9 +151,8 @@ def fit_curve(model: str, intensity_mA: np.ndarray, mean_mV: np.ndarray, n: np.n
               min_r2: float = 0.8) -> CurveFit | str:
     """Fit ``model`` ("boltzmann" or "bell") to per-level means (L,) with counts n (L,):
     every start of ``_starts`` takes ``SCREEN_ITERATIONS`` batched steps of :func:`lm_fit`,
-    then the ``POLISHED`` ones that got furthest are run on to convergence by
-    ``scipy.optimize.least_squares`` (trust region, bounds, soft-L1, analytic Jacobian) and
-    the lowest cost is kept.
+    then the ``POLISHED`` ones that got furthest are run on to convergence (``POLISH_ITERATIONS``
+    at most, batched too) and the lowest cost is kept. ``acceptable`` needs convergence.
 
     Returns a :class:`CurveFit`, or a string saying why no fit was attempted (fewer levels
     than parameters + 1).
@@ -148,30 +162,24 @@ def fit_curve(model: str, intensity_mA: np.ndarray, mean_mV: np.ndarray, n: np.n
     x, y, w = intensity_mA[use], mean_mV[use], np.sqrt(n[use].astype(float))
     if x.size < len(names) + 1:
         return f"too few intensities for a {model} fit ({x.size} < {len(names) + 1})"
-    (lo, hi), scale = fit_setup(model, x, y)
-
-    def resid(p: np.ndarray) -> np.ndarray:
-        return w * (measured_and_jacobian(model, x, p)[0] - y)
-
-    def jac(p: np.ndarray) -> np.ndarray:
-        return w[:, None] * measured_and_jacobian(model, x, p)[1]
-
+    bounds, scale = fit_setup(model, x, y)
     # every start a few batched steps, then the most promising starts fitted to convergence
     starts = np.array(_starts(model, x, y))
-    screened, cost, _ = lm_fit(model, x, y[None, :], w, starts, (lo, hi), scale,
-                               iterations=SCREEN_ITERATIONS)
+    screened, cost, converged = lm_fit(model, x, y[None, :], w, starts, bounds, scale,
+                                       iterations=SCREEN_ITERATIONS)
     order = np.argsort(np.where(np.isfinite(cost), cost, np.inf))[:POLISHED]
-    best_fit = min((least_squares(resid, np.clip(p0, lo + 1e-12 * (hi - lo),
-                                                 hi - 1e-12 * (hi - lo)),
-                                  jac=jac, bounds=(lo, hi), loss="soft_l1", f_scale=scale)
-                    for p0 in np.where(np.isfinite(screened[order]), screened[order],
-                                       starts[order])), key=lambda f: f.cost)
-    best = best_fit.x
+    p0 = np.where(np.isfinite(screened[order]), screened[order], starts[order])
+    polished, cost, converged = (p0, cost[order], converged[order])
+    if not converged.all():  # (converged ones would stop at once)
+        polished, cost, converged = lm_fit(model, x, y[None, :], w, p0, bounds, scale,
+                                           iterations=POLISH_ITERATIONS)
+    k = int(np.argmin(np.where(np.isfinite(cost), cost, np.inf)))
+    best = polished[k] if np.isfinite(cost[k]) else p0[k]
     resid = measured_and_jacobian(model, x, best)[0] - y
     ss_res = float(np.sum(w**2 * resid**2))
     ybar = float(np.sum(w**2 * y) / np.sum(w**2))
     ss_tot = float(np.sum(w**2 * (y - ybar) ** 2))
     r2 = 1.0 - ss_res / ss_tot if ss_tot > 0 else float("nan")
     aic = float(x.size * np.log(max(ss_res, 1e-300) / x.size) + 2 * len(names))
-    ok = bool(best_fit.success and np.isfinite(r2) and r2 >= min_r2)
+    ok = bool(converged[k] and np.isfinite(r2) and r2 >= min_r2)
     return CurveFit(model, dict(zip(names, map(float, best), strict=True)), r2, aic, ok)

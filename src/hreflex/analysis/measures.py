@@ -10,8 +10,8 @@ from __future__ import annotations
 from dataclasses import dataclass, fields
 
 import numpy as np
-from scipy.ndimage import uniform_filter1d
 
+from hreflex.analysis.components import moving_mean
 from hreflex.analysis.windows import ChannelWindows
 
 #: an onset may lie up to this many ``smooth_ms`` before the window start (and never before
@@ -60,7 +60,7 @@ def onset_crossing(x: np.ndarray, peak: np.ndarray, threshold: np.ndarray,
     rows = np.arange(n)
     thr = threshold.astype(x.dtype)[:, None]
     col = np.arange(m)
-    power = uniform_filter1d(x * x, max(1, smooth_samples), axis=-1, mode="nearest")
+    power = moving_mean(x * x, smooth_samples)
     quiet = power < thr * thr
     quiet[col[None, :] >= peak[:, None]] = False
     has_quiet = quiet.any(axis=1)
