@@ -62,14 +62,22 @@ class Progress:
 @options.force
 @options.analysis_config
 @options.overwrite
+@click.option("--scheduler", metavar="ADDRESS", default=None,
+              help="Analyse on the Dask distributed cluster whose scheduler is at ADDRESS "
+                   "(e.g. tcp://10.0.0.5:8786) instead of local processes (needs the dask "
+                   "extra; the workers must see the files and OUTPUT.cache/ at the same "
+                   "paths).")
 def command(paths: tuple[Path, ...], output: Path, jobs: int | None, force: bool,
-            config_path: Path | None, overwrite: bool) -> None:
+            config_path: Path | None, overwrite: bool, scheduler: str | None) -> None:
     """Analyse every session in PATHS (files, or folders searched for *.h5) into one CSV."""
     limit_blas_threads()  # as hreflex.cli.main does, for callers of the command itself
     from hreflex.analysis import load_config
     from hreflex.batch import find_sessions, run_batch
     from hreflex.errors import HreflexError
 
+    if scheduler is not None and jobs is not None:
+        raise HreflexError("--jobs and --scheduler: give one (on a cluster its workers "
+                           "decide how many files run at once)")
     cfg = load_config(config_path)
     files = find_sessions(paths)
     if not files:
@@ -78,7 +86,8 @@ def command(paths: tuple[Path, ...], output: Path, jobs: int | None, force: bool
     result = run_batch(files, output, jobs=jobs, force=force, config=cfg,
                        on_file=lambda o: progress.update(
                            o.status, f"failed: {o.error}" if o.error else None),
-                       overwrite=overwrite, inputs=[config_path] if config_path else [])
+                       overwrite=overwrite, inputs=[config_path] if config_path else [],
+                       scheduler=scheduler)
     n, failed = len(result.files), len(result.failed)
     rows = sum(len(f.rows) for f in result.files)
     click.echo(f"{n} files: {result.count('analysed')} analysed, {result.count('cached')} up "
