@@ -7,7 +7,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from hreflex.analysis.fitting import fit_curve, fit_setup
+from hreflex.analysis.fitting import fit_curve, fit_curves, fit_setup
 from hreflex.analysis.models import PARAMS, bell, boltzmann, measured_and_jacobian
 
 LEVELS = np.arange(4.0, 52.1, 2.0)  # 25 intensities
@@ -62,3 +62,21 @@ def test_a_fit_on_its_bound_is_a_constrained_minimum():
             q = p.copy()
             q[j] = np.clip(q[j] * (1 + sign * 1e-4), lo[j], hi[j])
             assert _cost("bell", x, y, w, q, scale) >= best * (1 - 1e-12), (j, sign)
+
+
+def test_channels_fitted_together_get_their_own_parameters():
+    """Several curves in one batch (as the pipeline fits every channel): each gets back its
+    own true parameters; a level without sweeps (n = 0, mean NaN) is left out of its curve
+    only, and a curve with too few levels gets its reason."""
+    model = "bell"
+    truths = [CASES[2][1], CASES[3][1]]
+    means = np.array([_noise_free(model, t) for t in truths] + [_noise_free(model, truths[0])])
+    counts = np.full(means.shape, 4)
+    means[1, 7], counts[1, 7] = np.nan, 0  # a level nobody stimulated on the second channel
+    counts[2, 6:] = 0  # the third: 6 levels, one short of a bell fit
+    fits = fit_curves(model, LEVELS, means, counts)
+    for fit, truth in zip(fits[:2], truths, strict=True):
+        assert fit.acceptable
+        for name in PARAMS[model]:
+            assert fit.params[name] == pytest.approx(truth[name], rel=1e-4), name
+    assert fits[2] == "too few intensities for a bell fit (6 < 7)"
