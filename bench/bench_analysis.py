@@ -194,9 +194,7 @@ def main() -> int:
                                      cfg.recruitment.intensity_tolerance)
     fs = session.sample_rate_Hz
     start, n = ranges["epoch"]
-    m = ranges["windows"][0]["m"]
-    sel = np.zeros(n, bool)
-    sel[m] = True
+    sel = ranges["windows"][0]["m"]  # the M window of channel 0, a slice (no copy)
     theirs, mne_version = mne_contender(session, start, n, sel)
 
     def ours_p2p():
