@@ -64,8 +64,9 @@ def moving_mean(x: np.ndarray, width: int) -> np.ndarray:
     width = max(1, int(width))
     left, right = width // 2, width - 1 - width // 2
     pad = [(0, 0)] * (x.ndim - 1) + [(left, right + 1)]
-    c = np.cumsum(np.pad(x, pad, mode="edge"), axis=-1, dtype=np.float64)
-    c = np.concatenate([np.zeros((*x.shape[:-1], 1)), c[..., :-1]], axis=-1)
+    padded = np.pad(x, pad, mode="edge")
+    c = np.zeros(padded.shape)  # c[..., j] = sum of the first j padded samples
+    np.cumsum(padded[..., :-1], axis=-1, dtype=np.float64, out=c[..., 1:])
     return ((c[..., width:] - c[..., :-width]) / width).astype(x.dtype, copy=False)
 
 
