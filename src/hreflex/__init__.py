@@ -1,8 +1,5 @@
 """hreflex: run H-reflex experiments on lab hardware and analyse them."""
 
-from importlib.metadata import PackageNotFoundError, version
-
-try:
-    __version__ = version("hreflex")
-except PackageNotFoundError:  # running from a source tree without installation
-    __version__ = "0.0.0+unknown"
+#: the one place the version is written (``pyproject.toml`` reads it from here); a literal,
+#: so that ``hreflex --version`` does not pay for ``importlib.metadata``
+__version__ = "0.1.0"

@@ -7,7 +7,8 @@ CSV rows plus what they were made from (file size and modification time, hash of
 analysis parameters, hreflex version). A file is up to date, and skipped, when all of these
 still match. Workers write their file's cache entry themselves, so an interrupted batch
 resumes where it stopped. Failures are not cached: a failed file is tried again next time.
-Session files are only read, never written.
+Session files are only read, never written. The same per-file job runs on a Dask distributed
+cluster instead of the local pool with ``scheduler=ADDRESS`` (the ``dask`` extra).
 """
 
 from __future__ import annotations
@@ -228,6 +229,46 @@ def _run(tasks: list[tuple], jobs: int) -> Iterator[FileOutcome]:
             raise
 
 
+#: how long ``--scheduler`` tries to reach the Dask scheduler, s
+CONNECT_TIMEOUT_S = 30
+
+
+def dask_client(scheduler: str):
+    """A ``distributed.Client`` of the Dask scheduler at ``scheduler`` (e.g.
+    ``tcp://10.0.0.5:8786``); ``HreflexError`` without the ``dask`` extra or when the
+    scheduler cannot be reached."""
+    try:
+        from distributed import Client
+    except ImportError:
+        raise HreflexError("--scheduler needs the optional dask extra: pip install "
+                           "'hreflex[dask]'") from None
+    try:
+        return Client(scheduler, timeout=CONNECT_TIMEOUT_S)
+    except (OSError, TimeoutError, ValueError) as exc:
+        raise HreflexError(f"cannot reach the Dask scheduler at {scheduler}: "
+                           f"{' '.join(str(exc).split()) or type(exc).__name__}") from None
+
+
+def _run_on_cluster(tasks: list[tuple], client) -> Iterator[FileOutcome]:
+    """Outcomes of ``process_file(*task)`` run by the workers of a ``distributed.Client``,
+    in completion order; the client is closed at the end."""
+    from distributed import as_completed
+
+    with client:
+        futures = {client.submit(process_file, *t, pure=False): t[0] for t in tasks}
+        try:
+            for fut in as_completed(futures):
+                try:
+                    yield fut.result()
+                except Exception as exc:  # the worker died or could not run the task
+                    path = futures[fut]
+                    yield FileOutcome(path, "failed", error=_one_line(
+                        path, f"cluster worker failed ({type(exc).__name__}: {exc})"))
+        except BaseException:
+            client.cancel(list(futures))
+            raise
+
+
 def write_csv(path: Path, rows: list[dict]) -> None:
     """Write the rows (atomically) with :data:`COLUMNS`, the RDD ratio columns and notes."""
     freqs = sorted({k for r in rows for k in r if k.startswith(RDD_PREFIX)},
@@ -243,13 +284,16 @@ def write_csv(path: Path, rows: list[dict]) -> None:
 def run_batch(paths: Iterable[str | Path], csv_path: str | Path, *, jobs: int | None = None,
               force: bool = False, config: AnalysisConfig | None = None,
               on_file: Callable[[FileOutcome], None] | None = None,
-              overwrite: bool = False, inputs: Iterable[str | Path] = ()) -> BatchResult:
+              overwrite: bool = False, inputs: Iterable[str | Path] = (),
+              scheduler: str | None = None) -> BatchResult:
     """Analyse every session file under ``paths`` into ``csv_path`` (see the module doc).
 
     Up-to-date files are taken from the cache unless ``force``; the rest are analysed by
     ``jobs`` processes (default: the CPUs available). ``on_file`` is called in this process
     with every outcome as it happens (cached files first). Bad files are reported in the
-    result, never raised; the CSV holds the rows of every file that did not fail. An
+    result, never raised; the CSV holds the rows of every file that did not fail. With
+    ``scheduler`` (a Dask scheduler address; the ``dask`` extra) the files are analysed on
+    that cluster instead of local processes, with the same cache, rows and errors. An
     existing ``csv_path`` is replaced only with ``overwrite``, and never when it is one of
     the session files or of ``inputs`` (e.g. the analysis config): checked before any work.
     """
@@ -259,7 +303,7 @@ def run_batch(paths: Iterable[str | Path], csv_path: str | Path, *, jobs: int | 
         raise HreflexError(f"no session files (*.h5) in {', '.join(map(str, paths))}")
     check_output(csv_path, inputs=[*files, *inputs], overwrite=overwrite)
     ordered = analyse_files(files, cache_dir_for(csv_path), config or AnalysisConfig(),
-                            jobs=jobs, force=force, on_file=on_file)
+                            jobs=jobs, force=force, on_file=on_file, scheduler=scheduler)
     write_csv(csv_path, [r for o in ordered for r in o.rows])
     return BatchResult(ordered, csv_path)
 
@@ -268,14 +312,16 @@ def analyse_files(files: list[Path], cache: Path, config: AnalysisConfig, *,
                   jobs: int | None = None, force: bool = False,
                   on_file: Callable[[FileOutcome], None] | None = None,
                   analyse: Callable[[Path, AnalysisConfig], list[dict]] | None = None,
-                  config_sha: str | None = None) -> list[FileOutcome]:
+                  config_sha: str | None = None, scheduler: str | None = None
+                  ) -> list[FileOutcome]:
     """The outcome of every file (in input order), from the ``cache`` folder when up to date
     (unless ``force``), else made by ``analyse(path, config)`` (default :func:`analyze_file`;
     a module-level function or a ``functools.partial`` of one, for the worker processes) in
     ``jobs`` processes. ``config_sha`` (default :func:`config_hash`) is what cache entries
     must have been made with: a caller whose rows differ passes its own, so that entries of
-    another kind never match. ``on_file`` as in :func:`run_batch`."""
+    another kind never match. ``on_file`` and ``scheduler`` as in :func:`run_batch`."""
     sha = config_sha or config_hash(config)
+    client = dask_client(scheduler) if scheduler else None  # fails early, before any work
     cache.mkdir(parents=True, exist_ok=True)
     outcomes: dict[Path, FileOutcome] = {}
     tasks = []
@@ -288,7 +334,9 @@ def analyse_files(files: list[Path], cache: Path, config: AnalysisConfig, *,
         outcomes[f] = FileOutcome(f, "cached", rows)
         if on_file:
             on_file(outcomes[f])
-    for outcome in _run(tasks, min(jobs or default_jobs(), len(tasks))):
+    run = (_run_on_cluster(tasks, client) if client is not None
+           else _run(tasks, min(jobs or default_jobs(), len(tasks))))
+    for outcome in run:
         outcomes[outcome.path] = outcome
         if on_file:
             on_file(outcome)

@@ -3,18 +3,25 @@
 Each sub-command lives in its own module ``hreflex.commands.<name>`` that exposes a click
 command called ``command``; this module only finds them (lazily, so ``hreflex --help``
 stays fast) and turns user errors into one-line messages.
+
+Nothing heavy is imported here or by a command module at import time (numpy, scipy, h5py,
+matplotlib load inside the command that uses them), so ``hreflex --help`` and
+``hreflex --version`` stay fast; :func:`main` first limits BLAS to one thread
+(:mod:`hreflex.threads`), before numpy is loaded.
 """
 
 from __future__ import annotations
 
 import importlib
 import importlib.util
+import os
 import sys
 
 import click
 
 from hreflex import __version__
 from hreflex.errors import HreflexError
+from hreflex.threads import THREADS_ENV, limit_blas_threads
 
 #: sub-command name -> module that defines it (modules not written yet are simply absent)
 COMMANDS = {
@@ -74,6 +81,10 @@ def cli(ctx: click.Context, debug: bool) -> None:
 
 def main() -> None:
     """Console-script entry point."""
+    if limit_blas_threads() is None:
+        click.echo(f"Error: {THREADS_ENV}={os.environ[THREADS_ENV]!r} is not a positive "
+                   "integer (the number of BLAS threads)", err=True)
+        sys.exit(2)
     cli.main(prog_name="hreflex")
 
 

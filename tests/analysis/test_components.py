@@ -63,3 +63,18 @@ def test_runs_bridge_short_gaps_only():
     mask[10:20] = mask[22:30] = mask[40:50] = True
     assert active_runs(mask, 0, 100, min_len=3, bridge=2) == [(10, 30), (40, 50)]
     assert active_runs(mask, 0, 100, min_len=12, bridge=2) == [(10, 30)]
+
+
+@pytest.mark.parametrize("width", [1, 2, 3, 4, 11, 40])
+def test_moving_mean_is_scipys_uniform_filter(width):
+    """The numpy moving mean (no scipy import at analysis time) equals
+    ``scipy.ndimage.uniform_filter1d(mode="nearest")``, edges and even widths included."""
+    from scipy.ndimage import uniform_filter1d
+
+    from hreflex.analysis.components import moving_mean
+
+    x = np.random.default_rng(width).normal(size=(3, 2, 25)).astype(np.float32) ** 2
+    got = moving_mean(x, width)
+    assert got.dtype == np.float32 and got.shape == x.shape
+    np.testing.assert_allclose(got, uniform_filter1d(x, width, axis=-1, mode="nearest"),
+                               rtol=1e-6, atol=1e-7)

@@ -121,3 +121,16 @@ def test_ratio_interval_by_the_delta_method_on_the_log_ratio():
     assert (lo, hi) == pytest.approx((0.5 * np.exp(-half), 0.5 * np.exp(half)), rel=1e-5)
     assert net_of_floor(np.array([5.0]), 3.0)[0] == pytest.approx(4.0)
     assert net_of_floor(np.array([2.0]), 3.0)[0] == 0.0
+
+
+@pytest.mark.parametrize("dof", [1, 2, 3, 4, 5, 9, 10, 29, 30, 101, 1000])
+def test_t_quantile_is_students(dof):
+    """The interval's t quantile, computed without scipy, equals scipy's (and the normal
+    quantile in the limit)."""
+    from scipy.special import stdtrit
+
+    from hreflex.analysis.rdd import t_quantile
+
+    for q in (0.6, 0.9, 0.975, 0.995):
+        assert t_quantile(q, dof) == pytest.approx(float(stdtrit(dof, q)), rel=1e-10)
+    assert t_quantile(0.975, 1) == pytest.approx(12.706204736174704, rel=1e-12)  # tables

@@ -7,12 +7,13 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from hreflex.analysis.fitting import CurveFit, fit_curves
 from hreflex.analysis.intervals import recruitment_intervals
 from hreflex.analysis.latency import wave_latency
 from hreflex.analysis.measures import noise_amplitude
 from hreflex.analysis.pooling import level_stats
 from hreflex.analysis.rdd import RddResult, rdd
-from hreflex.analysis.recruitment import RecruitmentResult, recruitment
+from hreflex.analysis.recruitment import RecruitmentResult, Stats, fits_needed, recruitment
 from hreflex.analysis.results import ChannelResult
 from hreflex.analysis.stages import Found, Measured, Plan, Prepared
 from hreflex.analysis.windows import ChannelWindows, quiet_rms
@@ -69,37 +70,74 @@ def latencies(p: Prepared, pl: Plan, ms: Measured, ch: Channel
     return lat, why
 
 
+def channel(p: Prepared, f: Found, ms: Measured, c: int) -> Channel:
+    """Channel ``c``'s view of the measured session."""
+    amp = p.cfg.amplitude
+    return Channel(c, f.windows[c], ms.m.amplitude(amp)[:, c], ms.h.amplitude(amp)[:, c],
+                   ms.include[:, c])
+
+
+def recruitment_stats(pl: Plan, ch: Channel) -> dict[str, Stats | None]:
+    """Per-level (mean, sd, n) of M and H over the channel's included recruitment sweeps
+    (None without the window)."""
+    w, inc = ch.windows, ch.include & pl.recruitment
+    amps = {"m": ch.m_amp if w and w.m else None, "h": ch.h_amp if w and w.h else None}
+    return {k: tuple(s[:, 0] for s in level_stats(a[:, None], pl.level, pl.levels.size,
+                                                  inc[:, None])) if a is not None else None
+            for k, a in amps.items()}
+
+
+def session_fits(p: Prepared, pl: Plan, f: Found, ms: Measured
+                 ) -> list[tuple[CurveFit | str | None, CurveFit | str | None]]:
+    """The M and H recruitment fits of every channel, each model fitted to all channels at
+    once (:func:`~hreflex.analysis.fitting.fit_curves`); None where no fit is made."""
+    stats = [recruitment_stats(pl, channel(p, f, ms, c)) for c in range(len(f.windows))]
+    out: list[list[CurveFit | str | None]] = [[None, None] for _ in stats]
+    for j, (wave, model) in enumerate((("m", "boltzmann"), ("h", "bell"))):
+        rows = [c for c, st in enumerate(stats) if fits_needed(st[wave])]
+        if rows:
+            fits = fit_curves(model, pl.levels, np.array([stats[c][wave][0] for c in rows]),
+                              np.array([stats[c][wave][2] for c in rows]),
+                              p.cfg.recruitment.min_r2)
+            for c, fit in zip(rows, fits, strict=True):
+                out[c][j] = fit
+    return [(m, h) for m, h in out]
+
+
 def channel_recruitment(p: Prepared, pl: Plan, ch: Channel, floor: list[float],
-                        why: dict[str, str]) -> RecruitmentResult:
-    """The recruitment curve of the channel's recruitment sweeps, with its intervals."""
-    w, cfg = ch.windows, p.cfg
-    inc = ch.include & pl.recruitment
-    amps = {"m": ch.m_amp if w.m else None, "h": ch.h_amp if w.h else None}
-    stats = {k: tuple(s[:, 0] for s in level_stats(a[:, None], pl.level, pl.levels.size,
-                                                   inc[:, None])) if a is not None else None
-             for k, a in amps.items()}
+                        why: dict[str, str],
+                        fits: tuple[CurveFit | str | None, CurveFit | str | None] = (None, None)
+                        ) -> RecruitmentResult:
+    """The recruitment curve of the channel's recruitment sweeps, with its intervals;
+    ``fits`` as :func:`session_fits` made them (else they are made here)."""
+    cfg, inc = p.cfg, ch.include & pl.recruitment
+    stats = recruitment_stats(pl, ch)
+    amps = {"m": ch.m_amp if stats["m"] is not None else None,
+            "h": ch.h_amp if stats["h"] is not None else None}
     observed = [float(np.max(a[inc])) if a is not None and inc.any() else None
                 for a in amps.values()]
     r = recruitment(pl.levels, stats["m"], stats["h"], (observed[0], observed[1]),
                     cfg.recruitment, (floor[0], floor[1]),
-                    (why.get("m", "no M window"), why.get("h", "no H window")))
+                    (why.get("m", "no M window"), why.get("h", "no H window")), fits)
     r.ci95 = recruitment_intervals(r, np.where(inc, pl.level, -1), amps["m"], amps["h"],
                                    cfg.recruitment, (floor[0], floor[1]))
     return r
 
 
-def channel_result(p: Prepared, pl: Plan, f: Found, ms: Measured, c: int) -> ChannelResult:
-    """Everything the analysis reports about channel ``c``."""
+def channel_result(p: Prepared, pl: Plan, f: Found, ms: Measured, c: int,
+                   fits: tuple[CurveFit | str | None, CurveFit | str | None] = (None, None)
+                   ) -> ChannelResult:
+    """Everything the analysis reports about channel ``c`` (``fits``: its recruitment fits,
+    :func:`session_fits`)."""
     cfg, w, messages = p.cfg, f.windows[c], f.messages[c]
-    ch = Channel(c, w, ms.m.amplitude(cfg.amplitude)[:, c], ms.h.amplitude(cfg.amplitude)[:, c],
-                 ms.include[:, c])
+    ch = channel(p, f, ms, c)
     lat, why = latencies(p, pl, ms, ch)
     floor = [noise_amplitude(ms.data[:, c], p.time_ms, cfg.qc.background_ms,
                              win.stop_ms - win.start_ms, ch.include, cfg.amplitude)
              if win else np.nan for win in ((w.m, w.h) if w is not None else (None, None))]
     rec = None
     if w is not None:
-        rec = channel_recruitment(p, pl, ch, floor, why)
+        rec = channel_recruitment(p, pl, ch, floor, why, fits)
     else:
         why["recruitment"] = messages[0] if messages else "no windows"
     rdd_result = (rdd(ch.h_amp, ch.m_amp, ch.include, pl.trains, cfg.rdd, floor[1])

@@ -22,7 +22,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-from scipy.ndimage import uniform_filter1d
 
 #: a split is accepted when the two sides' profiles have a cosine below this ...
 SPLIT_COSINE = 0.9
@@ -57,10 +56,23 @@ class Component:
         return float(self.profile_V.max())
 
 
+def moving_mean(x: np.ndarray, width: int) -> np.ndarray:
+    """Moving mean along the last axis over ``width`` samples, in ``x``'s dtype: sample i
+    averages ``i - width // 2 .. i + (width - 1) // 2``, the edge samples repeated beyond
+    the ends (``scipy.ndimage.uniform_filter1d`` with ``mode="nearest"``; a float64
+    running sum, so no scipy import)."""
+    width = max(1, int(width))
+    left, right = width // 2, width - 1 - width // 2
+    pad = [(0, 0)] * (x.ndim - 1) + [(left, right + 1)]
+    padded = np.pad(x, pad, mode="edge")
+    c = np.zeros(padded.shape)  # c[..., j] = sum of the first j padded samples
+    np.cumsum(padded[..., :-1], axis=-1, dtype=np.float64, out=c[..., 1:])
+    return ((c[..., width:] - c[..., :-width]) / width).astype(x.dtype, copy=False)
+
+
 def moving_rms(x: np.ndarray, width: int) -> np.ndarray:
     """Moving RMS along the last axis over ``width`` samples (centred)."""
-    power = uniform_filter1d(x * x, max(1, int(width)), axis=-1, mode="nearest")
-    return np.sqrt(np.maximum(power, 0.0))  # a running sum can leave -1e-30 on silence
+    return np.sqrt(np.maximum(moving_mean(x * x, width), 0.0))  # -1e-30 on silence
 
 
 def runs_of(mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

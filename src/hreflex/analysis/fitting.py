@@ -13,7 +13,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-from scipy.optimize import least_squares
 
 from hreflex.analysis.models import MODELS, PARAMS, measured_and_jacobian
 
@@ -81,15 +80,18 @@ FTOL = XTOL = 1e-8
 #: fitted to convergence
 SCREEN_ITERATIONS = 30
 POLISHED = 2
+POLISH_ITERATIONS = 400
 
 
 def lm_fit(model: str, x: np.ndarray, y: np.ndarray, w: np.ndarray, p0: np.ndarray,
-           bounds: tuple[np.ndarray, np.ndarray], f_scale: float, iterations: int = 100
+           bounds: tuple[np.ndarray, np.ndarray], f_scale: float | np.ndarray,
+           iterations: int = 100
            ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Fit ``measured(model)`` at intensities ``x`` (L,) to every row of ``y`` (B, L), weights
-    ``w`` (L,), from starts ``p0`` (B, k): Levenberg-Marquardt (Marquardt's diagonal
-    damping) on the soft-L1 loss with ``f_scale`` (re-weighted least squares), parameters
-    kept inside ``bounds``, analytic Jacobian, all rows at once.
+    ``w`` (L,) or (B, L), from starts ``p0`` (B, k): Levenberg-Marquardt (Marquardt's
+    diagonal damping) on the soft-L1 loss with ``f_scale`` (a number, or (B, 1))
+    (re-weighted least squares), parameters kept inside ``bounds`` ((k,) or (B, k) each),
+    analytic Jacobian, all rows at once.
 
     Returns ``(params (B, k), cost (B,), converged (B,))``: the soft-L1 cost
     ``sum 2 (sqrt(1 + (r / f_scale)^2) - 1)`` of the weighted residuals r, and whether a
@@ -99,31 +101,46 @@ def lm_fit(model: str, x: np.ndarray, y: np.ndarray, w: np.ndarray, p0: np.ndarr
     p = np.clip(np.array(p0, dtype=np.float64), lo + 1e-12 * (hi - lo), hi - 1e-12 * (hi - lo))
     y = np.broadcast_to(y, (p.shape[0], x.size))
     damping = np.full(p.shape[0], 1e-3)
-    eye = np.eye(p.shape[1])
+    diag = np.arange(p.shape[1])
 
-    def evaluate(params: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    def evaluate(params: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
         m, jac = measured_and_jacobian(model, x, params)
         r = w * (m - y)
-        return np.sum(2 * (np.sqrt(1 + (r / f_scale) ** 2) - 1), axis=1), r, jac
+        q = np.sqrt(1 + (r / f_scale) ** 2)
+        return 2 * (q.sum(axis=1) - q.shape[1]), r, q, jac
 
-    cost, r, jac = evaluate(p)
+    cost, r, q, jac = evaluate(p)
     converged = np.zeros(p.shape[0], bool)
     for _ in range(iterations):
-        rw = np.sqrt(1 / np.sqrt(1 + (r / f_scale) ** 2))  # IRLS weights of soft-L1
+        rw = 1 / np.sqrt(q)  # IRLS weights of soft-L1
         jw = (w * rw)[..., None] * jac
         jt = jw.transpose(0, 2, 1)
         a = jt @ jw
-        g = jt @ (rw * r)[..., None]
-        scale = a * eye + 1e-12 * np.trace(a, axis1=1, axis2=2)[:, None, None] * eye
-        step = np.linalg.solve(a + damping[:, None, None] * scale + 1e-300 * eye, -g)
-        trial = np.clip(p + step[..., 0], lo, hi)
-        c_new, r_new, jac_new = evaluate(trial)
+        g = (jt @ (rw * r)[..., None])[..., 0]
+        # a parameter on a bound that the descent pushes outwards is held there (projected
+        # LM): without this, clipped steps stall the other parameters short of the optimum
+        held = ((p <= lo) & (g > 0)) | ((p >= hi) & (g < 0))
+        if held.any():
+            free = ~held
+            a *= free[:, :, None] & free[:, None, :]
+            a[:, diag, diag] += held
+            g *= free
+        d = a[:, diag, diag]  # Marquardt: damp each parameter by its own curvature
+        a[:, diag, diag] = d + damping[:, None] * (d + 1e-12 * d.sum(axis=1)[:, None]) + 1e-300
+        trial = np.clip(p - np.linalg.solve(a, g[..., None])[..., 0], lo, hi)
+        c_new, r_new, q_new, jac_new = evaluate(trial)
         better = c_new < cost
-        tiny = (cost - c_new <= FTOL * np.maximum(cost, 1e-300)) | (
-            np.abs(trial - p) <= XTOL * (np.abs(p) + XTOL)).all(axis=1)
-        converged |= (better & tiny) | (~better & (damping > 1e6))  # no step helps any more
-        p[better], r[better], jac[better] = trial[better], r_new[better], jac_new[better]
-        cost = np.where(better, c_new, cost)
+        small = (np.abs(trial - p) <= XTOL * (np.abs(p) + XTOL)).all(axis=1)
+        tiny = (cost - c_new <= FTOL * np.maximum(cost, 1e-300)) | small
+        # done: a step that changes next to nothing, or none helps any more
+        converged |= (better & tiny) | (~better & (small | (damping > 1e6)))
+        if better.any():
+            col = better[:, None]
+            np.copyto(p, trial, where=col)
+            np.copyto(r, r_new, where=col)
+            np.copyto(q, q_new, where=col)
+            np.copyto(jac, jac_new, where=col[..., None])
+            cost = np.where(better, c_new, cost)
         damping = np.where(better, damping / 3, damping * 4)
         if converged.all():
             break
@@ -135,43 +152,71 @@ def lm_fit(model: str, x: np.ndarray, y: np.ndarray, w: np.ndarray, p0: np.ndarr
 def fit_curve(model: str, intensity_mA: np.ndarray, mean_mV: np.ndarray, n: np.ndarray,
               min_r2: float = 0.8) -> CurveFit | str:
     """Fit ``model`` ("boltzmann" or "bell") to per-level means (L,) with counts n (L,):
-    every start of ``_starts`` takes ``SCREEN_ITERATIONS`` batched steps of :func:`lm_fit`,
-    then the ``POLISHED`` ones that got furthest are run on to convergence by
-    ``scipy.optimize.least_squares`` (trust region, bounds, soft-L1, analytic Jacobian) and
-    the lowest cost is kept.
+    :func:`fit_curves` of one curve."""
+    return fit_curves(model, intensity_mA, mean_mV[None, :], n[None, :], min_r2)[0]
 
-    Returns a :class:`CurveFit`, or a string saying why no fit was attempted (fewer levels
-    than parameters + 1).
+
+def fit_curves(model: str, intensity_mA: np.ndarray, mean_mV: np.ndarray, n: np.ndarray,
+               min_r2: float = 0.8) -> list[CurveFit | str]:
+    """Fit ``model`` to every row of per-level means (C, L) with counts n (C, L) at the
+    levels ``intensity_mA`` (L,) (e.g. every channel of a session), all at once: every start
+    of ``_starts`` takes ``SCREEN_ITERATIONS`` batched steps of :func:`lm_fit`, then the
+    ``POLISHED`` ones of each curve that got furthest are run on to convergence
+    (``POLISH_ITERATIONS`` at most) and the lowest cost is kept. A level without sweeps
+    weighs 0. ``acceptable`` needs convergence.
+
+    Returns one :class:`CurveFit` per row, or a string saying why no fit was attempted
+    (fewer levels than parameters + 1).
     """
     names = PARAMS[model]
     use = (n > 0) & np.isfinite(mean_mV)
-    x, y, w = intensity_mA[use], mean_mV[use], np.sqrt(n[use].astype(float))
-    if x.size < len(names) + 1:
-        return f"too few intensities for a {model} fit ({x.size} < {len(names) + 1})"
-    (lo, hi), scale = fit_setup(model, x, y)
+    out: list[CurveFit | str] = [
+        f"too few intensities for a {model} fit ({u.sum()} < {len(names) + 1})" for u in use]
+    rows = [c for c in range(use.shape[0]) if use[c].sum() >= len(names) + 1]
+    if not rows:
+        return out
+    setups = [fit_setup(model, intensity_mA[use[c]], mean_mV[c, use[c]]) for c in rows]
+    starts = [np.array(_starts(model, intensity_mA[use[c]], mean_mV[c, use[c]])) for c in rows]
+    n_st = starts[0].shape[0]
+    y = np.where(use, mean_mV, 0.0)[rows]
+    w = np.where(use, np.sqrt(np.maximum(n, 0).astype(float)), 0.0)[rows]
 
-    def resid(p: np.ndarray) -> np.ndarray:
-        return w * (measured_and_jacobian(model, x, p)[0] - y)
+    def batch(k: int, p0: np.ndarray, iterations: int) -> tuple[np.ndarray, ...]:
+        """lm_fit of ``k`` starts per curve (rows grouped by curve)."""
+        lo, hi = (np.repeat([b[i] for b, _ in setups], k, axis=0) for i in (0, 1))
+        scale = np.repeat([[sc] for _, sc in setups], k, axis=0)
+        return lm_fit(model, intensity_mA, np.repeat(y, k, axis=0), np.repeat(w, k, axis=0),
+                      p0, (lo, hi), scale, iterations=iterations)
 
-    def jac(p: np.ndarray) -> np.ndarray:
-        return w[:, None] * measured_and_jacobian(model, x, p)[1]
+    all_starts = np.concatenate(starts)
+    screened, cost, conv = batch(n_st, all_starts, SCREEN_ITERATIONS)
+    cost = np.where(np.isfinite(cost), cost, np.inf).reshape(len(rows), n_st)
+    pick = np.argsort(cost, axis=1)[:, :POLISHED] + n_st * np.arange(len(rows))[:, None]
+    pick = pick.ravel()
+    p0 = np.where(np.isfinite(screened[pick]), screened[pick], all_starts[pick])
+    polished, cost, conv = p0, cost.ravel()[pick], conv[pick]
+    if not conv.all():  # (converged ones would stop at once)
+        polished, cost, conv = batch(POLISHED, p0, POLISH_ITERATIONS)
+    for i, c in enumerate(rows):
+        part = slice(i * POLISHED, (i + 1) * POLISHED)
+        k = int(np.argmin(np.where(np.isfinite(cost[part]), cost[part], np.inf)))
+        best = (polished[part][k] if np.isfinite(cost[part][k]) else p0[part][k])
+        out[c] = _curve_fit(model, intensity_mA[use[c]], mean_mV[c, use[c]],
+                            np.sqrt(n[c, use[c]].astype(float)), best,
+                            bool(conv[part][k]), min_r2)
+    return out
 
-    # every start a few batched steps, then the most promising starts fitted to convergence
-    starts = np.array(_starts(model, x, y))
-    screened, cost, _ = lm_fit(model, x, y[None, :], w, starts, (lo, hi), scale,
-                               iterations=SCREEN_ITERATIONS)
-    order = np.argsort(np.where(np.isfinite(cost), cost, np.inf))[:POLISHED]
-    best_fit = min((least_squares(resid, np.clip(p0, lo + 1e-12 * (hi - lo),
-                                                 hi - 1e-12 * (hi - lo)),
-                                  jac=jac, bounds=(lo, hi), loss="soft_l1", f_scale=scale)
-                    for p0 in np.where(np.isfinite(screened[order]), screened[order],
-                                       starts[order])), key=lambda f: f.cost)
-    best = best_fit.x
+
+def _curve_fit(model: str, x: np.ndarray, y: np.ndarray, w: np.ndarray, best: np.ndarray,
+               converged: bool, min_r2: float) -> CurveFit:
+    """The :class:`CurveFit` of parameters ``best`` to means ``y`` at ``x``, weights ``w``:
+    weighted R², AIC, acceptable (converged and R² >= ``min_r2``)."""
+    names = PARAMS[model]
     resid = measured_and_jacobian(model, x, best)[0] - y
     ss_res = float(np.sum(w**2 * resid**2))
     ybar = float(np.sum(w**2 * y) / np.sum(w**2))
     ss_tot = float(np.sum(w**2 * (y - ybar) ** 2))
     r2 = 1.0 - ss_res / ss_tot if ss_tot > 0 else float("nan")
     aic = float(x.size * np.log(max(ss_res, 1e-300) / x.size) + 2 * len(names))
-    ok = bool(best_fit.success and np.isfinite(r2) and r2 >= min_r2)
+    ok = bool(converged and np.isfinite(r2) and r2 >= min_r2)
     return CurveFit(model, dict(zip(names, map(float, best), strict=True)), r2, aic, ok)

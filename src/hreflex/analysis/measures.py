@@ -10,8 +10,8 @@ from __future__ import annotations
 from dataclasses import dataclass, fields
 
 import numpy as np
-from scipy.ndimage import uniform_filter1d
 
+from hreflex.analysis.components import moving_mean
 from hreflex.analysis.windows import ChannelWindows
 
 #: an onset may lie up to this many ``smooth_ms`` before the window start (and never before
@@ -60,7 +60,7 @@ def onset_crossing(x: np.ndarray, peak: np.ndarray, threshold: np.ndarray,
     rows = np.arange(n)
     thr = threshold.astype(x.dtype)[:, None]
     col = np.arange(m)
-    power = uniform_filter1d(x * x, max(1, smooth_samples), axis=-1, mode="nearest")
+    power = moving_mean(x * x, smooth_samples)
     quiet = power < thr * thr
     quiet[col[None, :] >= peak[:, None]] = False
     has_quiet = quiet.any(axis=1)
@@ -80,6 +80,33 @@ def _span(time_ms: np.ndarray, start_ms: float, stop_ms: float) -> tuple[int, in
     return int(a), int(b)
 
 
+def wave_span(time_ms: np.ndarray, cw: ChannelWindows | None, wave: str
+              ) -> tuple[int, int] | None:
+    """Sample range ``[a, b)`` of a channel's ``wave`` window; None without one (or with
+    fewer than 2 samples)."""
+    win = getattr(cw, wave) if cw is not None else None
+    if win is None:
+        return None
+    a, b = _span(time_ms, win.start_ms, win.stop_ms)
+    return (a, b) if b - a >= 2 else None
+
+
+def wave_amplitudes(data_V: np.ndarray, time_ms: np.ndarray,
+                    windows: list[ChannelWindows | None], wave: str) -> dict[str, np.ndarray]:
+    """Every amplitude (:func:`amplitudes`) of ``wave`` in each channel's window: name ->
+    (n_sweeps, n_channels), NaN where a channel has no window. One slice per channel,
+    every sweep at once."""
+    n_sw, n_ch, _ = data_V.shape
+    out = {name: np.full((n_sw, n_ch), np.nan) for name in AMPLITUDE_FIELDS}
+    dt_ms = time_ms[1] - time_ms[0]
+    for c, cw in enumerate(windows):
+        span = wave_span(time_ms, cw, wave)
+        if span is not None:
+            for name, value in amplitudes(data_V[:, c, span[0]:span[1]], dt_ms).items():
+                out[name][:, c] = value
+    return out
+
+
 def measure_wave(data_V: np.ndarray, time_ms: np.ndarray, windows: list[ChannelWindows | None],
                  wave: str, noise_V: np.ndarray, onset_sd: float,
                  saturated=None) -> WaveMeasures:
@@ -91,22 +118,21 @@ def measure_wave(data_V: np.ndarray, time_ms: np.ndarray, windows: list[ChannelW
     indexable like ``data_V`` with one channel (an array or an epochs ``Saturation``).
     """
     n_sw, n_ch, _ = data_V.shape
-    out = WaveMeasures(*(np.full((n_sw, n_ch), np.nan) for _ in range(6)),
+    amps = wave_amplitudes(data_V, time_ms, windows, wave)
+    out = WaveMeasures(*(amps[name] for name in AMPLITUDE_FIELDS),
+                       *(np.full((n_sw, n_ch), np.nan) for _ in range(2)),
                        clipped=np.zeros((n_sw, n_ch), bool))
     dt_ms = time_ms[1] - time_ms[0]
     for c, cw in enumerate(windows):
-        win = getattr(cw, wave) if cw is not None else None
-        a, b = _span(time_ms, win.start_ms, win.stop_ms) if win is not None else (0, 0)
-        if b - a < 2:
+        span = wave_span(time_ms, cw, wave)
+        if span is None:
             continue
+        a, b = span
+        win = getattr(cw, wave)
         reach_ms = max(cw.onset_search_ms(wave), win.start_ms - ONSET_REACH * cw.smooth_ms)
         s0 = min(a, _span(time_ms, reach_ms, win.stop_ms)[0])
         ext = data_V[:, c, s0:b]  # onset search span; the window is its tail
-        seg = ext[:, a - s0:]
-        amps = amplitudes(seg, dt_ms)
-        for name, field in AMPLITUDE_FIELDS.items():
-            getattr(out, field)[:, c] = amps[name]
-        peak = np.argmax(np.abs(seg), axis=1)
+        peak = np.argmax(np.abs(ext[:, a - s0:]), axis=1)
         out.peak_ms[:, c] = time_ms[a + peak]
         out.onset_ms[:, c] = onset_crossing(ext, peak + (a - s0), onset_sd * noise_V[:, c],
                                             time_ms[s0:b], int(round(cw.smooth_ms / dt_ms)))

@@ -55,26 +55,35 @@ def response(model: str, x: np.ndarray, p: np.ndarray) -> np.ndarray:
     return MODELS[model](x, *(p[..., j, None] for j in range(p.shape[-1])))
 
 
-def response_and_jacobian(model: str, x: np.ndarray, p: np.ndarray
-                          ) -> tuple[np.ndarray, np.ndarray]:
+def response_and_jacobian(model: str, x: np.ndarray, p: np.ndarray,
+                          out: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
     """Noise-free response and its derivatives with respect to the parameters after the
     floor. ``p`` (..., k) in :data:`PARAMS` order *without* the floor, ``x`` (L,).
-    Returns ``(r (..., L), dr (..., L, k))``."""
+    Returns ``(r (..., L), dr (..., L, k))``; ``out``: where to write ``dr`` (e.g. a view of
+    a larger Jacobian)."""
     pp = [p[..., j, None] for j in range(p.shape[-1])]
+    dr = np.empty((*np.broadcast_shapes(p.shape[:-1] + (1,), x.shape), p.shape[-1])) \
+        if out is None else out
     if model == "boltzmann":
         amp, i50, slope = pp
         z = (x - i50) / slope
         s = sigmoid(z)
-        ds = s * (1 - s)
-        return amp * s, np.stack([s, -amp * ds / slope, -amp * ds * z / slope], axis=-1)
+        g = amp * s * (1 - s) / slope  # amp ds/dz / slope
+        dr[..., 0], dr[..., 1] = s, -g
+        np.multiply(-g, z, out=dr[..., 2])
+        return amp * s, dr
     amp, ir, kr, if_, kf = pp
     z1, z2 = (x - ir) / kr, (x - if_) / kf
     s1, s2 = sigmoid(z1), sigmoid(z2)
-    d1, d2 = s1 * (1 - s1), s2 * (1 - s2)
     fall = 1 - s2
-    return amp * s1 * fall, np.stack([
-        s1 * fall, -amp * d1 * fall / kr, -amp * d1 * z1 * fall / kr,
-        amp * s1 * d2 / kf, amp * s1 * d2 * z2 / kf], axis=-1)
+    rise_g = amp * s1 * (1 - s1) * fall / kr  # d/d(z1) over k_rise
+    fall_g = amp * s1 * s2 * fall / kf  # -d/d(z2) over k_fall
+    dr[..., 0] = s1 * fall
+    dr[..., 1] = -rise_g
+    np.multiply(-rise_g, z1, out=dr[..., 2])
+    dr[..., 3] = fall_g
+    np.multiply(fall_g, z2, out=dr[..., 4])
+    return amp * dr[..., 0], dr
 
 
 def measured_and_jacobian(model: str, x: np.ndarray, p: np.ndarray
@@ -82,7 +91,10 @@ def measured_and_jacobian(model: str, x: np.ndarray, p: np.ndarray
     """:func:`measured` and its derivatives with respect to every parameter (floor first).
     ``p`` (..., k + 1) in :data:`PARAMS` order; returns ``(m (..., L), dm (..., L, k + 1))``."""
     floor = p[..., :1]
-    r, dr = response_and_jacobian(model, x, p[..., 1:])
+    jac = np.empty((*np.broadcast_shapes(p.shape[:-1] + (1,), x.shape), p.shape[-1]))
+    r, _ = response_and_jacobian(model, x, p[..., 1:], out=jac[..., 1:])
     m = np.sqrt(r * r + floor * floor)
     safe = np.maximum(m, 1e-300)
-    return m, np.concatenate([(floor / safe)[..., None], (r / safe)[..., None] * dr], axis=-1)
+    jac[..., 0] = floor / safe
+    jac[..., 1:] *= (r / safe)[..., None]
+    return m, jac

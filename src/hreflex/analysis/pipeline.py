@@ -15,7 +15,7 @@ import numpy as np
 
 import hreflex.analysis.stages as stages
 from hreflex import __version__
-from hreflex.analysis.channel import channel_result
+from hreflex.analysis.channel import channel_result, session_fits
 from hreflex.analysis.config import AnalysisConfig
 from hreflex.analysis.measures import measure_wave
 from hreflex.analysis.qc import annotations
@@ -84,7 +84,8 @@ def analyze_session(session: Session, config: AnalysisConfig | None = None, *,
     plan = stages.plan(prepared)
     found = stages.find(prepared, plan, windows_from)
     measured = stages.measure(prepared, found)
-    channels = [channel_result(prepared, plan, found, measured, c)
+    fits = session_fits(prepared, plan, found, measured)  # every channel's curves at once
+    channels = [channel_result(prepared, plan, found, measured, c, fits[c])
                 for c in range(session.n_channels)]
     stim = session.stimuli
     table = SweepTable(

@@ -56,17 +56,13 @@ def level_means(data: np.ndarray, level: np.ndarray, n_levels: int,
                 include: np.ndarray) -> np.ndarray:
     """Mean sweep per level: data (n_sweeps, n_channels, n_samples), include
     (n_sweeps, n_channels) -> (n_levels, n_channels, n_samples); zero where no sweep.
-    One pass over the sweeps (sorted by level, summed per level)."""
+    Per channel one matrix product (levels x sweeps weights) @ (sweeps x samples): no copy
+    of the sweeps."""
     use = include & (level >= 0)[:, None]
-    rows = np.flatnonzero(use.any(axis=1))
     out = np.zeros((n_levels, *data.shape[1:]), dtype=data.dtype)
-    if rows.size == 0:
-        return out
-    rows = rows[np.argsort(level[rows], kind="stable")]
-    lv = level[rows]
-    starts = np.flatnonzero(np.r_[True, lv[1:] != lv[:-1]])
-    w = use[rows].astype(data.dtype)
-    sums = np.add.reduceat(data[rows] * w[..., None], starts, axis=0)
-    counts = np.add.reduceat(w, starts, axis=0)
-    out[lv[starts]] = sums / np.maximum(counts, 1)[..., None]
+    for c in range(data.shape[1]):
+        weights = ((level[None, :] == np.arange(n_levels)[:, None]) & use[None, :, c])
+        counts = weights.sum(axis=1)
+        if counts.any():
+            out[:, c] = (weights.astype(data.dtype) @ data[:, c]) / np.maximum(counts, 1)[:, None]
     return out

@@ -11,7 +11,6 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 import numpy as np
-from scipy.special import stdtrit
 
 from hreflex.analysis.config import RddConfig
 
@@ -162,6 +161,33 @@ def trial_variance(h_mV: np.ndarray, group: np.ndarray, train: np.ndarray,
     return var, np.where(n2 > 0, n2, n1)
 
 
+def _t_central(theta: float, dof: int, coef: np.ndarray) -> float:
+    """P(|T| <= sqrt(dof) tan(theta)) of Student's t with integer ``dof``: the finite sums
+    of Abramowitz & Stegun 26.7.3 (odd) and 26.7.4 (even), ``coef`` their coefficients."""
+    c, sn = np.cos(theta), np.sin(theta)
+    powers = c ** (2 * np.arange(coef.size) + (dof % 2))
+    if dof % 2 == 0:
+        return float(sn * np.sum(coef * powers))
+    return float(2 / np.pi * (theta + (sn * np.sum(coef * powers) if dof > 1 else 0.0)))
+
+
+def t_quantile(q: float, dof: int) -> float:
+    """The ``q`` quantile (0.5 < q < 1) of Student's t with integer ``dof`` >= 1 (what
+    ``scipy.special.stdtrit`` gives, without importing scipy): bisection of the central
+    probability 2q - 1 in theta = atan(t / sqrt(dof)), to double precision."""
+    dof = int(dof)
+    k = np.arange(1, (dof + 1) // 2)  # enough ratios for either sum (sliced to length)
+    if dof % 2 == 0:  # 1, 1/2, 1.3/(2.4), ... (dof / 2 terms)
+        coef = np.cumprod(np.r_[1.0, (2 * k - 1) / (2 * k)])[: dof // 2]
+    else:  # 1, 2/3, 2.4/(3.5), ... ((dof - 1) / 2 terms)
+        coef = np.cumprod(np.r_[1.0, (2 * k) / (2 * k + 1)])[: (dof - 1) // 2]
+    lo, hi = 0.0, np.pi / 2
+    for _ in range(60):
+        mid = 0.5 * (lo + hi)
+        lo, hi = (mid, hi) if _t_central(mid, dof, coef) < 2 * q - 1 else (lo, mid)
+    return float(np.sqrt(dof) * np.tan(0.5 * (lo + hi)))
+
+
 def _ratio_ci(ratio: float, m: tuple[float, float], se: tuple[float, float], floor: float,
               dof: int) -> tuple[float, float] | None:
     """95 % interval of ``g(m_f) / g(m_ref)``, ``g`` = :func:`net_of_floor`, from the
@@ -173,7 +199,7 @@ def _ratio_ci(ratio: float, m: tuple[float, float], se: tuple[float, float], flo
         if not (net2 > 0 and np.isfinite(err)):
             return None
         terms.append((mean / net2 * err) ** 2)
-    half = float(stdtrit(max(dof, 1), 0.975) * np.sqrt(sum(terms)))
+    half = float(t_quantile(0.975, max(dof, 1)) * np.sqrt(sum(terms)))
     return float(ratio * np.exp(-half)), float(ratio * np.exp(half))
 
 

@@ -124,18 +124,25 @@ def threshold_levels(cfg: RecruitmentConfig, top: np.ndarray, mmax: np.ndarray,
 Stats = tuple[np.ndarray, np.ndarray, np.ndarray]  # mean, sd, n per level (L,)
 
 
-def _fit(model: str, levels_mA: np.ndarray, stats: Stats, cfg: RecruitmentConfig
-         ) -> tuple[CurveFit | None, str | None]:
-    """(fit or None, reason when there is no acceptable fit)."""
+def _fit(model: str, levels_mA: np.ndarray, stats: Stats, cfg: RecruitmentConfig,
+         given: CurveFit | str | None = None) -> tuple[CurveFit | None, str | None]:
+    """(fit or None, reason when there is no acceptable fit); ``given``: the
+    :func:`fit_curve` of these stats made already (see :func:`fits_needed`)."""
     used = stats[2] > 0
     if used.sum() < 2:
         return None, ("no usable sweep" if not used.any() else
                       f"one intensity only ({levels_mA[used][0]:g} mA): no recruitment curve")
-    fit = fit_curve(model, levels_mA, stats[0], stats[2], cfg.min_r2)
+    fit = given if given is not None else fit_curve(model, levels_mA, stats[0], stats[2],
+                                                    cfg.min_r2)
     if isinstance(fit, str):
         return None, fit
     wave = "M" if model == "boltzmann" else "H"
     return fit, None if fit.acceptable else f"{wave} fit not acceptable (R² {fit.r2:.2f})"
+
+
+def fits_needed(stats: Stats | None) -> bool:
+    """Whether :func:`recruitment` fits a curve to these stats (at least 2 levels used)."""
+    return stats is not None and int((stats[2] > 0).sum()) >= 2
 
 
 def _params(fit: CurveFit) -> np.ndarray:
@@ -164,7 +171,8 @@ def pooled_mmax(means: np.ndarray, plateau_fraction: float) -> np.ndarray:
 
 
 def _m_values(r: RecruitmentResult, m_stats: Stats | None, cfg: RecruitmentConfig,
-              grid: np.ndarray, tested: np.ndarray, missing: str) -> dict | None:
+              grid: np.ndarray, tested: np.ndarray, missing: str,
+              given: CurveFit | str | None = None) -> dict | None:
     """Mmax (the Boltzmann asymptote when it is reached, else a pooled plateau) and the M
     slope into ``r``; the fitted curve's values (None without an acceptable fit)."""
     why, x_hi = r.reasons, float(grid[-1])
@@ -172,7 +180,7 @@ def _m_values(r: RecruitmentResult, m_stats: Stats | None, cfg: RecruitmentConfi
         for key in ("mmax_mV", "m_slope_mV_per_mA", "m_threshold_mA"):
             why[key] = missing
         return None
-    r.m_fit, reason = _fit("boltzmann", r.levels_mA, m_stats, cfg)
+    r.m_fit, reason = _fit("boltzmann", r.levels_mA, m_stats, cfg, given)
     if reason is not None:
         used = m_stats[2] > 0
         pooled = pooled_mmax(np.where(used, r.m_mean_mV, np.nan)[None, :],
@@ -199,7 +207,8 @@ def _m_values(r: RecruitmentResult, m_stats: Stats | None, cfg: RecruitmentConfi
 
 
 def _h_values(r: RecruitmentResult, h_stats: Stats | None, cfg: RecruitmentConfig,
-              grid: np.ndarray, tested: np.ndarray, missing: str) -> dict | None:
+              grid: np.ndarray, tested: np.ndarray, missing: str,
+              given: CurveFit | str | None = None) -> dict | None:
     """Hmax (the maximum of the bell over the tested range, else the largest pooled mean),
     where it is and the H slope into ``r``; the fitted curve's values (None without an
     acceptable fit)."""
@@ -208,7 +217,7 @@ def _h_values(r: RecruitmentResult, h_stats: Stats | None, cfg: RecruitmentConfi
         for key in ("hmax_mV", "intensity_at_hmax_mA", "h_threshold_mA", "h_slope_mV_per_mA"):
             why[key] = missing
         return None
-    r.h_fit, reason = _fit("bell", r.levels_mA, h_stats, cfg)
+    r.h_fit, reason = _fit("bell", r.levels_mA, h_stats, cfg, given)
     if reason is not None:
         why["h_slope_mV_per_mA"] = reason
         used = h_stats[2] > 0
@@ -231,7 +240,8 @@ def _h_values(r: RecruitmentResult, h_stats: Stats | None, cfg: RecruitmentConfi
 def recruitment(levels_mA: np.ndarray, m_stats: Stats | None, h_stats: Stats | None,
                 observed: tuple[float | None, float | None], cfg: RecruitmentConfig,
                 background_p2p_mV: tuple[float, float] = (float("nan"), float("nan")),
-                missing: tuple[str, str] = ("no M window", "no H window")
+                missing: tuple[str, str] = ("no M window", "no H window"),
+                fits: tuple[CurveFit | str | None, CurveFit | str | None] = (None, None)
                 ) -> RecruitmentResult:
     """Summarise one channel's recruitment.
 
@@ -239,7 +249,8 @@ def recruitment(levels_mA: np.ndarray, m_stats: Stats | None, h_stats: Stats | N
     :func:`hreflex.analysis.pooling.level_stats`, None when the channel has no such window
     (``missing`` says why, for M and H). ``observed`` = (largest single-sweep M, H).
     ``background_p2p_mV`` = noise peak-to-peak in the M and H windows (``background``
-    threshold method).
+    threshold method). ``fits``: the M and H :func:`fit_curve` of these stats when made
+    already (e.g. for every channel at once, :func:`~hreflex.analysis.fitting.fit_curves`).
     """
     empty = (np.full(levels_mA.shape, np.nan),) * 2 + (np.zeros(levels_mA.shape, np.int64),)
     m_mean, m_sd, m_n = m_stats or empty
@@ -254,8 +265,8 @@ def recruitment(levels_mA: np.ndarray, m_stats: Stats | None, h_stats: Stats | N
         if value is None:
             why[key] = miss if stats is None else "no usable sweep"
     grid, tested = intensity_grid(levels_mA, n)
-    m_vals = _m_values(r, m_stats, cfg, grid, tested, missing[0])
-    h_vals = _h_values(r, h_stats, cfg, grid, tested, missing[1])
+    m_vals = _m_values(r, m_stats, cfg, grid, tested, missing[0], fits[0])
+    h_vals = _h_values(r, h_stats, cfg, grid, tested, missing[1], fits[1])
 
     # -- ratio, M at Hmax, thresholds
     if r.hmax_mV is not None and r.mmax_mV is not None and r.mmax_mV > 0:

@@ -7,7 +7,6 @@ file failed (the others are still in the CSV) or nothing could be done, 2 for ba
 
 from __future__ import annotations
 
-import os
 import sys
 import time
 from pathlib import Path
@@ -16,10 +15,8 @@ from typing import TextIO
 import click
 
 from hreflex.commands import options
-
-#: one BLAS/OpenMP thread per process: batch runs one process per core, and multi-threaded
-#: BLAS only spins on this workload (same wall time, ~30 % more CPU in one process)
-SINGLE_THREAD_ENV = ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS")
+from hreflex.threads import BLAS_THREAD_ENV as SINGLE_THREAD_ENV  # noqa: F401 (tests use it)
+from hreflex.threads import limit_blas_threads
 
 
 class Progress:
@@ -65,15 +62,22 @@ class Progress:
 @options.force
 @options.analysis_config
 @options.overwrite
+@click.option("--scheduler", metavar="ADDRESS", default=None,
+              help="Analyse on the Dask distributed cluster whose scheduler is at ADDRESS "
+                   "(e.g. tcp://10.0.0.5:8786) instead of local processes (needs the dask "
+                   "extra; the workers must see the files and OUTPUT.cache/ at the same "
+                   "paths).")
 def command(paths: tuple[Path, ...], output: Path, jobs: int | None, force: bool,
-            config_path: Path | None, overwrite: bool) -> None:
+            config_path: Path | None, overwrite: bool, scheduler: str | None) -> None:
     """Analyse every session in PATHS (files, or folders searched for *.h5) into one CSV."""
-    for name in SINGLE_THREAD_ENV:  # before numpy is imported (workers inherit it)
-        os.environ.setdefault(name, "1")
+    limit_blas_threads()  # as hreflex.cli.main does, for callers of the command itself
     from hreflex.analysis import load_config
     from hreflex.batch import find_sessions, run_batch
     from hreflex.errors import HreflexError
 
+    if scheduler is not None and jobs is not None:
+        raise HreflexError("--jobs and --scheduler: give one (on a cluster its workers "
+                           "decide how many files run at once)")
     cfg = load_config(config_path)
     files = find_sessions(paths)
     if not files:
@@ -82,7 +86,8 @@ def command(paths: tuple[Path, ...], output: Path, jobs: int | None, force: bool
     result = run_batch(files, output, jobs=jobs, force=force, config=cfg,
                        on_file=lambda o: progress.update(
                            o.status, f"failed: {o.error}" if o.error else None),
-                       overwrite=overwrite, inputs=[config_path] if config_path else [])
+                       overwrite=overwrite, inputs=[config_path] if config_path else [],
+                       scheduler=scheduler)
     n, failed = len(result.files), len(result.failed)
     rows = sum(len(f.rows) for f in result.files)
     click.echo(f"{n} files: {result.count('analysed')} analysed, {result.count('cached')} up "

@@ -9,7 +9,6 @@ each on stderr; the outputs hold the comparison of the rest) or nothing could be
 
 from __future__ import annotations
 
-import os
 import sys
 from contextlib import ExitStack
 from pathlib import Path
@@ -17,7 +16,8 @@ from pathlib import Path
 import click
 
 from hreflex.commands import options
-from hreflex.commands.batch import SINGLE_THREAD_ENV, Progress
+from hreflex.commands.batch import Progress
+from hreflex.threads import limit_blas_threads
 
 
 def _inputs(doc: dict) -> list[Path]:
@@ -52,8 +52,7 @@ def command(inputs: tuple[Path, ...], by: str, reference: str | None, output: Pa
     """Compare the levels of --by across the sessions of INPUTS: one manifest CSV (columns
     file, subject, condition, ...) or session files/folders whose metadata name subject and
     condition."""
-    for name in SINGLE_THREAD_ENV:  # before numpy is imported (workers inherit it)
-        os.environ.setdefault(name, "1")
+    limit_blas_threads()  # as hreflex.cli.main does, for callers of the command itself
     from hreflex.analysis import load_config
     from hreflex.compare import run_compare
     from hreflex.compare.output import FILES, summary_text, write_csv, write_json

@@ -6,11 +6,12 @@ from collections import Counter
 from pathlib import Path
 
 import click
-import numpy as np
 
 
 def describe(path: Path) -> str:
     """Multi-line human summary of a session file (validates it first)."""
+    import numpy as np
+
     from hreflex.commands.text import number, number_range
     from hreflex.io.endstate import describe_end_state, read_end_state
     from hreflex.io.format import decode_str, open_h5

@@ -1,0 +1,82 @@
+"""Recruitment fits against independent expectations: noise-free curves from known
+parameters give those parameters back (all of them, tightly), and a fit with a parameter on
+its bound is a true constrained minimum of the soft-L1 cost (no feasible nudge lowers it)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from hreflex.analysis.fitting import fit_curve, fit_curves, fit_setup
+from hreflex.analysis.models import PARAMS, bell, boltzmann, measured_and_jacobian
+
+LEVELS = np.arange(4.0, 52.1, 2.0)  # 25 intensities
+CASES = [
+    ("boltzmann", dict(floor_mV=0.03, amp_mV=8.0, i50_mA=30.0, slope_mA=3.0)),
+    ("boltzmann", dict(floor_mV=0.2, amp_mV=1.5, i50_mA=18.0, slope_mA=1.2)),
+    ("bell", dict(floor_mV=0.03, amp_mV=6.0, i_rise_mA=15.0, k_rise_mA=2.0, i_fall_mA=26.0,
+                  k_fall_mA=2.5)),
+    ("bell", dict(floor_mV=0.1, amp_mV=3.0, i_rise_mA=10.0, k_rise_mA=1.0, i_fall_mA=35.0,
+                  k_fall_mA=4.0)),
+]
+
+
+def _noise_free(model: str, truth: dict) -> np.ndarray:
+    shape = {"boltzmann": boltzmann, "bell": bell}[model]
+    params = {k: v for k, v in truth.items() if k != "floor_mV"}
+    return np.hypot(shape(LEVELS, **params), truth["floor_mV"])
+
+
+@pytest.mark.parametrize(("model", "truth"), CASES)
+def test_noise_free_curves_give_their_parameters_back(model, truth):
+    counts = np.resize([3, 4, 5], LEVELS.size)  # unequal weights change nothing here
+    fit = fit_curve(model, LEVELS, _noise_free(model, truth), counts)
+    assert fit.acceptable and fit.r2 > 1 - 1e-9
+    for name in PARAMS[model]:
+        assert fit.params[name] == pytest.approx(truth[name], rel=1e-4), name
+
+
+def _cost(model, x, y, w, p, scale):
+    r = w * (measured_and_jacobian(model, x, p)[0] - y)
+    return float(np.sum(2 * (np.sqrt(1 + (r / scale) ** 2) - 1)))
+
+
+def test_a_fit_on_its_bound_is_a_constrained_minimum():
+    """An H curve that rises and never falls within the tested range (as in the accuracy
+    corpus): the bell's fall runs into its bound. The fit must still be optimal in the other
+    parameters, a constrained minimum (a step clipped at the bound must not stall them)."""
+    x = np.linspace(0.3, 1.6, 27)
+    y = np.array([0.0336, 0.0487, 0.0467, 0.0536, 0.0923, 0.2338, 0.6500, 1.0968, 1.5561,
+                  1.7046, 1.7153, 1.6914, 1.7138, 1.6578, 1.6970, 1.6447, 1.6898, 1.6979,
+                  1.6655, 1.6386, 1.6637, 1.6466, 1.6477, 1.6233, 1.6732, 1.6547, 1.6814])
+    n = np.array([1, 3, 2, 3, 2, 3, 2, 2, 2, 2, 2, 3, 3, 3, 3, 3, 1, 2, 3, 3, 3, 3, 2, 3, 3,
+                  3, 3])  # level means of an H curve in the accuracy corpus
+    fit = fit_curve("bell", x, y, n)
+    (lo, hi), scale = fit_setup("bell", x, y)
+    p = np.array([fit.params[k] for k in PARAMS["bell"]])
+    assert fit.acceptable and (np.isclose(p, lo) | np.isclose(p, hi)).any()  # on a bound
+    w = np.sqrt(n.astype(float))
+    best = _cost("bell", x, y, w, p, scale)
+    for j in range(p.size):
+        for sign in (-1, 1):
+            q = p.copy()
+            q[j] = np.clip(q[j] * (1 + sign * 1e-4), lo[j], hi[j])
+            assert _cost("bell", x, y, w, q, scale) >= best * (1 - 1e-12), (j, sign)
+
+
+def test_channels_fitted_together_get_their_own_parameters():
+    """Several curves in one batch (as the pipeline fits every channel): each gets back its
+    own true parameters; a level without sweeps (n = 0, mean NaN) is left out of its curve
+    only, and a curve with too few levels gets its reason."""
+    model = "bell"
+    truths = [CASES[2][1], CASES[3][1]]
+    means = np.array([_noise_free(model, t) for t in truths] + [_noise_free(model, truths[0])])
+    counts = np.full(means.shape, 4)
+    means[1, 7], counts[1, 7] = np.nan, 0  # a level nobody stimulated on the second channel
+    counts[2, 6:] = 0  # the third: 6 levels, one short of a bell fit
+    fits = fit_curves(model, LEVELS, means, counts)
+    for fit, truth in zip(fits[:2], truths, strict=True):
+        assert fit.acceptable
+        for name in PARAMS[model]:
+            assert fit.params[name] == pytest.approx(truth[name], rel=1e-4), name
+    assert fits[2] == "too few intensities for a bell fit (6 < 7)"
