@@ -18,8 +18,9 @@ from click.testing import CliRunner
 
 from hreflex.cli import cli
 from hreflex.io.format import decode_str
-from hreflex.io.session import read_session, write_session
+from hreflex.io.session import read_session
 from hreflex.io.validate import check_file
+from hreflex.io.writer import write_session
 from tests.analysis.simdata import simulated
 
 REQUIRED = ["recruitment.mmax_mV", "recruitment.hmax_mV", "recruitment.hmax_mmax",
