@@ -35,8 +35,8 @@ _NAN = np.float64(np.nan)
 
 
 class ReadHash:
-    """SHA-256 of what was read from a session file for analysis (``docs/FORMAT.md``, "The
-    input hash"). ``samples`` says which samples it covers: ``"none"`` yet, ``"sweeps"``
+    """SHA-256 of what was read from a session file for analysis (``docs/FORMAT.md``, "What
+    hreflex analyze reads, and the input hash"). ``samples`` says which samples it covers: ``"none"`` yet, ``"sweeps"``
     (each stimulus's window ``sweep_start_sample`` .. + ``sweep_n_samples`` rows) or
     ``"all"``."""
 
