@@ -222,3 +222,42 @@ def test_the_recipe_printed_in_the_docs_gives_the_hash(edge_file, tmp_path):
     covers = info["sha256_covers"]
     assert namespace["input_sha256"](edge_file, covers["sweep_start_sample"],
                                      covers["sweep_n_samples"]) == info["sha256"]
+
+
+# -- how finished files store EMG (docs/FORMAT.md, "Compression (finished files)") ---------
+
+def _documented_storage() -> dict[str, tuple[str, str]]:
+    doc = (ROOT / "docs" / "FORMAT.md").read_text(encoding="utf-8")
+    text = doc.split("### Compression (finished files)", 1)[1].split("\n#", 1)[0]
+    rows = re.findall(r"^\| `(/emg/\w+)` \| `([\w+-]+)` \| (.*?) \|$", text, re.M)
+    return {name: (filt, chunks) for name, filt, chunks in rows}
+
+
+def _filter_of(ds: h5py.Dataset) -> str:
+    if ds.compression is None:
+        return "none" if not ds.shuffle else "shuffle"
+    level = f"-{ds.compression_opts}" if ds.compression == "gzip" else ""
+    return f"{ds.compression}{level}" + ("+shuffle" if ds.shuffle else "")
+
+
+def test_finished_files_store_emg_as_documented(tmp_path):
+    documented = _documented_storage()
+    assert set(documented) == {"/emg/continuous", "/emg/sweeps", "/emg/trigger"}
+    session = small_session(n_samples=20000, n_channels=3)
+    continuous = write_session(tmp_path / "c.h5", replace(
+        session, channel_muscles=["a", "b", "c"]))
+    sweeps = np.stack([session.continuous[i - 100:i + 400].T
+                       for i in session.stimuli["sample_index"]])
+    epoched = write_session(tmp_path / "e.h5", replace(
+        session, continuous=None, trigger=None, sweeps=sweeps, pre_trigger_ms=20.0,
+        channel_muscles=["a", "b", "c"]))
+    with h5py.File(continuous) as f, h5py.File(epoched) as g:
+        for name, ds in (("/emg/continuous", f["emg/continuous"]),
+                         ("/emg/trigger", f["emg/trigger"]), ("/emg/sweeps", g["emg/sweeps"])):
+            filt, chunks = documented[name]
+            assert _filter_of(ds) == filt, name
+            rows = re.match(r"`(\d+)` rows", chunks)
+            if rows:  # documented rows x (all channels)
+                assert ds.chunks == (int(rows.group(1)), *ds.shape[1:]), name
+            else:
+                assert ds.chunks is not None and "automatic" in chunks, name

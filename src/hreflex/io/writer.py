@@ -38,10 +38,12 @@ from hreflex.io.session import Session, SessionMeta
 
 _STR = h5py.string_dtype("utf-8")
 
-#: HDF5 filter of the EMG datasets of finished files (``compress=True``; chosen by
-#: ``bench/bench_compression.py``, see ``docs/FORMAT.md``, "Compression").
-FINISHED_FILTER = {"compression": "gzip", "compression_opts": 4, "shuffle": True}
-#: Rows per chunk of ``/emg/continuous`` (x all channels) in finished files.
+#: How finished files (``finished=True``) store EMG, chosen by measurement
+#: (``bench/bench_compression.py``; ``docs/FORMAT.md``, "Compression (finished files)"):
+#: the HDF5 filter of ``continuous``/``sweeps``, of ``trigger``, and the rows per chunk of
+#: ``continuous`` (x all channels) and ``trigger``.
+FINISHED_FILTER: dict = {}
+TRIGGER_FILTER: dict = {}
 FINISHED_CHUNK_ROWS = 4096
 
 
@@ -97,9 +99,8 @@ class SessionWriter:
     ``/emg/recorded_windows``; empty when None). ``sweeps`` (n_sweeps, n_channels, n_samples)
     makes an epoched file; otherwise samples arrive through :meth:`append_samples`, stored in
     chunks of ``chunk_samples`` rows x all channels. With ``swmr=True`` the file is switched
-    to SWMR mode right after the layout is created. ``compress`` stores the EMG datasets
-    (``continuous`` or ``sweeps``, and ``trigger``) with :data:`FINISHED_FILTER` (used for
-    finished files, not while recording; ``docs/FORMAT.md``, "Compression").
+    to SWMR mode right after the layout is created. ``finished`` stores the EMG datasets as
+    finished files do (:data:`FINISHED_FILTER`, :data:`TRIGGER_FILTER`; not while recording).
     """
 
     def __init__(
@@ -121,7 +122,7 @@ class SessionWriter:
         pre_trigger_ms: float = 0.0,
         swmr: bool = True,
         chunk_samples: int = 4096,
-        compress: bool = False,
+        finished: bool = False,
     ) -> None:
         self.path = Path(path)
         n_ch = len(channel_names)
@@ -135,7 +136,7 @@ class SessionWriter:
         _write_root(f, meta, config_toml, devices)
         emg = _write_channels(f, sample_rate_Hz, channel_names, channel_muscles, scale,
                               recorded_windows, epoched=sweeps is not None)
-        packing = dict(FINISHED_FILTER) if compress else {}
+        packing = dict(FINISHED_FILTER) if finished else {}
         units = "V" if np.dtype(sample_dtype).kind == "f" else "counts"
         self._samples = self._trigger = None
         if sweeps is not None:
@@ -143,13 +144,14 @@ class SessionWriter:
             _set_attrs(ds, {"units": units, "pre_trigger_ms": float(pre_trigger_ms)})
         else:
             self._create_continuous(emg, np.dtype(sample_dtype), units,
-                                    max(1, int(chunk_samples)), with_trigger, packing)
+                                    max(1, int(chunk_samples)), with_trigger, packing,
+                                    dict(TRIGGER_FILTER) if finished else {})
         self._create_tables(f, blocks)
         if swmr:
             f.swmr_mode = True
 
     def _create_continuous(self, emg: h5py.Group, dtype: np.dtype, units: str, rows: int,
-                           with_trigger: bool, packing: dict) -> None:
+                           with_trigger: bool, packing: dict, trigger_packing: dict) -> None:
         """Empty resizable ``continuous`` (chunks ``rows`` x all channels) and ``trigger``."""
         n_ch = self.n_channels
         self._samples = emg.create_dataset("continuous", shape=(0, n_ch), maxshape=(None, n_ch),
@@ -157,7 +159,8 @@ class SessionWriter:
         self._samples.attrs["units"] = units
         if with_trigger:
             self._trigger = emg.create_dataset("trigger", shape=(0,), maxshape=(None,),
-                                               chunks=(rows,), dtype=np.uint8, **packing)
+                                               chunks=(rows,), dtype=np.uint8,
+                                               **trigger_packing)
             self._trigger.attrs["units"] = "bitmask (bit 0 = stimulus trigger copy)"
 
     def _create_tables(self, f: h5py.File, blocks: np.ndarray | None) -> None:
@@ -248,9 +251,9 @@ class SessionWriter:
 
 
 def write_session(path: str | Path, session: Session) -> Path:
-    """Write ``session`` to ``path`` as a complete, closed format-v1.x file, its EMG
-    compressed (:data:`FINISHED_FILTER`, chunks of :data:`FINISHED_CHUNK_ROWS` rows). Returns
-    the path."""
+    """Write ``session`` to ``path`` as a complete, closed format-v1.x file, its EMG stored as
+    finished files store it (:data:`FINISHED_FILTER`, :data:`TRIGGER_FILTER`, chunks of
+    :data:`FINISHED_CHUNK_ROWS` rows). Returns the path."""
     path = Path(path)
     with SessionWriter(
         path,
@@ -271,7 +274,7 @@ def write_session(path: str | Path, session: Session) -> Path:
         pre_trigger_ms=session.pre_trigger_ms,
         swmr=False,
         chunk_samples=FINISHED_CHUNK_ROWS,
-        compress=True,
+        finished=True,
     ) as writer:
         if session.continuous is not None:
             writer.append_samples(session.continuous, session.trigger)
