@@ -6,7 +6,8 @@ pulses, 20 fixed stimuli — about 1 h long, and makes a 4-h one with the same s
 sweeps (background EMG added in the gaps between stimuli, :func:`make_longer`); both are
 finished files (``write_session`` / ``SessionWriter(finished=True)``). Then it runs
 ``hreflex analyze FILE --json OUT --no-store`` on each as a child process, alternately,
-``--rounds`` times, and prints each child's peak RSS (``os.wait4`` ru_maxrss) and its ratio
+``--rounds`` times, and prints each child's peak RSS (``os.wait4`` ru_maxrss, started from a
+small launcher process) and its ratio
 to the raw EMG (samples x channels x 2 bytes). For scale it also prints the peak RSS of
 ``hreflex --version`` (the interpreter and the CLI's imports).
 
@@ -19,7 +20,6 @@ Targets (issue 12): peak RSS <= 0.5 x raw on the 1-h file, and independent of du
 from __future__ import annotations
 
 import argparse
-import os
 import subprocess
 import sys
 import tempfile
@@ -93,14 +93,25 @@ def make_longer(path: Path, source: Path, hours: float) -> None:
           f"{time.perf_counter() - t:.0f} s", flush=True)
 
 
-def peak_rss_MB(args: list[str]) -> float:
-    """Run ``args`` as a child process; its peak resident set size, MB."""
-    child = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    _, status, usage = os.wait4(child.pid, 0)
-    if os.waitstatus_to_exitcode(status) != 0:
-        raise SystemExit(f"{' '.join(map(str, args))} failed: {child.stderr.read().decode()}")
-    child.stderr.close()
-    return usage.ru_maxrss / 1024.0  # KiB on Linux
+#: Runs argv[1:] and prints its peak RSS (KiB). A child's ru_maxrss starts from its parent's
+#: RSS at fork (Linux keeps the larger), so the child is started from this small interpreter,
+#: not from the bench process holding the sessions it simulated.
+_LAUNCHER = """
+import os, subprocess, sys
+child = subprocess.Popen(sys.argv[1:], stdout=subprocess.DEVNULL)
+_, status, usage = os.wait4(child.pid, 0)
+print(os.waitstatus_to_exitcode(status), usage.ru_maxrss)
+"""
+
+
+def peak_rss_MB(args: list) -> float:
+    """Run ``args`` as a child process (of a small launcher); its peak resident set, MB."""
+    run = subprocess.run([sys.executable, "-S", "-c", _LAUNCHER, *map(str, args)],
+                         capture_output=True, text=True, check=True)
+    code, kib = run.stdout.split()
+    if code != "0":
+        raise SystemExit(f"{' '.join(map(str, args))} failed: {run.stderr}")
+    return int(kib) / 1024.0
 
 
 def main() -> int:

@@ -1,7 +1,8 @@
 """``hreflex analyze FILE``: analyse a session file, print a summary and write the results
 JSON beside it (``FILE`` with ``.analysis.json``, or ``-o``), optionally CSV tables
-(``--csv DIR``). The recording is only read: ``--store`` also stores the results and QC
-annotations in its ``/analysis`` group, safely (``docs/FORMAT.md``)."""
+(``--csv DIR``). The recording is only read, and of its samples only the sweep windows
+(``read_session(lazy=True)``; ``input.sha256`` hashes what was read, ``docs/FORMAT.md``):
+``--store`` also stores the results and QC annotations in its ``/analysis`` group, safely."""
 
 from __future__ import annotations
 
