@@ -180,7 +180,7 @@ def main() -> int:
             if not triggers:  # the trigger does not depend on the channel count
                 triggers.append(trigger_table(trigger, 4096, Path(tmp), args.repeat))
     emg_choice = choose(per_size, ("sweeps cold", "read sweeps", "read all"))
-    print(f"\nEMG choice (reads at most {SLOWER}x the fastest, then smallest): {emg_choice[0]}, "
+    print(f"\nEMG choice (the rule; limit {SLOWER}x the fastest): {emg_choice[0]}, "
           f"chunks of {emg_choice[1]} rows x all channels")
     print(f"\n/emg/trigger (uint8, {len(trigger)} samples, chunks of 4096; medians of "
           f"{args.repeat}):")
