@@ -19,6 +19,7 @@ import pytest
 from click.testing import CliRunner
 
 import hreflex.io.lazy as lazy
+import hreflex.io.writer as writer
 from hreflex.analysis import AnalysisConfig, analyze_session
 from hreflex.cli import cli
 from hreflex.io.format import FAULT_DTYPE, RECORDED_WINDOW_DTYPE, empty_table
@@ -261,3 +262,18 @@ def test_finished_files_store_emg_as_documented(tmp_path):
                 assert ds.chunks == (int(rows.group(1)), *ds.shape[1:]), name
             else:
                 assert ds.chunks is not None and "automatic" in chunks, name
+
+
+def test_a_damaged_sample_chunk_is_one_line_naming_the_file(tmp_path, monkeypatch):
+    """A gzip-compressed file (as another tool may write) with a damaged chunk."""
+    monkeypatch.setattr(writer, "FINISHED_FILTER", {"compression": "gzip"})
+    path = write_session(tmp_path / "damaged.h5", small_session(n_samples=40000))
+    with h5py.File(path, "r") as f:  # where chunk 0 of /emg/continuous lies in the file
+        info = f["emg/continuous"].id.get_chunk_info(0)
+    with open(path, "r+b") as raw:  # the sweeps read it; validation does not
+        raw.seek(info.byte_offset)
+        raw.write(b"\xff" * min(64, info.size))
+    session_ok = read_session(path, lazy=True)  # metadata intact: reads fine
+    run = CliRunner().invoke(cli, ["analyze", str(path), "-o", str(tmp_path / "out.json")])
+    assert run.exit_code != 0 and "Traceback" not in run.output
+    assert str(path) in run.output and session_ok.continuous.shape == (40000, 2)
