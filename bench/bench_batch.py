@@ -24,7 +24,7 @@ from concurrent.futures import ProcessPoolExecutor  # noqa: E402
 from pathlib import Path  # noqa: E402
 
 from hreflex.batch import run_batch  # noqa: E402
-from hreflex.io.session import write_session  # noqa: E402
+from hreflex.io.writer import write_session  # noqa: E402
 from hreflex.sim import default_schedule, get_preset, simulate_session  # noqa: E402
 
 N_FILES = int(sys.argv[1]) if len(sys.argv) > 1 else 32

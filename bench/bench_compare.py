@@ -91,7 +91,7 @@ def part1(failures: list) -> None:
 
 def _write(args) -> None:
     session, path = args
-    from hreflex.io.session import write_session
+    from hreflex.io.writer import write_session
 
     write_session(path, cohorts.simulate(session)[0])
 

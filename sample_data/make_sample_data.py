@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from hreflex.io.session import write_session
+from hreflex.io.writer import write_session
 from hreflex.schedule import concat, rdd, recruitment
 from hreflex.sim import get_preset, simulate_session
 

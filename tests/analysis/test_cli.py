@@ -18,9 +18,11 @@ from click.testing import CliRunner
 
 from hreflex.cli import cli
 from hreflex.io.format import decode_str
-from hreflex.io.session import read_session, write_session
+from hreflex.io.session import read_session
 from hreflex.io.validate import check_file
+from hreflex.io.writer import write_session
 from tests.analysis.simdata import simulated
+from tests.io.test_lazy import recipe_sha256
 
 REQUIRED = ["recruitment.mmax_mV", "recruitment.hmax_mV", "recruitment.hmax_mmax",
             "recruitment.h_threshold_mA", "recruitment.m_threshold_mA",
@@ -52,7 +54,9 @@ def test_analyze_writes_json_and_csv_beside_and_never_into_the_file(session_file
     beside = session_file.with_name("fcr.analysis.json")  # the default output
     assert f"wrote {beside}" in out.output
     doc = json.loads(beside.read_text())
-    assert doc["schema"] == "hreflex-analysis/1" and doc["input"]["sha256"] == sha
+    covers = doc["input"]["sha256_covers"]  # what the analysis read, not the whole file
+    assert doc["schema"] == "hreflex-analysis/1" and doc["input"]["sha256"] == recipe_sha256(
+        session_file, covers["sweep_start_sample"], covers["sweep_n_samples"])
     assert doc["software"]["version"] and doc["parameters"]["amplitude"] == "p2p"
     ch = doc["channels"][0]
     for key in REQUIRED:

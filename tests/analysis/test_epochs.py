@@ -8,6 +8,8 @@ import numpy as np
 
 from hreflex.analysis.epochs import gap_overlap, gather, make_epochs, to_volts
 from hreflex.io.format import FAULT_DTYPE, empty_table
+from hreflex.io.session import read_session
+from hreflex.io.writer import write_session
 from tests.conftest import small_session
 
 
@@ -19,6 +21,22 @@ def test_gather_cuts_the_right_samples():
     np.testing.assert_array_equal(sweeps[0], cont[5:13].T)
     np.testing.assert_array_equal(sweeps[1, 2], 3 * np.arange(45, 53) + 2)
     assert not sweeps[2:].any()  # outside the recording: zeros, marked
+
+
+def test_gather_from_the_file_reads_the_same_samples(tmp_path):
+    """Samples left in the file (read_session(lazy=True)): the same sweeps, edges marked."""
+    cont = (np.arange(10000 * 3) % 30000).astype(np.int16).reshape(10000, 3)  # 3 * row + ch
+    session = replace(small_session(n_samples=10000, n_channels=3), continuous=cont,
+                      trigger=None, channel_muscles=["a", "b", "c"])
+    path = write_session(tmp_path / "ramp.h5", session)
+    lazy = read_session(path, lazy=True).continuous
+    index = np.array([9998, 10, 5000, 4990, 2])  # out at the end, in, in (sharing), out
+    sweeps, inside = gather(lazy, index, -5, 8)
+    assert inside.tolist() == [False, True, True, True, False]
+    np.testing.assert_array_equal(sweeps[1], cont[5:13].T)
+    np.testing.assert_array_equal(sweeps[2, 1], 3 * np.arange(4995, 5003) + 1)
+    np.testing.assert_array_equal(sweeps[3], cont[4985:4993].T)
+    assert not sweeps[[0, 4]].any()
 
 
 def test_gap_overlap_finds_the_gap_row():

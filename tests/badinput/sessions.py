@@ -12,7 +12,7 @@ import numpy as np
 
 from hreflex.io.format import ANNOTATION_DTYPE, RECORDED_WINDOW_DTYPE, empty_table
 from hreflex.io.importers.build import epoched_session
-from hreflex.io.session import write_session
+from hreflex.io.writer import write_session
 from tests.conftest import small_session
 
 STR = h5py.string_dtype()

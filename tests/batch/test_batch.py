@@ -18,7 +18,7 @@ from hreflex.batch import cache_dir_for, find_sessions, run_batch
 from hreflex.cli import cli
 from hreflex.commands.batch import SINGLE_THREAD_ENV, Progress
 from hreflex.errors import HreflexError
-from hreflex.io.session import write_session
+from hreflex.io.writer import write_session
 from tests.report.simdata import PRESETS, short_session
 
 N_GOOD = 19

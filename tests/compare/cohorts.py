@@ -30,7 +30,7 @@ from pathlib import Path
 import numpy as np
 
 from hreflex.analysis import analyze_session
-from hreflex.io.session import write_session
+from hreflex.io.writer import write_session
 from hreflex.schedule import concat, rdd, recruitment
 from hreflex.sim import get_preset, simulate_session
 from hreflex.sim.truth import rdd_test_intensity

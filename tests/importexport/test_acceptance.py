@@ -15,7 +15,8 @@ from click.testing import CliRunner
 import hreflex.analysis
 from hreflex.cli import cli
 from hreflex.io.importers import import_file
-from hreflex.io.session import read_session, write_session
+from hreflex.io.session import read_session
+from hreflex.io.writer import write_session
 from hreflex.schedule import concat, rdd, recruitment
 from hreflex.sim import get_preset, simulate_session
 from tests.importexport.helpers import REAL_DATA

@@ -9,7 +9,8 @@ from click.testing import CliRunner
 from hreflex.cli import cli
 from hreflex.io.format import decode_str
 from hreflex.io.importers.cadwell import read_cadwell
-from hreflex.io.session import read_session, write_session
+from hreflex.io.session import read_session
+from hreflex.io.writer import write_session
 from hreflex.schedule import concat, rdd, recruitment
 from hreflex.sim import get_preset, simulate_session
 from tests.importexport.helpers import write_cadwell

@@ -19,8 +19,8 @@ from hreflex.io.format import (
     empty_table,
     version_string,
 )
-from hreflex.io.session import Session, read_session, write_session
-from hreflex.io.writer import SessionWriter, store_analysis
+from hreflex.io.session import Session, read_session
+from hreflex.io.writer import SessionWriter, store_analysis, write_session
 from tests.conftest import small_session
 
 

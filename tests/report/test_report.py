@@ -17,7 +17,8 @@ from click.testing import CliRunner
 from hreflex import __version__
 from hreflex.analysis import analyze_session, load_config
 from hreflex.cli import cli
-from hreflex.io.session import read_session, write_session
+from hreflex.io.session import read_session
+from hreflex.io.writer import write_session
 from hreflex.report import write_report
 from hreflex.report.build import KINDS
 from tests.report.pages import decoded_png, png_size, read_page

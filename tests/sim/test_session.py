@@ -11,7 +11,8 @@ from click.testing import CliRunner
 from hreflex.cli import cli
 from hreflex.errors import ConfigError
 from hreflex.io.format import decode_str
-from hreflex.io.session import read_session, write_session
+from hreflex.io.session import read_session
+from hreflex.io.writer import write_session
 from hreflex.schedule import concat, rdd, recruitment
 from hreflex.sim.presets import PRESETS, get_preset
 from hreflex.sim.session import LEAD_IN_S, default_schedule, simulate_session

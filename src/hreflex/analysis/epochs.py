@@ -13,6 +13,7 @@ import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
 from hreflex.io.format import FAULT_DTYPE
+from hreflex.io.lazy import LazySamples
 
 
 @dataclass
@@ -44,9 +45,11 @@ class Epochs:
         return np.clip(k, 0, self.data_V.shape[2]).astype(np.int64)
 
 
-def gather(continuous: np.ndarray, sample_index: np.ndarray, start: int,
+def gather(continuous: np.ndarray | LazySamples, sample_index: np.ndarray, start: int,
            n_samples: int) -> tuple[np.ndarray, np.ndarray]:
-    """Cut epochs from ``continuous`` (n_total, n_channels) at ``sample_index`` (n_sweeps,).
+    """Cut epochs from ``continuous`` (n_total, n_channels) at ``sample_index`` (n_sweeps,):
+    an array, or samples left in the file (:class:`~hreflex.io.lazy.LazySamples`, of which
+    only the epochs are read).
 
     Returns ``(sweeps, inside)``: sweeps (n_sweeps, n_channels, n_samples) of the input dtype
     (rows that do not fit in the recording are zero) and ``inside`` (n_sweeps,) bool.
@@ -58,6 +61,12 @@ def gather(continuous: np.ndarray, sample_index: np.ndarray, start: int,
     out_shape = (len(sample_index), continuous.shape[1], n_samples)
     if n_total < n_samples:
         return np.zeros(out_shape, continuous.dtype), inside
+    if isinstance(continuous, LazySamples):
+        if inside.all():
+            return continuous.read_windows(sample_index, start, n_samples), inside
+        sweeps = np.zeros(out_shape, continuous.dtype)
+        sweeps[inside] = continuous.read_windows(sample_index[inside], start, n_samples)
+        return sweeps, inside
     view = sliding_window_view(continuous, n_samples, axis=0)  # (n_total-n+1, n_ch, n)
     sweeps = view[np.where(inside, first, 0)]
     sweeps[~inside] = 0

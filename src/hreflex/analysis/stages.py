@@ -24,6 +24,7 @@ from hreflex.analysis.rdd import Trains, trains_of
 from hreflex.analysis.window_sources import Spans, given_windows
 from hreflex.analysis.windows import ChannelWindows, apply_manual, find_windows, quiet_rms
 from hreflex.io.format import decode_str
+from hreflex.io.lazy import LazySamples
 from hreflex.io.session import Session
 
 
@@ -121,7 +122,9 @@ def _as_recorded(session: Session) -> Session:
     corner, order = src.get("online_highpass_Hz"), src.get("online_highpass_order")
     if session.continuous is None or not corner or not order or corner <= 0:
         return session
-    volts = session.continuous * session.scale_V_per_count[None, :]
+    raw = session.continuous  # filtered from the first sample: read it all
+    raw = raw.read_all() if isinstance(raw, LazySamples) else raw
+    volts = raw * session.scale_V_per_count[None, :]
     return replace(session, continuous=cond.online_highpass(volts, session.sample_rate_Hz,
                                                             float(corner), int(order)),
                    scale_V_per_count=np.ones(session.n_channels))

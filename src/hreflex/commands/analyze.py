@@ -1,7 +1,8 @@
 """``hreflex analyze FILE``: analyse a session file, print a summary and write the results
 JSON beside it (``FILE`` with ``.analysis.json``, or ``-o``), optionally CSV tables
-(``--csv DIR``). The recording is only read: ``--store`` also stores the results and QC
-annotations in its ``/analysis`` group, safely (``docs/FORMAT.md``)."""
+(``--csv DIR``). The recording is only read, and of its samples only the sweep windows
+(``read_session(lazy=True)``; ``input.sha256`` hashes what was read, ``docs/FORMAT.md``):
+``--store`` also stores the results and QC annotations in its ``/analysis`` group, safely."""
 
 from __future__ import annotations
 
@@ -49,7 +50,7 @@ def command(file: Path, config_path: Path | None, output: Path | None, csv_dir: 
     from hreflex.commands.windows_from import read_windows_from
     from hreflex.errors import ConfigError
     from hreflex.export.results_csv import write_result_csv
-    from hreflex.io.files import atomic_folder, atomic_output, file_sha256
+    from hreflex.io.files import atomic_folder, atomic_output
     from hreflex.io.session import read_session
     from hreflex.io.writer import store_analysis
 
@@ -65,10 +66,10 @@ def command(file: Path, config_path: Path | None, output: Path | None, csv_dir: 
         if windows_source is not None:
             cfg = replace(cfg, windows=replace(cfg.windows, source=windows_source))
         given = read_windows_from(windows_from, cfg) if windows_from is not None else None
-        sha = file_sha256(file)
-        session = read_session(file)
-        result = analyze_session(session, cfg, input_info={"path": str(file), "sha256": sha},
+        session = read_session(file, lazy=True)  # only the sweeps, hashed as they are read
+        result = analyze_session(session, cfg, input_info={"path": str(file)},
                                  windows_from=given)
+        result.provenance["input"].update(session.read_hash.provenance())
         doc = result.to_dict()
         partial.write_text(json.dumps(doc, indent=1, ensure_ascii=False), encoding="utf-8")
         if tmp:

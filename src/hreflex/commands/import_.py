@@ -102,8 +102,8 @@ def command(src: Path, output: Path, fmt: str | None, overwrite: bool, **options
     from hreflex.io.files import atomic_output
     from hreflex.io.importers import import_file
     from hreflex.io.importers.origins import Origins, SourceWarning
-    from hreflex.io.session import write_session
     from hreflex.io.validate import check_file
+    from hreflex.io.writer import write_session
 
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", SourceWarning)

@@ -83,8 +83,8 @@ def command(
     from hreflex.commands.text import number
     from hreflex.errors import ConfigError
     from hreflex.io.files import atomic_output, check_outputs
-    from hreflex.io.session import write_session
     from hreflex.io.validate import MAX_RATE_HZ, MIN_RATE_HZ
+    from hreflex.io.writer import write_session
     from hreflex.sim.presets import get_preset
     from hreflex.sim.scenarios import apply_scenario
     from hreflex.sim.session import default_schedule, simulate_session

@@ -1,4 +1,5 @@
-"""A whole session in memory (:class:`Session`) and reading/writing it as format v1.x.
+"""A whole session in memory (:class:`Session`) and reading it from a format-v1.x file
+(writing: :mod:`hreflex.io.writer`).
 
 ``read_session`` opens with ``swmr=True`` so it works on a finished file, on a file that is
 still being recorded, and on a file whose writer was killed. It checks the file first
@@ -26,6 +27,7 @@ from hreflex.io.format import (
     empty_table,
     open_h5,
 )
+from hreflex.io.lazy import LazySamples, ReadHash, hash_metadata
 
 
 @dataclass
@@ -50,7 +52,9 @@ class Session:
     Exactly one of ``continuous`` and ``sweeps`` is set:
 
     - ``continuous``: (n_samples, n_channels) raw samples — integer ADC counts, or float32
-      volts for imported data; volts = sample × ``scale_V_per_count[channel]``.
+      volts for imported data; volts = sample × ``scale_V_per_count[channel]``. Read with
+      ``read_session(lazy=True)``: a :class:`~hreflex.io.lazy.LazySamples` (rows read on
+      demand) for analysis only.
     - ``sweeps``: (n_sweeps, n_channels, n_sweep_samples) epoched data (imports from systems
       that export sweeps), same scaling; sample 0 lies ``pre_trigger_ms`` before the stimulus.
       ``stimuli`` then has one row per sweep.
@@ -64,7 +68,7 @@ class Session:
     channel_names: list[str]
     scale_V_per_count: np.ndarray
     channel_muscles: list[str] = field(default_factory=list)
-    continuous: np.ndarray | None = None
+    continuous: np.ndarray | LazySamples | None = None
     trigger: np.ndarray | None = None  # (n_samples,) uint8, bit 0 = stimulus trigger copy
     sweeps: np.ndarray | None = None
     pre_trigger_ms: float = 0.0
@@ -77,6 +81,7 @@ class Session:
     devices: dict[str, dict] = field(default_factory=dict)  # role -> description
     format_version: str = ""  # set by the reader
     path: Path | None = None  # set by the reader
+    read_hash: ReadHash | None = None  # what a lazy read read (read_session(lazy=True))
 
     def __post_init__(self) -> None:
         self.scale_V_per_count = np.asarray(self.scale_V_per_count, dtype=np.float64)
@@ -133,11 +138,14 @@ def _recorded_windows(emg: h5py.Group) -> np.ndarray:
     return as_table(emg["recorded_windows"][()], RECORDED_WINDOW_DTYPE)
 
 
-def read_session(path: str | Path, *, validate: bool = True) -> Session:
+def read_session(path: str | Path, *, validate: bool = True, lazy: bool = False) -> Session:
     """Read a session file (format v1.x) completely into memory.
 
     Raises :class:`FileFormatError` (one line naming the file) when the file is not a valid
-    session file; ``validate=False`` skips the checks (for recovery tools).
+    session file; ``validate=False`` skips the checks (for recovery tools). ``lazy=True`` is
+    for analysis: ``continuous`` stays in the file as a :class:`~hreflex.io.lazy.LazySamples`
+    (epoching reads only the sweep windows), ``trigger`` is not read (None), and
+    ``read_hash`` hashes what is read (:mod:`hreflex.io.lazy`).
     """
     from hreflex.io.validate import check_file
 
@@ -148,39 +156,7 @@ def read_session(path: str | Path, *, validate: bool = True) -> Session:
             raise FileFormatError(f"{path}: " + "; ".join(problems))
     try:
         with open_h5(path) as f:
-            root = _attrs(f)
-            meta = SessionMeta(
-                **{k: str(root.get(k, "")) for k in SessionMeta.__dataclass_fields__}
-            )
-            emg = f["emg"]
-            session = Session(
-                meta=meta,
-                sample_rate_Hz=float(emg.attrs["sample_rate_Hz"]),
-                channel_names=_strings(emg["channel_names"]),
-                channel_muscles=_strings(emg["channel_muscles"]),
-                scale_V_per_count=emg["scale_V_per_count"][()],
-                continuous=emg["continuous"][()] if "continuous" in emg else None,
-                trigger=emg["trigger"][()] if "trigger" in emg else None,
-                sweeps=emg["sweeps"][()] if "sweeps" in emg else None,
-                pre_trigger_ms=float(emg["sweeps"].attrs["pre_trigger_ms"])
-                if "sweeps" in emg
-                else 0.0,
-                stimuli=f["stimuli/events"][()],
-                blocks=f["stimuli/blocks"][()],
-                faults=f["faults"][()],
-                annotations=f["analysis/annotations"][()]
-                if "analysis/annotations" in f
-                else empty_table(ANNOTATION_DTYPE),
-                recorded_windows=_recorded_windows(emg),
-                config_toml=decode_str(f["config/session_toml"][()])
-                if "config/session_toml" in f
-                else "",
-                devices={role: _attrs(grp) for role, grp in f["devices"].items()}
-                if "devices" in f
-                else {},
-                format_version=str(root.get("format_version", "")),
-                path=path,
-            )
+            session = _read(f, path, lazy)
     except (OSError, KeyError, ValueError, TypeError) as exc:
         raise FileFormatError(f"{path}: cannot read session ({exc})") from None
     if session.continuous is not None and session.trigger is not None:
@@ -190,34 +166,61 @@ def read_session(path: str | Path, *, validate: bool = True) -> Session:
     return session
 
 
-def write_session(path: str | Path, session: Session) -> Path:
-    """Write ``session`` to ``path`` as a complete, closed format-v1.x file. Returns the path."""
-    from hreflex.io.writer import SessionWriter
+def _samples(f: h5py.File, path: Path, lazy: bool) -> dict:
+    """The sample fields of a Session: eager, or lazy (continuous left in the file, no
+    trigger, everything analysis uses hashed)."""
+    emg = f["emg"]
+    if not lazy:
+        return {"continuous": emg["continuous"][()] if "continuous" in emg else None,
+                "trigger": emg["trigger"][()] if "trigger" in emg else None,
+                "sweeps": emg["sweeps"][()] if "sweeps" in emg else None}
+    digest = ReadHash()
+    if "sweeps" in emg:
+        sweeps = emg["sweeps"][()]
+        hash_metadata(f, digest, emg["sweeps"], sweeps.shape)
+        digest.add(sweeps)
+        digest.samples = "all"
+        return {"sweeps": sweeps, "read_hash": digest}
+    ds = emg["continuous"]
+    rows = min(ds.shape[0], emg["trigger"].shape[0]) if "trigger" in emg else ds.shape[0]
+    hash_metadata(f, digest, ds, (rows, ds.shape[1]))
+    samples = LazySamples(path, (rows, ds.shape[1]), ds.dtype,
+                          ds.chunks[0] if ds.chunks else 4096, digest)
+    return {"continuous": samples, "read_hash": digest}
 
-    path = Path(path)
-    with SessionWriter(
-        path,
-        meta=session.meta,
-        sample_rate_Hz=session.sample_rate_Hz,
-        channel_names=session.channel_names,
-        channel_muscles=session.channel_muscles,
-        scale_V_per_count=session.scale_V_per_count,
-        sample_dtype=(
-            session.continuous if session.continuous is not None else session.sweeps
-        ).dtype,
-        blocks=session.blocks,
-        recorded_windows=session.recorded_windows,
-        config_toml=session.config_toml,
-        devices=session.devices,
-        with_trigger=session.trigger is not None,
-        sweeps=session.sweeps,
-        pre_trigger_ms=session.pre_trigger_ms,
-        swmr=False,
-        compress=True,
-    ) as writer:
-        if session.continuous is not None:
-            writer.append_samples(session.continuous, session.trigger)
-        writer.append_stimuli(session.stimuli)
-        writer.append_faults(session.faults)
-        writer.append_annotations(session.annotations)
-    return path
+
+def _read(f: h5py.File, path: Path, lazy: bool) -> Session:
+    root = _attrs(f)
+    meta = SessionMeta(**{k: str(root.get(k, "")) for k in SessionMeta.__dataclass_fields__})
+    emg = f["emg"]
+    return Session(
+        meta=meta,
+        sample_rate_Hz=float(emg.attrs["sample_rate_Hz"]),
+        channel_names=_strings(emg["channel_names"]),
+        channel_muscles=_strings(emg["channel_muscles"]),
+        scale_V_per_count=emg["scale_V_per_count"][()],
+        **_samples(f, path, lazy),
+        pre_trigger_ms=float(emg["sweeps"].attrs["pre_trigger_ms"]) if "sweeps" in emg
+        else 0.0,
+        stimuli=f["stimuli/events"][()],
+        blocks=f["stimuli/blocks"][()],
+        faults=f["faults"][()],
+        annotations=f["analysis/annotations"][()] if "analysis/annotations" in f
+        else empty_table(ANNOTATION_DTYPE),
+        recorded_windows=_recorded_windows(emg),
+        config_toml=decode_str(f["config/session_toml"][()]) if "config/session_toml" in f
+        else "",
+        devices={role: _attrs(grp) for role, grp in f["devices"].items()} if "devices" in f
+        else {},
+        format_version=str(root.get("format_version", "")),
+        path=path,
+    )
+
+def __getattr__(name: str) -> object:
+    """``write_session`` moved to :mod:`hreflex.io.writer` (no import circle); this lazy
+    alias keeps ``bench/bench_analysis.py`` working until it imports it from there."""
+    if name == "write_session":
+        from hreflex.io.writer import write_session
+
+        return write_session
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

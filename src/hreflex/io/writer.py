@@ -1,4 +1,5 @@
-"""Writing session files: :class:`SessionWriter` creates the whole v1.x layout up front, then
+"""Writing session files: :func:`write_session` writes a finished file in one call;
+:class:`SessionWriter` creates the whole v1.x layout up front, then
 appends samples, stimuli and faults — in SWMR mode while recording, so other processes can
 read the file live and a killed writer leaves a readable file behind.
 
@@ -33,9 +34,17 @@ from hreflex.io.format import (
     empty_table,
     version_string,
 )
-from hreflex.io.session import SessionMeta
+from hreflex.io.session import Session, SessionMeta
 
 _STR = h5py.string_dtype("utf-8")
+
+#: How finished files (``finished=True``) store EMG, chosen by measurement
+#: (``bench/bench_compression.py``; ``docs/FORMAT.md``, "Compression (finished files)"):
+#: the HDF5 filter of ``continuous``/``sweeps``, of ``trigger``, and the rows per chunk of
+#: ``continuous`` (x all channels) and ``trigger``.
+FINISHED_FILTER: dict = {}
+TRIGGER_FILTER: dict = {}
+FINISHED_CHUNK_ROWS = 4096
 
 
 def _set_attrs(obj: h5py.HLObject, values: dict) -> None:
@@ -45,16 +54,53 @@ def _set_attrs(obj: h5py.HLObject, values: dict) -> None:
         obj.attrs[key] = value if not isinstance(value, (list, tuple)) else np.asarray(value)
 
 
+def _write_root(f: h5py.File, meta: SessionMeta, config_toml: str,
+                devices: dict[str, dict] | None) -> None:
+    """Root attributes (format, version, ``meta``, end state ``recording``), ``/config`` and
+    ``/devices``."""
+    meta_attrs = {k: getattr(meta, k) for k in SessionMeta.__dataclass_fields__}
+    meta_attrs["created_utc"] = meta.created_utc or datetime.now(timezone.utc).isoformat(
+        timespec="seconds"
+    )
+    meta_attrs["software_version"] = meta.software_version or f"hreflex {__version__}"
+    _set_attrs(f, {"format": FORMAT_NAME, "format_version": version_string(), **meta_attrs,
+                   END_STATE: RECORDING})
+    f.create_group("config").create_dataset("session_toml", data=config_toml, dtype=_STR)
+    dev = f.create_group("devices")
+    for role, description in (devices or {}).items():
+        _set_attrs(dev.create_group(role), description)
+
+
+def _write_channels(f: h5py.File, sample_rate_Hz: float, channel_names: list[str],
+                    channel_muscles: list[str] | None, scale: np.ndarray,
+                    recorded_windows: np.ndarray | None, epoched: bool) -> h5py.Group:
+    """``/emg`` with its attributes, channel datasets and ``recorded_windows``; returns it."""
+    emg = f.create_group("emg")
+    _set_attrs(emg, {"sample_rate_Hz": float(sample_rate_Hz),
+                     "layout": "epoched" if epoched else "continuous"})
+    emg.create_dataset("channel_names", data=list(channel_names), dtype=_STR)
+    muscles = list(channel_muscles) if channel_muscles else [""] * len(channel_names)
+    emg.create_dataset("channel_muscles", data=muscles, dtype=_STR)
+    emg.create_dataset("scale_V_per_count", data=scale).attrs["units"] = "V/count"
+    windows = (
+        empty_table(RECORDED_WINDOW_DTYPE)
+        if recorded_windows is None
+        else as_table(recorded_windows, RECORDED_WINDOW_DTYPE)
+    )
+    emg.create_dataset("recorded_windows", data=windows)
+    return emg
+
+
 class SessionWriter:
     """Create a format-v1.x session file at ``path`` and append to it.
 
     Parameters are the session's fixed description; see :class:`hreflex.io.session.Session`
     for their meaning (``recorded_windows``: RECORDED_WINDOW rows, written as
     ``/emg/recorded_windows``; empty when None). ``sweeps`` (n_sweeps, n_channels, n_samples)
-    makes an epoched file; otherwise samples arrive through :meth:`append_samples`. With
-    ``swmr=True`` the file is switched to SWMR mode right after the layout is created.
-    ``compress`` stores EMG with gzip + shuffle (readable by any HDF5 tool; used for finished
-    files, not while recording).
+    makes an epoched file; otherwise samples arrive through :meth:`append_samples`, stored in
+    chunks of ``chunk_samples`` rows x all channels. With ``swmr=True`` the file is switched
+    to SWMR mode right after the layout is created. ``finished`` stores the EMG datasets as
+    finished files do (:data:`FINISHED_FILTER`, :data:`TRIGGER_FILTER`; not while recording).
     """
 
     def __init__(
@@ -76,7 +122,7 @@ class SessionWriter:
         pre_trigger_ms: float = 0.0,
         swmr: bool = True,
         chunk_samples: int = 4096,
-        compress: bool = False,
+        finished: bool = False,
     ) -> None:
         self.path = Path(path)
         n_ch = len(channel_names)
@@ -86,70 +132,39 @@ class SessionWriter:
                 f"{self.path}: need one scale_V_per_count per channel ({n_ch} channels, got shape {scale.shape})"
             )
         self.n_channels = n_ch
-        dtype = np.dtype(sample_dtype)
-        packing = (
-            {"compression": "gzip", "compression_opts": 4, "shuffle": True} if compress else {}
-        )
-        units = "V" if dtype.kind == "f" else "counts"
-
         f = self._file = h5py.File(self.path, "w", libver="latest", track_order=True)
-        meta_attrs = {k: getattr(meta, k) for k in SessionMeta.__dataclass_fields__}
-        meta_attrs["created_utc"] = meta.created_utc or datetime.now(timezone.utc).isoformat(
-            timespec="seconds"
-        )
-        meta_attrs["software_version"] = meta.software_version or f"hreflex {__version__}"
-        _set_attrs(f, {"format": FORMAT_NAME, "format_version": version_string(), **meta_attrs,
-                       END_STATE: RECORDING})
-
-        f.create_group("config").create_dataset("session_toml", data=config_toml, dtype=_STR)
-        dev = f.create_group("devices")
-        for role, description in (devices or {}).items():
-            _set_attrs(dev.create_group(role), description)
-
-        emg = f.create_group("emg")
-        _set_attrs(
-            emg,
-            {
-                "sample_rate_Hz": float(sample_rate_Hz),
-                "layout": "epoched" if sweeps is not None else "continuous",
-            },
-        )
-        emg.create_dataset("channel_names", data=list(channel_names), dtype=_STR)
-        muscles = list(channel_muscles) if channel_muscles else [""] * n_ch
-        emg.create_dataset("channel_muscles", data=muscles, dtype=_STR)
-        emg.create_dataset("scale_V_per_count", data=scale).attrs["units"] = "V/count"
-        windows = (
-            empty_table(RECORDED_WINDOW_DTYPE)
-            if recorded_windows is None
-            else as_table(recorded_windows, RECORDED_WINDOW_DTYPE)
-        )
-        emg.create_dataset("recorded_windows", data=windows)
-
+        _write_root(f, meta, config_toml, devices)
+        emg = _write_channels(f, sample_rate_Hz, channel_names, channel_muscles, scale,
+                              recorded_windows, epoched=sweeps is not None)
+        packing = dict(FINISHED_FILTER) if finished else {}
+        units = "V" if np.dtype(sample_dtype).kind == "f" else "counts"
         self._samples = self._trigger = None
         if sweeps is not None:
             ds = emg.create_dataset("sweeps", data=sweeps, chunks=True, **packing)
             _set_attrs(ds, {"units": units, "pre_trigger_ms": float(pre_trigger_ms)})
         else:
-            rows = max(1, int(chunk_samples))
-            self._samples = emg.create_dataset(
-                "continuous",
-                shape=(0, n_ch),
-                maxshape=(None, n_ch),
-                chunks=(rows, n_ch),
-                dtype=dtype,
-            )
-            self._samples.attrs["units"] = units
-            if with_trigger:
-                self._trigger = emg.create_dataset(
-                    "trigger",
-                    shape=(0,),
-                    maxshape=(None,),
-                    chunks=(rows,),
-                    dtype=np.uint8,
-                    **packing,
-                )
-                self._trigger.attrs["units"] = "bitmask (bit 0 = stimulus trigger copy)"
+            self._create_continuous(emg, np.dtype(sample_dtype), units,
+                                    max(1, int(chunk_samples)), with_trigger, packing,
+                                    dict(TRIGGER_FILTER) if finished else {})
+        self._create_tables(f, blocks)
+        if swmr:
+            f.swmr_mode = True
 
+    def _create_continuous(self, emg: h5py.Group, dtype: np.dtype, units: str, rows: int,
+                           with_trigger: bool, packing: dict, trigger_packing: dict) -> None:
+        """Empty resizable ``continuous`` (chunks ``rows`` x all channels) and ``trigger``."""
+        n_ch = self.n_channels
+        self._samples = emg.create_dataset("continuous", shape=(0, n_ch), maxshape=(None, n_ch),
+                                           chunks=(rows, n_ch), dtype=dtype, **packing)
+        self._samples.attrs["units"] = units
+        if with_trigger:
+            self._trigger = emg.create_dataset("trigger", shape=(0,), maxshape=(None,),
+                                               chunks=(rows,), dtype=np.uint8,
+                                               **trigger_packing)
+            self._trigger.attrs["units"] = "bitmask (bit 0 = stimulus trigger copy)"
+
+    def _create_tables(self, f: h5py.File, blocks: np.ndarray | None) -> None:
+        """``/stimuli/events`` and ``/stimuli/blocks``, ``/faults``, ``/analysis/annotations``."""
         stim = f.create_group("stimuli")
         self._stimuli = stim.create_dataset(
             "events", shape=(0,), maxshape=(None,), chunks=(256,), dtype=STIMULUS_DTYPE
@@ -164,8 +179,6 @@ class SessionWriter:
         self._annotations = f.create_group("analysis").create_dataset(
             "annotations", shape=(0,), maxshape=(None,), chunks=(64,), dtype=ANNOTATION_DTYPE
         )
-        if swmr:
-            f.swmr_mode = True
 
     # -- appending -------------------------------------------------------------------------
     @staticmethod
@@ -235,6 +248,40 @@ class SessionWriter:
         tb: TracebackType | None,
     ) -> None:
         self.close(COMPLETED if exc is None else stopped(f"error ({type(exc).__name__}: {exc})"))
+
+
+def write_session(path: str | Path, session: Session) -> Path:
+    """Write ``session`` to ``path`` as a complete, closed format-v1.x file, its EMG stored as
+    finished files store it (:data:`FINISHED_FILTER`, :data:`TRIGGER_FILTER`, chunks of
+    :data:`FINISHED_CHUNK_ROWS` rows). Returns the path."""
+    path = Path(path)
+    with SessionWriter(
+        path,
+        meta=session.meta,
+        sample_rate_Hz=session.sample_rate_Hz,
+        channel_names=session.channel_names,
+        channel_muscles=session.channel_muscles,
+        scale_V_per_count=session.scale_V_per_count,
+        sample_dtype=(
+            session.continuous if session.continuous is not None else session.sweeps
+        ).dtype,
+        blocks=session.blocks,
+        recorded_windows=session.recorded_windows,
+        config_toml=session.config_toml,
+        devices=session.devices,
+        with_trigger=session.trigger is not None,
+        sweeps=session.sweeps,
+        pre_trigger_ms=session.pre_trigger_ms,
+        swmr=False,
+        chunk_samples=FINISHED_CHUNK_ROWS,
+        finished=True,
+    ) as writer:
+        if session.continuous is not None:
+            writer.append_samples(session.continuous, session.trigger)
+        writer.append_stimuli(session.stimuli)
+        writer.append_faults(session.faults)
+        writer.append_annotations(session.annotations)
+    return path
 
 
 def store_analysis(path: str | Path, results: dict, annotations: np.ndarray) -> None:
