@@ -38,7 +38,8 @@ from hreflex.analysis.fitting import fit_setup  # noqa: E402
 from hreflex.analysis.measures import background_rms, wave_amplitudes  # noqa: E402
 from hreflex.analysis.models import PARAMS, measured_and_jacobian  # noqa: E402
 from hreflex.analysis.pooling import intensity_levels, level_stats  # noqa: E402
-from hreflex.io.session import read_session, write_session  # noqa: E402
+from hreflex.io.session import read_session  # noqa: E402
+from hreflex.io.writer import write_session  # noqa: E402
 from hreflex.schedule import concat, fixed, rdd, recruitment  # noqa: E402
 from hreflex.sim import get_preset, simulate_session  # noqa: E402
 from reference_loop import index_ranges, per_sweep_loop  # noqa: E402

@@ -49,7 +49,7 @@ def session_file(path: Path) -> Path:
     if not path.exists():
         sys.path.insert(0, str(HERE))
         from bench_analysis import make_session
-        from hreflex.io.session import write_session
+        from hreflex.io.writer import write_session
 
         t0 = time.perf_counter()
         write_session(path, make_session())

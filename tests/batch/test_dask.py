@@ -12,7 +12,7 @@ from click.testing import CliRunner
 
 from hreflex.batch import cache_dir_for
 from hreflex.cli import cli
-from hreflex.io.session import write_session
+from hreflex.io.writer import write_session
 from tests.batch.test_batch import _rows, _session
 
 

@@ -215,12 +215,3 @@ def _read(f: h5py.File, path: Path, lazy: bool) -> Session:
         format_version=str(root.get("format_version", "")),
         path=path,
     )
-
-def __getattr__(name: str) -> object:
-    """``write_session`` moved to :mod:`hreflex.io.writer` (no import circle); this lazy
-    alias keeps ``bench/bench_analysis.py`` working until it imports it from there."""
-    if name == "write_session":
-        from hreflex.io.writer import write_session
-
-        return write_session
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
