@@ -111,10 +111,11 @@ class LazySamples:
     def __len__(self) -> int:
         return self.shape[0]
 
-    def _rows(self, f: h5py.File, a: int, b: int) -> np.ndarray:
-        """Rows ``a..b-1``; a damaged file raises :class:`FileFormatError` naming it."""
+    def _rows(self, ds: h5py.Dataset, a: int, b: int) -> np.ndarray:
+        """Rows ``a..b-1`` of ``ds`` (``/emg/continuous``, looked up once per read: a lookup
+        costs as much as a chunk); a damaged file raises :class:`FileFormatError` naming it."""
         try:
-            return f["emg/continuous"][a:b]
+            return ds[a:b]
         except (OSError, KeyError, ValueError) as exc:
             raise FileFormatError(f"{self.path}: cannot read emg/continuous rows {a}..{b - 1} "
                                   f"({exc})") from None
@@ -122,7 +123,7 @@ class LazySamples:
     def read_all(self) -> np.ndarray:
         """All rows in use, (n_rows, n_channels) (hashed: ``samples = "all"``)."""
         with open_h5(self.path) as f:
-            data = self._rows(f, 0, self.shape[0])
+            data = self._rows(f["emg/continuous"], 0, self.shape[0])
         self.digest.add(data)
         self.digest.samples = "all"
         return data
@@ -156,10 +157,11 @@ class LazySamples:
         rows = first[order]
         c = self.chunk_rows
         with open_h5(self.path) as f:
+            ds = f["emg/continuous"]
             for i, j in self._groups(rows, n):
                 a = int(rows[i] // c * c)
                 b = min(int((rows[j - 1] + n - 1) // c + 1) * c, self.shape[0])
-                block = self._rows(f, a, b)
+                block = self._rows(ds, a, b)
                 out[order[i:j]] = sliding_window_view(block, n, axis=0)[rows[i:j] - a]
         for k in range(0, len(out), 256):  # file order (rows x channels), a block at a time
             self.digest.add(out[k:k + 256].transpose(0, 2, 1))
