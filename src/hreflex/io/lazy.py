@@ -147,12 +147,12 @@ class LazySamples:
     def read_windows(self, sample_index: np.ndarray, start: int, n: int) -> np.ndarray:
         """Windows of ``n`` rows starting ``start`` rows after each ``sample_index`` (m,)
         (each wholly inside ``shape``), as (m, n_channels, n) in the stored dtype, in the
-        order given.
+        order given (a transposed view of the rows as stored, so hashing them copies nothing).
 
         Reads whole chunks only, windows that share chunks in one request; hashes every
         window's rows (row-major, as stored) in the order given (``samples = "sweeps"``)."""
         first = np.asarray(sample_index, dtype=np.int64) + int(start)
-        out = np.empty((len(first), self.shape[1], n), dtype=self.dtype)
+        out = np.empty((len(first), n, self.shape[1]), dtype=self.dtype)  # rows as stored
         order = np.argsort(first, kind="stable")
         rows = first[order]
         c = self.chunk_rows
@@ -162,9 +162,10 @@ class LazySamples:
                 a = int(rows[i] // c * c)
                 b = min(int((rows[j - 1] + n - 1) // c + 1) * c, self.shape[0])
                 block = self._rows(ds, a, b)
-                out[order[i:j]] = sliding_window_view(block, n, axis=0)[rows[i:j] - a]
+                windows = sliding_window_view(block, n, axis=0).transpose(0, 2, 1)
+                out[order[i:j]] = windows[rows[i:j] - a]
         for k in range(0, len(out), 256):  # file order (rows x channels), a block at a time
-            self.digest.add(out[k:k + 256].transpose(0, 2, 1))
+            self.digest.add(out[k:k + 256])
         self.digest.samples = "sweeps"
         self.digest.sweep_start_sample, self.digest.sweep_n_samples = int(start), int(n)
-        return out
+        return out.transpose(0, 2, 1)
