@@ -1,0 +1,105 @@
+"""The amplifier stream on the EMG clock: decoded sample blocks → the recorder, and the rows
+the other parts read (trigger edges for sync, recent rows for sweeps, the gating channel).
+
+Row r of the session file is device sample d + offset (the offset changes only when the
+amplifier's sample clock restarts; :class:`~.wiretap.WireTap` keeps it). :meth:`EmgStream.take`
+places each contiguous run of samples exactly as the recorder places them: rows already taken
+are skipped, a jump of more than ``max_gap`` rows is dropped (the recorder records a
+``clock_jump``), a smaller jump is a gap. Faults (bad blocks, frame errors, gaps the decoder
+saw) go to ``fault(kind, detail, start, n)``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Protocol
+
+import numpy as np
+
+from hreflex.acquisition.faults import GAP_CAUSES
+from hreflex.acquisition.gating import BackgroundGate
+from hreflex.acquisition.live import SweepBuffer
+from hreflex.acquisition.sync import RowClock, Synchronizer, rising_edges
+from hreflex.devices.amplifier import Received
+
+
+class BlockSink(Protocol):
+    """What the stream needs of the recorder (``Recorder`` or its process version)."""
+
+    def put_blocks(self, blocks, offset: int = 0) -> None: ...
+
+
+class EmgStream:
+    """See the module doc. ``scale``: V per count per channel (n_ch,); ``gate``/``gate_ch``:
+    the background gate and its channel index (None: no gating)."""
+
+    def __init__(self, recorder: BlockSink, sync: Synchronizer, rowclock: RowClock,
+                 buffer: SweepBuffer, *, n_ch: int, max_gap: int, scale: np.ndarray,
+                 gate: BackgroundGate | None, gate_ch: int,
+                 fault: Callable[..., None]) -> None:
+        self.recorder, self.sync, self.rowclock, self.buffer = recorder, sync, rowclock, buffer
+        self.n_ch, self.max_gap, self.scale = n_ch, max_gap, scale
+        self.gate, self.gate_ch, self.fault = gate, gate_ch, fault
+        #: the row after the last one taken
+        self.next_row = 0
+        self._last_high: bool | None = None
+
+    def take(self, item: Received, offset: int) -> bool:
+        """One decoded read (its samples are device sample + ``offset``); True when the
+        amplifier restarted its sample clock by itself (see :meth:`reset_offset`)."""
+        before = self.next_row
+        for sb in item.samples:
+            if sb.n_channels != self.n_ch:
+                self.fault("bad_block", f"{sb.n_blocks} blocks with {sb.n_channels} channels "
+                                        f"instead of {self.n_ch}; dropped")
+                continue
+            self.recorder.put_blocks(sb, offset)
+            idx = sb.sample_index().astype(np.int64) + offset
+            breaks = np.flatnonzero(np.diff(idx) != 1) + 1
+            for a, b in zip(np.r_[0, breaks], np.r_[breaks, len(idx)], strict=True):
+                self._take_run(int(idx[a]), sb.samples[a:b], sb.digital[a:b])
+        if item.errors:
+            detail = ", ".join(f"{k} {v}" for k, v in sorted(item.errors.items()))
+            self.fault("frame_error", f"amplifier frames rejected: {detail}")
+        for g in item.gaps:
+            if g.kind in GAP_CAUSES:
+                kind, why = GAP_CAUSES[g.kind]
+                first, n = g.first_missing_sample + offset, g.n_missing_samples or 0
+                what = f"samples {first}-{first + n - 1}" if n else "samples"
+                self.fault(kind, f"{what} {why} (block {g.got_seq})", first, n)
+        if any(g.kind == "reset" for g in item.gaps):
+            return True
+        if self.next_row > before:
+            self.rowclock.observe(item.host_time_s, self.next_row)
+        return False
+
+    def _take_run(self, first: int, counts: np.ndarray, digital: np.ndarray) -> None:
+        """Contiguous samples from row ``first``, placed as the recorder places them."""
+        if first < self.next_row:
+            skip = min(len(counts), self.next_row - first)
+            counts, digital, first = counts[skip:], digital[skip:], first + skip
+            if not len(counts):
+                return
+        prev = self._last_high
+        if first > self.next_row:
+            if first - self.next_row > self.max_gap:
+                return  # the recorder drops it too (clock_jump)
+            prev = None
+        self.sync.add_edges(rising_edges(digital, prev) + first)
+        self.buffer.put(first, counts)
+        if self.gate is not None:
+            self.gate.feed(first, counts[:, self.gate_ch] * self.scale[self.gate_ch])
+        self._last_high = bool(digital[-1] & 1)
+        self.next_row = first + len(counts)
+
+    def reset_offset(self, item: Received) -> int:
+        """After a clock restart in ``item``: the offset at which the new clock continues,
+        the row estimated from the host clock (never before the rows already taken)."""
+        last = item.samples[-1] if item.samples else None
+        n_new = int(last.first_sample[-1]) + int(np.diff(last.row_start)[-1]) if last else 0
+        return self.resumed_at(item.host_time_s, n_new)
+
+    def resumed_at(self, host_time_s: float, n_samples: int = 0) -> int:
+        """Offset of a clock that restarted and has sent ``n_samples`` by ``host_time_s``."""
+        guess = self.rowclock.row_at(host_time_s)
+        return max(self.next_row, int(guess) - n_samples if guess is not None else 0)
