@@ -2,26 +2,14 @@
 
     result = run_session(load_config("session.toml"), log=sys.stderr)
 
-The engine only wires the parts (``docs/ARCHITECTURE.md``; each its own module with one job):
-
-- device supervision (``supervisor``): links, reconnects, counters, heartbeats (own thread);
-- the wire tap (``wiretap``): every byte read → the journal, the amplifier's row offsets;
-- the EMG stream (``stream``): sample blocks → the recorder, trigger edges, sweeps, gating;
-- the scheduler (``scheduler``): plan → when the next pulse goes (rate limit, gating);
-- stimulation (``stimulation``): set/arm/fire/disarm through the one ``StimulusGuard``;
-- placement (``placement``): each pulse's row on the EMG clock (``sync``);
-- the output (``output``): measured rows and faults → the session writer, the result, the
-  terminal view (``liveview``) and the live plot.
-
-Order of operations (``docs/ACQUISITION.md``, "Engine"): plan and check it; start the device
-emulators when the config says so; open, identify and configure both devices; effective limits
-(config capped by the device: refused above it, before any stimulus); the guard; journal, then
-recorder (SWMR file); start streaming; then the loop below. On every exit path the stimulator
-is disarmed before the recorder is closed.
-
-Threads: each device link has a reader thread (it only journals the raw bytes and decodes),
-the stimulator a heartbeat thread, the recorder and the journal their writer threads.
-Everything else happens in the thread that calls :meth:`Engine.run`, in one loop.
+The engine only wires the parts, each a module with one job (``docs/ARCHITECTURE.md``):
+``supervisor`` (links, reconnects, heartbeats in their own thread), ``wiretap`` (bytes → the
+journal, row offsets), ``stream`` (samples → the recorder, edges, sweeps, gating),
+``scheduler`` (plan → next pulse), ``stimulation`` (set/arm/fire through the one
+``StimulusGuard``), ``placement`` (pulse → EMG row, ``sync``) and ``output`` (rows and faults →
+the session writer, the result, ``liveview``, the live plot). Order of operations and threads:
+``docs/ACQUISITION.md``, "Engine". On every exit path the stimulator is disarmed first, then
+the amplifier stopped, what arrived written and the recorder closed.
 """
 
 from __future__ import annotations
@@ -42,7 +30,7 @@ from hreflex.acquisition.layout import device_attrs, session_layout
 from hreflex.acquisition.live import LivePlot, SweepBuffer
 from hreflex.acquisition.liveview import TerminalView
 from hreflex.acquisition.outcome import RunResult, SessionStopped
-from hreflex.acquisition.output import SessionOutput, SweepSpec
+from hreflex.acquisition.output import SessionOutput, SweepSpec, prepare_path
 from hreflex.acquisition.placement import PulsePlacer, host_window
 from hreflex.acquisition.plan import Plan, build_plan, check_plan
 from hreflex.acquisition.recorder import Recorder
@@ -50,14 +38,13 @@ from hreflex.acquisition.safety import StimulusGuard, effective_limits
 from hreflex.acquisition.scheduler import RATE_MARGIN_WALL_S, TICK_S, Derive, Scheduler, Wait
 from hreflex.acquisition.stimulation import Stimulation
 from hreflex.acquisition.stream import EmgStream
-from hreflex.acquisition.supervisor import AMP_READ_INTERVAL_S, DeviceSupervisor
+from hreflex.acquisition.supervisor import AMP_READ_INTERVAL_S, DeviceSupervisor, start_bench
 from hreflex.acquisition.sync import RowClock, Synchronizer
-from hreflex.acquisition.wiretap import AMP_SOURCE, STIM_SOURCE, WireTap
+from hreflex.acquisition.wiretap import WireTap
 from hreflex.devices import LinkEvent, Timebase
 from hreflex.devices.amplifier import Received
-from hreflex.errors import ConfigError, DeviceError, HreflexError
-from hreflex.io.endstate import COMPLETED, stopped
-from hreflex.protocol import Opcode, StimLimits
+from hreflex.errors import DeviceError, HreflexError
+from hreflex.protocol import StimLimits
 
 __all__ = ["Engine", "RunResult", "SessionStopped", "run_session"]
 
@@ -100,13 +87,14 @@ class Engine:
         self.tap = WireTap()
         self.devices = DeviceSupervisor(config, self.timebase, on_bytes=self.tap.on_bytes,
                                         fault=self.out.fault)
+        # made by _open once the devices answered (None until then)
         self.guard: StimulusGuard | None = None
         self.journal: Journal | None = None
         self.recorder: Recorder | None = None
         self.disk: DiskGuard | None = None
         self.stream: EmgStream | None = None
-        self.stimulation: Stimulation | None = None
         self.placer: PulsePlacer | None = None
+        self.stimulation: Stimulation | None = None
         self.t_start, self._closed = 0.0, False
 
     @property
@@ -150,92 +138,57 @@ class Engine:
     # -- setup --------------------------------------------------------------------------------
 
     def _open(self) -> None:
-        cfg = self.cfg
-        if self.path.exists() or journal_path(self.path).exists():
-            if not cfg.recording.overwrite:
-                raise ConfigError(f"{cfg.source} [recording]: {self.path} exists; set "
-                                  "overwrite = true or change name (nothing was sent)")
-            self.path.unlink(missing_ok=True)
-            journal_path(self.path).unlink(missing_ok=True)
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        amp_cfg = cfg.amplifier
+        cfg, dev = self.cfg, self.devices
+        prepare_path(self.path, cfg)
+        rate = cfg.amplifier.sample_rate_Hz
         self.disk = DiskGuard(self.path, reserve_bytes(
-            len(cfg.channels), amp_cfg.sample_rate_Hz, self.speed,
-            amp_cfg.sample_rate_Hz / amp_cfg.samples_per_block))
+            len(cfg.channels), rate, self.speed, rate / cfg.amplifier.samples_per_block))
         self.disk.start()
-        urls = self._start_bench()
-        dev = self.devices
-        amp_id = dev.open_amplifier(urls[0])
-        stim_id = dev.open_stimulator(urls[1])
+        if self.bench is None and (cfg.amplifier.connection.emulated
+                                   or cfg.stimulator.connection.emulated):
+            self.bench, self._own_bench = start_bench(cfg), True
+        if self.bench is not None:
+            self.timebase = dev.timebase = self.bench.timebase
+        urls = dev.targets(self.bench)
+        amp_id, stim_id = dev.open_amplifier(urls[0]), dev.open_stimulator(urls[1])
         limits = effective_limits(cfg.limits.stim_limits, StimLimits.from_identity(stim_id))
-        self.guard = StimulusGuard(self._send, limits, max_stimuli=cfg.limits.max_stimuli,
+        self.guard = StimulusGuard(dev.send, limits, max_stimuli=cfg.limits.max_stimuli,
                                    clock=self.now)
-        scale = np.broadcast_to(np.asarray(amp_id.scale_V_per_count or (1.0,), float),
-                                (len(cfg.channels),))
-        self.layout = session_layout(cfg, self.plan, sample_rate_Hz=amp_cfg.sample_rate_Hz,
-                                     scale_V_per_count=scale,
+        scale = np.array(np.broadcast_to(np.asarray(amp_id.scale_V_per_count or (1.0,), float),
+                                         (len(cfg.channels),)))
+        self.layout = session_layout(cfg, self.plan, sample_rate_Hz=rate, scale_V_per_count=scale,
                                      devices={"amplifier": device_attrs(amp_id, urls[0]),
                                               "stimulator": device_attrs(stim_id, urls[1])})
         if cfg.recording.journal:
-            self.journal = Journal(journal_path(self.path),
-                                   {"sources": {str(AMP_SOURCE): "amplifier",
-                                                str(STIM_SOURCE): "stimulator"},
-                                    "samples_source": AMP_SOURCE,
-                                    "layout": self.layout.to_dict()},
-                                   fsync_interval_s=cfg.recording.journal_fsync_s)
-            self.tap.attach(self.journal)
+            self.journal = self.tap.open_journal(journal_path(self.path), self.layout.to_dict(),
+                                                 cfg.recording.journal_fsync_s)
             self.result.journal = self.journal.path
-        rate = amp_cfg.sample_rate_Hz
         max_gap = int(2 * cfg.recording.reconnect_timeout_s * self.speed * rate + 10 * rate)
+        # the session writer (D: the recorder in its own process goes here)
         self.recorder = Recorder(self.layout.create_writer(self.path),
                                  flush_interval_s=cfg.recording.flush_interval_s,
                                  journal=self.journal, max_gap_samples=max_gap,
                                  disk=self.disk).start()
-        self._wire(float(rate), np.array(scale), max_gap)
+        self._wire(SweepSpec.of(cfg, float(rate), scale), max_gap)
         self.tap.note_offset(0)
         dev.amp.start()
         self._settle()
 
-    def _start_bench(self) -> tuple:
-        """The device targets: the config's ports, or an emulated bench's pty ports."""
-        cfg = self.cfg
-        amp, stim = cfg.amplifier.connection, cfg.stimulator.connection
-        if self.bench is None and (amp.emulated or stim.emulated):
-            from hreflex.sim.emulators import EmulatedBench
-
-            emu = cfg.emulator
-            self.bench = EmulatedBench(
-                preset=emu.preset, n_channels=len(cfg.channels),
-                sample_rate_Hz=cfg.amplifier.sample_rate_Hz, speed=emu.speed_factor,
-                seed=emu.seed)
-            self._own_bench = True
-        if self.bench is not None:
-            self.timebase = self.devices.timebase = self.bench.timebase
-        b = self.bench
-        return (b.amplifier_url if amp.emulated else amp.target(),
-                b.stimulator_url if stim.emulated else stim.target())
-
-    def _wire(self, rate: float, scale: np.ndarray, max_gap: int) -> None:
+    def _wire(self, spec: SweepSpec, max_gap: int) -> None:
         """Make the parts that work on the stream (once the devices and the recorder exist)."""
-        cfg, out = self.cfg, self.out
-        pre_n = int(round(cfg.sweep.pre_ms * rate / 1000))
-        post_n = int(round(cfg.sweep.post_ms * rate / 1000)) + 1
-        muscles = [c.muscle for c in cfg.channels]
-        primary = next((i for i, m in enumerate(muscles)
-                        if m and m.lower() == cfg.meta.muscle.lower()), 0)
-        g = cfg.gating
-        gate = BackgroundGate(g, rate) if g is not None else None
-        gate_ch = [c.name for c in cfg.channels].index(g.channel) if g else 0
+        cfg, out, rate = self.cfg, self.out, spec.rate
+        gate = BackgroundGate(cfg.gating, rate) if cfg.gating is not None else None
         sync, rowclock = Synchronizer(rate), RowClock(rate)
         buffer = SweepBuffer(int(max(10.0, 4 * (cfg.sweep.pre_ms + cfg.sweep.post_ms) / 1e3)
                                  * rate), len(cfg.channels))
-        self.stream = EmgStream(self.recorder, sync, rowclock, buffer, n_ch=len(cfg.channels),
-                                max_gap=max_gap, scale=scale, gate=gate, gate_ch=gate_ch,
-                                fault=out.fault)
+        self.stream = EmgStream(self.recorder, self.tap, sync, rowclock, buffer,
+                                n_ch=len(cfg.channels), max_gap=max_gap, scale=spec.scale,
+                                gate=gate, gate_ch=spec.gate_ch, fault=out.fault)
         margin, search = host_window(rate, self.speed, AMP_READ_INTERVAL_S)
-        self.placer = PulsePlacer(sync, rowclock, post_n=post_n, host_margin=margin,
+        self.placer = PulsePlacer(sync, rowclock, post_n=spec.post_n, host_margin=margin,
                                   host_search=search, offset=lambda: self.tap.offset,
                                   fault=out.fault)
+        self.stream.before_new_clock = self.placer.place_pending
         self.stimulation = Stimulation(
             self.guard, self.devices.stim,
             heartbeat_timeout_ms=cfg.stimulator.heartbeat_timeout_ms, clock=self.now,
@@ -244,12 +197,11 @@ class Engine:
             on_link_event=lambda ev: self.devices.link_event("stimulator", ev))
         self.devices.on_stimulator_down = self.stimulation.device_restarted
         s = self.scheduler
-        s.speed, s.gate, s.max_wait_s = self.speed, gate, g.max_wait_s if g else s.max_wait_s
-        plot = (LivePlot(self.plot_path, [c.name for c in cfg.channels], cfg.sweep.pre_ms, rate)
-                if self.plot_path is not None else None)
-        out.attach(self.recorder, SweepSpec(rate, pre_n, post_n, (cfg.sweep.M_window_ms,
-                                            cfg.sweep.H_window_ms), scale, primary, g, gate_ch),
-                   {d.source_block for d in self.plan.deferred}, plot)
+        s.speed, s.gate = self.speed, gate
+        s.max_wait_s = cfg.gating.max_wait_s if cfg.gating is not None else s.max_wait_s
+        out.attach(self.recorder, spec, {d.source_block for d in self.plan.deferred},
+                   None if self.plot_path is None else LivePlot(
+                       self.plot_path, [c.name for c in cfg.channels], cfg.sweep.pre_ms, rate))
 
     def _settle(self) -> None:
         """Let the stream run briefly before the first stimulus (the host clock estimate needs
@@ -263,12 +215,6 @@ class Engine:
         self.t_start = self.now()
         self.scheduler.start(self.t_start)
 
-    def _send(self, opcode: int, **fields: int):
-        """The guard's raw command function: one request on the stimulator link (FIRE is
-        never retried: a lost answer may mean a delivered pulse)."""
-        retries = 0 if opcode == Opcode.FIRE else None
-        return self.devices.stim.link.request(opcode, retries=retries, **fields)
-
     # -- the loop -----------------------------------------------------------------------------
 
     def _loop(self) -> None:
@@ -277,7 +223,7 @@ class Engine:
             self._check_stop()
             self._take_amplifier(max(0.0, min(wait_s, TICK_S)))
             self.stimulation.drain()
-            self.devices.recover(self.guard.limits, self._restart_stream,
+            self.devices.recover(self.guard.limits, lambda: self.stream.new_clock(self.now()),
                                  self.stimulation.device_restarted)
             self.devices.watch_counters()
             self._resolve()
@@ -296,12 +242,8 @@ class Engine:
             return step.wall_s
         if isinstance(step, Derive):
             d = next(d for d in self.plan.deferred if d.block_id == step.block)
-            mA, how = self.out.test_intensity(d, self.cfg, self.layout.block_table())
-            s.set_intensity(step.block, mA)
-            self.result.test_intensities_mA[step.block] = mA
-            self.view.say(f"block #{step.block + 1} ({self.cfg.protocols[step.block].label}): "
-                          f"test intensity {mA:.2f} mA = {d.h_fraction:g} × Hmax on the "
-                          f"ascending limb of block #{d.source_block + 1} ({how})")
+            s.set_intensity(step.block, self.out.test_intensity(d, self.cfg,
+                                                                self.layout.block_table()))
             return 0.0
         fired = self.stimulation.fire(step.k, step.intensity_mA, step.pulse_width_us,
                                       step.wait_s, step.flags)
@@ -345,26 +287,7 @@ class Engine:
         if isinstance(item, LinkEvent):
             self.devices.link_event("amplifier", item)
         elif isinstance(item, Received):
-            if self.stream.take(item, self.tap.offset_of(item.host_time_s)):
-                # the amplifier restarted its sample clock by itself
-                offset = self.stream.reset_offset(item)
-                self._new_clock(offset)
-                self.out.fault("device_reset", f"amplifier sample clock restarted; it continues "
-                                               f"at row {offset} (samples before that row from "
-                                               "the new clock are dropped)")
-
-    def _new_clock(self, offset: int) -> None:
-        """From the next chunk on the amplifier's samples are rows from ``offset``; pulses
-        fired before belong to the old clock (placed now)."""
-        self.placer.place_pending(self.stream.next_row)
-        self.tap.note_offset(offset)
-        self.stream.sync.new_epoch()
-
-    def _restart_stream(self) -> int:
-        """A reconnected amplifier starts streaming again: its row offset (host clock)."""
-        offset = self.stream.resumed_at(self.now())
-        self._new_clock(offset)
-        return offset
+            self.stream.take(item)
 
     def _resolve(self, force: bool = False) -> None:
         """Measure and write the pulses placed and with their sweeps in (``force``: all)."""
@@ -383,47 +306,18 @@ class Engine:
         if self._closed:
             return
         self._closed = True
-        problems = []
-        stim, amp = self.devices.stim, self.devices.amp
-        if stim is not None:
-            if self.guard is not None and stim.link.connected:
-                try:
-                    self.guard.disarm()
-                except HreflexError as exc:
-                    problems.append(f"DISARM failed: {exc}")
-            try:
-                stim.close()
-            except HreflexError as exc:
+        problems = self.devices.close(self.guard)  # DISARM first, on every exit path
+        if self.devices.amp is not None and self.stimulation is not None:
+            try:  # what arrived until STOP; pending pulses placed with what is known
+                while (item := self.devices.amp.get(0)) is not None:
+                    self._amp_item(item)
+                self.stimulation.drain()
+                self._resolve(force=True)
+            except (HreflexError, StopIteration) as exc:
                 problems.append(str(exc))
-        if amp is not None:
-            try:
-                amp.close()
-            except HreflexError as exc:
-                problems.append(str(exc))
-            if self.recorder is not None:
-                try:
-                    while (item := amp.get(0)) is not None:
-                        self._amp_item(item)
-                    self.stimulation.drain()
-                    self._resolve(force=True)
-                except (HreflexError, StopIteration) as exc:
-                    problems.append(str(exc))
         for p in problems:
             self.out.fault("shutdown", p)
-        self.view.close()
-        if self.out.plot is not None:
-            self.out.plot.close()
-        if self.disk is not None:
-            self.disk.release()  # room for the last writes and closing, whatever happened
-        if self.recorder is not None:
-            end = COMPLETED if self.result.stopped is None else stopped(self.result.stopped)
-            try:
-                self.result.recorder = self.recorder.close(end)
-            except HreflexError as exc:
-                self.result.stopped = self.result.stopped or str(exc)
-            self.out.print_derived()
-        elif self.journal is not None:
-            self.journal.close()
+        self.out.close(self.disk, self.journal)
         if self._own_bench:
             self.bench.close()
         self.result.device_s = self.now() - self.t_start if self.t_start else 0.0

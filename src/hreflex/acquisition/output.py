@@ -13,17 +13,21 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 
 from hreflex.acquisition.config import GatingConfig, SessionConfig
+from hreflex.acquisition.diskspace import DiskGuard
 from hreflex.acquisition.faults import fault_rows
+from hreflex.acquisition.journal import Journal, journal_path
 from hreflex.acquisition.live import LivePlot, derive_test_intensity, measure_sweep
 from hreflex.acquisition.liveview import TerminalView, stimulus_line
 from hreflex.acquisition.outcome import Fired, RunResult, SessionStopped, StimulusRecord
 from hreflex.acquisition.plan import Deferred
 from hreflex.acquisition.sync import DEVICE, TRIGGER
-from hreflex.errors import HreflexError
+from hreflex.errors import ConfigError, HreflexError
+from hreflex.io.endstate import COMPLETED, stopped
 from hreflex.io.format import STIMULUS_DTYPE, empty_table
 from hreflex.schedule import Schedule
 
@@ -42,6 +46,31 @@ class SweepSpec:
     primary: int
     gating: GatingConfig | None
     gate_ch: int
+
+
+    @classmethod
+    def of(cls, cfg: SessionConfig, rate: float, scale: np.ndarray) -> SweepSpec:
+        """The spec of ``cfg``'s ``[sweep]``, channels and gating at ``rate`` samples/s."""
+        muscles = [c.muscle for c in cfg.channels]
+        primary = next((i for i, m in enumerate(muscles)
+                        if m and m.lower() == cfg.meta.muscle.lower()), 0)
+        g = cfg.gating
+        return cls(rate, int(round(cfg.sweep.pre_ms * rate / 1000)),
+                   int(round(cfg.sweep.post_ms * rate / 1000)) + 1,
+                   (cfg.sweep.M_window_ms, cfg.sweep.H_window_ms), scale, primary, g,
+                   [c.name for c in cfg.channels].index(g.channel) if g else 0)
+
+
+def prepare_path(path: Path, cfg: SessionConfig) -> None:
+    """Make room for a new session file (and journal) at ``path``: an existing one is
+    refused (:class:`ConfigError`, nothing sent) unless ``[recording] overwrite``."""
+    if path.exists() or journal_path(path).exists():
+        if not cfg.recording.overwrite:
+            raise ConfigError(f"{cfg.source} [recording]: {path} exists; set overwrite = true "
+                              "or change name (nothing was sent)")
+        path.unlink(missing_ok=True)
+        journal_path(path).unlink(missing_ok=True)
+    path.parent.mkdir(parents=True, exist_ok=True)
 
 
 class SessionOutput:
@@ -74,6 +103,28 @@ class SessionOutput:
             except HreflexError:
                 pass
         self.view.say(f"fault: {kind}: {detail}")
+
+    def close(self, disk: DiskGuard | None = None, journal: Journal | None = None) -> None:
+        """The end of the session's output: the bar's line, the live plot, the ``disk``
+        reserve released (room for the last writes and closing, whatever happened), then the
+        recorder closed with the end state (``completed`` or ``stopped: <reason>``, which
+        closes the journal too), or without a recorder the ``journal``. Never raises: a
+        failure to close becomes the result's ``stopped`` reason."""
+        self.view.close()
+        if self.plot is not None:
+            self.plot.close()
+        if disk is not None:
+            disk.release()
+        if self.recorder is None:
+            if journal is not None:
+                journal.close()
+            return
+        why = self.result.stopped
+        try:
+            self.result.recorder = self.recorder.close(COMPLETED if why is None else stopped(why))
+        except HreflexError as exc:
+            self.result.stopped = why or str(exc)
+        self.print_derived()
 
     def print_derived(self) -> None:
         """The recorder's own faults (gap, overlap, clock_jump): already in the file."""
@@ -148,9 +199,10 @@ class SessionOutput:
         return rec
 
     def test_intensity(self, d: Deferred, cfg: SessionConfig,
-                       block_table: np.ndarray) -> tuple[float, str]:
+                       block_table: np.ndarray) -> float:
         """The run-time test intensity of deferred block ``d`` (mA, rounded down to 0.01 mA)
-        from the kept sweeps of its recruitment block, and how it was found. Raises
+        from the kept sweeps of its recruitment block (recorded in the result, said on the
+        view). Raises
         :class:`SessionStopped` when it cannot be derived."""
         kept = self._kept.get(d.source_block, [])
         if not kept:
@@ -166,4 +218,9 @@ class SessionOutput:
         if mA is None:
             raise SessionStopped(f"cannot derive the test intensity of block #{d.block_id + 1} "
                                  f"from recruitment block #{d.source_block + 1}: {how}")
-        return math.floor(mA * 100) / 100, how  # 0.01 mA steps, rounded down
+        mA = math.floor(mA * 100) / 100  # 0.01 mA steps, rounded down
+        self.result.test_intensities_mA[d.block_id] = mA
+        self.view.say(f"block #{d.block_id + 1} ({cfg.protocols[d.block_id].label}): test "
+                      f"intensity {mA:.2f} mA = {d.h_fraction:g} × Hmax on the ascending limb "
+                      f"of block #{d.source_block + 1} ({how})")
+        return mA

@@ -9,7 +9,7 @@ whether the pulse went out (a late STIM_EVENT, else its pulse counter). Retryabl
 (NOT_ARMED, NO_STIMULUS, RATE_LIMIT, BUSY) are retried up to :data:`FIRE_ATTEMPTS` times.
 Each delivered pulse becomes a :class:`~.outcome.Fired` handed to ``on_pulse`` (placement);
 so does every pulse the stimulator reports that this session did not fire (``unplanned``).
-:meth:`disarm` is the exit path's DISARM (the engine calls it on every exit).
+The exit path's DISARM is :meth:`~.supervisor.DeviceSupervisor.close` (through the guard).
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ from collections.abc import Callable
 from hreflex.acquisition.outcome import Fired, SessionStopped
 from hreflex.acquisition.safety import StimulusGuard
 from hreflex.devices import LinkEvent, NackError, StimulatorClient
-from hreflex.errors import DeviceError, HreflexError
+from hreflex.errors import DeviceError
 from hreflex.protocol import Opcode, Reason, Status, StimEvent
 
 #: NACK reasons after which the stimulus is set, armed and tried again
@@ -179,14 +179,3 @@ class Stimulation:
                 now = self.clock()
                 self.on_pulse(Fired(None, ev, now, now, 0.0, ["unplanned"],
                                     (float("nan"), float("nan"))))
-
-    def disarm(self) -> str | None:
-        """DISARM now if the link is up (every exit path); the problem as text, or None."""
-        if not self.stim.link.connected:
-            return None
-        try:
-            self.guard.disarm()
-        except HreflexError as exc:
-            return f"DISARM failed: {exc}"
-        self.armed = False
-        return None

@@ -2,7 +2,8 @@
 the other parts read (trigger edges for sync, recent rows for sweeps, the gating channel).
 
 Row r of the session file is device sample d + offset (the offset changes only when the
-amplifier's sample clock restarts; :class:`~.wiretap.WireTap` keeps it). :meth:`EmgStream.take`
+amplifier's sample clock restarts, by itself or after a reconnect: :meth:`EmgStream.new_clock`;
+:class:`~.wiretap.WireTap` keeps it and notes it in the journal). :meth:`EmgStream.take`
 places each contiguous run of samples exactly as the recorder places them: rows already taken
 are skipped, a jump of more than ``max_gap`` rows is dropped (the recorder records a
 ``clock_jump``), a smaller jump is a gap. Faults (bad blocks, frame errors, gaps the decoder
@@ -20,6 +21,7 @@ from hreflex.acquisition.faults import GAP_CAUSES
 from hreflex.acquisition.gating import BackgroundGate
 from hreflex.acquisition.live import SweepBuffer
 from hreflex.acquisition.sync import RowClock, Synchronizer, rising_edges
+from hreflex.acquisition.wiretap import WireTap
 from hreflex.devices.amplifier import Received
 
 
@@ -33,21 +35,23 @@ class EmgStream:
     """See the module doc. ``scale``: V per count per channel (n_ch,); ``gate``/``gate_ch``:
     the background gate and its channel index (None: no gating)."""
 
-    def __init__(self, recorder: BlockSink, sync: Synchronizer, rowclock: RowClock,
-                 buffer: SweepBuffer, *, n_ch: int, max_gap: int, scale: np.ndarray,
-                 gate: BackgroundGate | None, gate_ch: int,
+    def __init__(self, recorder: BlockSink, tap: WireTap, sync: Synchronizer,
+                 rowclock: RowClock, buffer: SweepBuffer, *, n_ch: int, max_gap: int,
+                 scale: np.ndarray, gate: BackgroundGate | None, gate_ch: int,
                  fault: Callable[..., None]) -> None:
-        self.recorder, self.sync, self.rowclock, self.buffer = recorder, sync, rowclock, buffer
+        self.recorder, self.tap, self.sync = recorder, tap, sync
+        self.rowclock, self.buffer = rowclock, buffer
         self.n_ch, self.max_gap, self.scale = n_ch, max_gap, scale
         self.gate, self.gate_ch, self.fault = gate, gate_ch, fault
         #: the row after the last one taken
         self.next_row = 0
+        #: called with ``next_row`` before the clock changes (pulses fired before are placed)
+        self.before_new_clock: Callable[[int], None] = lambda next_row: None
         self._last_high: bool | None = None
 
-    def take(self, item: Received, offset: int) -> bool:
-        """One decoded read (its samples are device sample + ``offset``); True when the
-        amplifier restarted its sample clock by itself (see :meth:`reset_offset`)."""
-        before = self.next_row
+    def take(self, item: Received) -> None:
+        """One decoded read of the amplifier link."""
+        before, offset = self.next_row, self.tap.offset_of(item.host_time_s)
         for sb in item.samples:
             if sb.n_channels != self.n_ch:
                 self.fault("bad_block", f"{sb.n_blocks} blocks with {sb.n_channels} channels "
@@ -68,10 +72,9 @@ class EmgStream:
                 what = f"samples {first}-{first + n - 1}" if n else "samples"
                 self.fault(kind, f"{what} {why} (block {g.got_seq})", first, n)
         if any(g.kind == "reset" for g in item.gaps):
-            return True
-        if self.next_row > before:
+            self._reset(item)
+        elif self.next_row > before:
             self.rowclock.observe(item.host_time_s, self.next_row)
-        return False
 
     def _take_run(self, first: int, counts: np.ndarray, digital: np.ndarray) -> None:
         """Contiguous samples from row ``first``, placed as the recorder places them."""
@@ -92,14 +95,22 @@ class EmgStream:
         self._last_high = bool(digital[-1] & 1)
         self.next_row = first + len(counts)
 
-    def reset_offset(self, item: Received) -> int:
-        """After a clock restart in ``item``: the offset at which the new clock continues,
-        the row estimated from the host clock (never before the rows already taken)."""
+    def _reset(self, item: Received) -> None:
+        """The amplifier restarted its sample clock by itself: the new clock continues at the
+        row estimated from the host clock (never before the rows already taken)."""
         last = item.samples[-1] if item.samples else None
         n_new = int(last.first_sample[-1]) + int(np.diff(last.row_start)[-1]) if last else 0
-        return self.resumed_at(item.host_time_s, n_new)
+        offset = self.new_clock(item.host_time_s, n_new)
+        self.fault("device_reset", f"amplifier sample clock restarted; it continues at row "
+                                   f"{offset} (samples before that row from the new clock are "
+                                   "dropped)")
 
-    def resumed_at(self, host_time_s: float, n_samples: int = 0) -> int:
-        """Offset of a clock that restarted and has sent ``n_samples`` by ``host_time_s``."""
+    def new_clock(self, host_time_s: float, n_samples: int = 0) -> int:
+        """A new amplifier sample clock that has sent ``n_samples`` by ``host_time_s`` (host
+        clock): from the next chunk on its samples are rows from the returned offset."""
         guess = self.rowclock.row_at(host_time_s)
-        return max(self.next_row, int(guess) - n_samples if guess is not None else 0)
+        offset = max(self.next_row, int(guess) - n_samples if guess is not None else 0)
+        self.before_new_clock(self.next_row)
+        self.tap.note_offset(offset)
+        self.sync.new_epoch()
+        return offset

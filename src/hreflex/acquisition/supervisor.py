@@ -24,7 +24,7 @@ from collections.abc import Callable
 from hreflex.acquisition.config import SessionConfig
 from hreflex.acquisition.faults import FAULT_KINDS
 from hreflex.acquisition.outcome import SessionStopped
-from hreflex.acquisition.safety import effective_limits
+from hreflex.acquisition.safety import StimulusGuard, effective_limits
 from hreflex.devices import (
     AmplifierClient,
     LinkEvent,
@@ -33,7 +33,7 @@ from hreflex.devices import (
     StimulatorClient,
     Timebase,
 )
-from hreflex.errors import ConfigError, DeviceError, SafetyError
+from hreflex.errors import ConfigError, DeviceError, HreflexError, SafetyError
 from hreflex.protocol import DeviceKind, Identity, Opcode, Reason, StimLimits
 
 #: the stimulator link's longest read wait (wall s): bounds the round trip of each command
@@ -99,6 +99,13 @@ class DeviceSupervisor:
         self._next_watch = 0.0
         self._counts: dict[str, int] = {}
 
+    def targets(self, bench=None) -> tuple[PortTarget, PortTarget]:
+        """(amplifier, stimulator) targets: the config's ports, or for a device marked
+        ``emulated`` the pty port of ``bench`` (an ``EmulatedBench``)."""
+        amp, stim = self.cfg.amplifier.connection, self.cfg.stimulator.connection
+        return (bench.amplifier_url if amp.emulated else amp.target(),
+                bench.stimulator_url if stim.emulated else stim.target())
+
     @property
     def ready(self) -> bool:
         """Both devices connected and back in the session (a stimulus may go)."""
@@ -142,6 +149,12 @@ class DeviceSupervisor:
                 f"{ident.sample_rate_Hz} Hz after CONFIGURE; the config asks for {n_ch} at "
                 f"{a.sample_rate_Hz} Hz ([devices.amplifier] sample_rate_Hz, [[channels]])")
         return ident
+
+    def send(self, opcode: int, **fields: int):
+        """The guard's raw command function: one request on the stimulator link (FIRE is
+        never retried: a lost answer may mean a delivered pulse)."""
+        retries = 0 if opcode == Opcode.FIRE else None
+        return self.stim.link.request(opcode, retries=retries, **fields)
 
     def link_event(self, role: str, ev: LinkEvent) -> None:
         """A link event of ``role`` ("amplifier" or "stimulator")."""
@@ -210,3 +223,35 @@ class DeviceSupervisor:
             if new > 0:
                 self.fault(kind, f"{new} more (total {value}) {FAULT_KINDS[kind]}")
             self._counts[kind] = value
+
+    def close(self, guard: StimulusGuard | None) -> list[str]:
+        """Exit path: DISARM through ``guard`` (while the link is up and heartbeats still
+        run), close the stimulator (DISARM again, heartbeats stop, the port closes), then the
+        amplifier (STOP). Never raises: the problems, as text."""
+        problems = []
+        if self.stim is not None:
+            if guard is not None and self.stim.link.connected:
+                try:
+                    guard.disarm()
+                except HreflexError as exc:
+                    problems.append(f"DISARM failed: {exc}")
+            try:
+                self.stim.close()
+            except HreflexError as exc:
+                problems.append(str(exc))
+        if self.amp is not None:
+            try:
+                self.amp.close()
+            except HreflexError as exc:
+                problems.append(str(exc))
+        return problems
+
+
+def start_bench(cfg: SessionConfig):
+    """An ``EmulatedBench`` (devices on pty ports) from the config's ``[emulator]``."""
+    from hreflex.sim.emulators import EmulatedBench
+
+    emu = cfg.emulator
+    return EmulatedBench(preset=emu.preset, n_channels=len(cfg.channels),
+                         sample_rate_Hz=cfg.amplifier.sample_rate_Hz, speed=emu.speed_factor,
+                         seed=emu.seed)

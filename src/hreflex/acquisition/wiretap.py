@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import threading
 from collections import deque
+from pathlib import Path
 
 from hreflex.acquisition.journal import Journal
 
@@ -42,6 +43,16 @@ class WireTap:
             if source == AMP_SOURCE:
                 self._amp_chunks += 1
                 self._chunk_times.append((host_time_s, self._amp_chunks))
+
+    def open_journal(self, path: Path, layout: dict, fsync_interval_s: float) -> Journal:
+        """Create the journal at ``path`` (header: the sources, the samples source and the
+        session ``layout``) and :meth:`attach` it."""
+        journal = Journal(path, {"sources": {str(AMP_SOURCE): "amplifier",
+                                             str(STIM_SOURCE): "stimulator"},
+                                 "samples_source": AMP_SOURCE, "layout": layout},
+                          fsync_interval_s=fsync_interval_s)
+        self.attach(journal)
+        return journal
 
     def attach(self, journal: Journal) -> None:
         """From now on bytes go to ``journal`` (those read before it existed first)."""
