@@ -24,10 +24,9 @@ import numpy as np
 
 from hreflex.acquisition.config import SessionConfig
 from hreflex.acquisition.diskspace import DiskGuard, reserve_bytes
-from hreflex.acquisition.gating import BackgroundGate
 from hreflex.acquisition.journal import Journal, journal_path
 from hreflex.acquisition.layout import device_attrs, session_layout
-from hreflex.acquisition.live import LivePlot, SweepBuffer
+from hreflex.acquisition.live import LivePlot
 from hreflex.acquisition.liveview import TerminalView
 from hreflex.acquisition.outcome import RunResult, SessionStopped
 from hreflex.acquisition.output import SessionOutput, SweepSpec, prepare_path
@@ -39,7 +38,6 @@ from hreflex.acquisition.scheduler import RATE_MARGIN_WALL_S, TICK_S, Derive, Sc
 from hreflex.acquisition.stimulation import Stimulation
 from hreflex.acquisition.stream import EmgStream
 from hreflex.acquisition.supervisor import AMP_READ_INTERVAL_S, DeviceSupervisor, start_bench
-from hreflex.acquisition.sync import RowClock, Synchronizer
 from hreflex.acquisition.wiretap import WireTap
 from hreflex.devices import LinkEvent, Timebase
 from hreflex.devices.amplifier import Received
@@ -53,25 +51,19 @@ SETTLE_WALL_S = 0.3
 
 
 class Engine:
-    """One session (see the module doc).
-
-    ``seed`` overrides the config's schedule seed; ``output`` the session file path (default
-    ``config.output_path()``); ``plot`` a PNG path for the live plot (None: no plot);
-    ``log`` receives the live view (None: silent; a failing stream is dropped, never an
-    error); ``stop`` ends the session gracefully when set (Ctrl-C; a
-    :class:`~hreflex.acquisition.signals.StopRequest` also gives the reason). ``bench``: the
-    :class:`~hreflex.sim.emulators.EmulatedBench` to use for the devices the config marks
-    ``emulated`` (the caller keeps and closes it; tests read its truth); without it the
-    engine starts one from ``[emulator]`` and closes it at the end. ``on_fire(engine, k)`` is
-    called after each planned stimulus was fired (tests inject faults there).
-    """
+    """One session. ``seed`` overrides the config's schedule seed; ``output`` the session
+    file (default ``config.output_path()``); ``plot`` a live-plot PNG (None: none); ``log``
+    the live view (None: silent; a failing stream is dropped); ``stop`` ends the session when
+    set (a :class:`~.signals.StopRequest` also gives the reason); ``bench``: the
+    ``EmulatedBench`` for devices marked ``emulated`` (the caller closes it; without it one is
+    started from ``[emulator]``); ``on_fire(engine, k)`` after planned stimulus k was fired."""
 
     def __init__(self, config: SessionConfig, *, seed: int | None = None,
                  output: str | Path | None = None, plot: str | Path | None = None,
                  log: TextIO | None = sys.stderr, stop: threading.Event | None = None,
                  bench=None, on_fire=None) -> None:
         self.cfg = config
-        plan: Plan = build_plan(config, seed=seed)
+        plan = build_plan(config, seed=seed)
         check_plan(plan)
         self.path = Path(output) if output is not None else config.output_path()
         self.plot_path = Path(plot) if plot is not None else None
@@ -177,18 +169,15 @@ class Engine:
     def _wire(self, spec: SweepSpec, max_gap: int) -> None:
         """Make the parts that work on the stream (once the devices and the recorder exist)."""
         cfg, out, rate = self.cfg, self.out, spec.rate
-        gate = BackgroundGate(cfg.gating, rate) if cfg.gating is not None else None
-        sync, rowclock = Synchronizer(rate), RowClock(rate)
-        buffer = SweepBuffer(int(max(10.0, 4 * (cfg.sweep.pre_ms + cfg.sweep.post_ms) / 1e3)
-                                 * rate), len(cfg.channels))
-        self.stream = EmgStream(self.recorder, self.tap, sync, rowclock, buffer,
-                                n_ch=len(cfg.channels), max_gap=max_gap, scale=spec.scale,
-                                gate=gate, gate_ch=spec.gate_ch, fault=out.fault)
+        self.stream = stream = EmgStream.for_session(
+            self.recorder, self.tap, n_ch=len(cfg.channels), rate=rate,
+            sweep_ms=cfg.sweep.pre_ms + cfg.sweep.post_ms, max_gap=max_gap, scale=spec.scale,
+            gating=cfg.gating, gate_ch=spec.gate_ch, fault=out.fault)
         margin, search = host_window(rate, self.speed, AMP_READ_INTERVAL_S)
-        self.placer = PulsePlacer(sync, rowclock, post_n=spec.post_n, host_margin=margin,
-                                  host_search=search, offset=lambda: self.tap.offset,
-                                  fault=out.fault)
-        self.stream.before_new_clock = self.placer.place_pending
+        self.placer = PulsePlacer(stream.sync, stream.rowclock, post_n=spec.post_n,
+                                  host_margin=margin, host_search=search,
+                                  offset=lambda: self.tap.offset, fault=out.fault)
+        stream.before_new_clock = self.placer.place_pending
         self.stimulation = Stimulation(
             self.guard, self.devices.stim,
             heartbeat_timeout_ms=cfg.stimulator.heartbeat_timeout_ms, clock=self.now,
@@ -197,7 +186,7 @@ class Engine:
             on_link_event=lambda ev: self.devices.link_event("stimulator", ev))
         self.devices.on_stimulator_down = self.stimulation.device_restarted
         s = self.scheduler
-        s.speed, s.gate = self.speed, gate
+        s.speed, s.gate = self.speed, stream.gate
         s.max_wait_s = cfg.gating.max_wait_s if cfg.gating is not None else s.max_wait_s
         out.attach(self.recorder, spec, {d.source_block for d in self.plan.deferred},
                    None if self.plot_path is None else LivePlot(

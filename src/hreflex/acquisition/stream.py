@@ -49,6 +49,18 @@ class EmgStream:
         self.before_new_clock: Callable[[int], None] = lambda next_row: None
         self._last_high: bool | None = None
 
+    @classmethod
+    def for_session(cls, recorder: BlockSink, tap: WireTap, *, n_ch: int, rate: float,
+                    sweep_ms: float, max_gap: int, scale: np.ndarray, gating, gate_ch: int,
+                    fault: Callable[..., None]) -> EmgStream:
+        """A stream with a new synchronizer, row clock, background gate (``gating``: its
+        config, None for none) and a sweep buffer of 4 sweeps (``sweep_ms``), at least 10 s."""
+        return cls(recorder, tap, Synchronizer(rate), RowClock(rate),
+                   SweepBuffer(int(max(10.0, 4 * sweep_ms / 1e3) * rate), n_ch), n_ch=n_ch,
+                   max_gap=max_gap, scale=scale,
+                   gate=BackgroundGate(gating, rate) if gating is not None else None,
+                   gate_ch=gate_ch, fault=fault)
+
     def take(self, item: Received) -> None:
         """One decoded read of the amplifier link."""
         before, offset = self.next_row, self.tap.offset_of(item.host_time_s)
