@@ -12,7 +12,8 @@ kill -9 loop.
    and the heartbeat intervals as the stimulator received them (HEARTBEAT or ARM, device true
    time): p50 / p99 / max against the acceptance of issue 14 (p99 < timeout/4, no interval
    above timeout/3; the protocol's own bound is timeout/3), with MET / MISSED.
-   ``--burn N`` runs N CPU-burning processes (``while True: pass``) during the stream.
+   ``--burn N`` runs N CPU-burning processes (``while True: pass``) during the stream;
+   ``--device-nice -10`` raises the devices' process priority (they stand in for hardware).
 2. **Kill loop**: ``--kills`` times, ``hreflex acquire`` in a child process is killed with
    SIGKILL at a random moment mid-session (0-4 s after its journal appeared); each file must be
    readable after ``hreflex recover`` with ≤ 0.5 s lost and every sample in place (samples
@@ -39,9 +40,16 @@ RATE, NCH = 20000, 16
 HEARTBEAT_TIMEOUT_MS = 1000
 
 
-def serve(speed: float, signal: str, seed: int) -> None:
-    """Child mode: run the devices, print their ports, on a line on stdin print the truth."""
+def serve(speed: float, signal: str, seed: int, nice: int = 0) -> None:
+    """Child mode: run the devices, print their ports, on a line on stdin print the truth.
+    ``nice`` (< 0 needs root): the emulated devices stand in for hardware, which no CPU-burning
+    process on the host can slow down."""
+    import os
+
     from hreflex.sim.emulators import EmulatedBench
+
+    if nice:
+        os.setpriority(os.PRIO_PROCESS, 0, nice)
 
     with EmulatedBench(preset="soleus_healthy", n_channels=NCH, sample_rate_Hz=RATE,
                        speed=speed, drift_ppm=(100.0, -100.0), jitter_ms=20.0, seed=seed,
@@ -106,9 +114,11 @@ name = "bench"
     return path
 
 
-def start_devices(speed: float, signal: str, seed: int) -> tuple[subprocess.Popen, dict]:
+def start_devices(speed: float, signal: str, seed: int,
+                  nice: int = 0) -> tuple[subprocess.Popen, dict]:
     child = subprocess.Popen([sys.executable, __file__, "--serve", "--speed", str(speed),
-                              "--signal", signal, "--seed", str(seed)],
+                              "--signal", signal, "--seed", str(seed), "--device-nice",
+                              str(nice)],
                              stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
     return child, json.loads(child.stdout.readline())
 
@@ -156,14 +166,14 @@ def record_heartbeat_sends() -> list[float]:
     return sent
 
 
-def stream(minutes: float, speed: float, out: Path, burn: int = 0) -> None:
+def stream(minutes: float, speed: float, out: Path, burn: int = 0, nice: int = 0) -> None:
     from hreflex.acquisition.config import load_config
     from hreflex.acquisition.engine import Engine
     from hreflex.io.session import read_session
 
     isi = 2.0
     n = max(2, int(minutes * 60 / isi))
-    child, ports = start_devices(speed, "emg", 1)
+    child, ports = start_devices(speed, "emg", 1, nice)
     sent = record_heartbeat_sends()
     hogs = burners(burn)
     try:
@@ -195,7 +205,7 @@ def stream(minutes: float, speed: float, out: Path, burn: int = 0) -> None:
     lost = truth["blocks_sent"] * 20 - st.n_samples
     print(f"stream      {NCH} ch x {RATE} Hz, {result.device_s / 60:.1f} min of device time "
           f"in {wall:.0f} s wall (speed {speed:g}), {len(rows)} stimuli, stopped: "
-          f"{result.stopped}; {burn} CPU-burning processes")
+          f"{result.stopped}; {burn} CPU-burning processes, devices process nice {nice}")
     print(f"file        {result.path} ({result.path.stat().st_size / 1e6:.0f} MB), rows "
           f"{st.n_samples}, gap samples {st.gap_samples}, device dropped "
           f"{truth['dropped_samples']}, sent - recorded {lost} samples "
@@ -282,16 +292,18 @@ def main() -> None:
     ap.add_argument("--speed", type=float, default=1.0, help="device time / wall time")
     ap.add_argument("--kills", type=int, default=10)
     ap.add_argument("--burn", type=int, default=0, help="CPU-burning processes during the stream")
+    ap.add_argument("--device-nice", type=int, default=0,
+                    help="nice value of the emulated devices' process (e.g. -10, needs root)")
     ap.add_argument("--serve", action="store_true", help=argparse.SUPPRESS)
     ap.add_argument("--signal", default="emg", help=argparse.SUPPRESS)
     ap.add_argument("--seed", type=int, default=1, help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.serve:
-        serve(args.speed, args.signal, args.seed)
+        serve(args.speed, args.signal, args.seed, args.device_nice)
         return
     out = Path(tempfile.mkdtemp(prefix="bench-acquire-"))
     if args.minutes > 0:
-        stream(args.minutes, args.speed, out, args.burn)
+        stream(args.minutes, args.speed, out, args.burn, args.device_nice)
     if args.kills > 0:
         kill_loop(args.kills, out)
 
