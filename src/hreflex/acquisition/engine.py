@@ -78,7 +78,7 @@ class Engine:
         self.scheduler = Scheduler(plan, speed=self.speed)
         self.tap = WireTap()
         self.devices = DeviceSupervisor(config, self.timebase, on_bytes=self.tap.on_bytes,
-                                        fault=self.out.fault)
+                                        fault=self.out.add_fault)
         # made by _open once the devices answered (None until then)
         self.guard: StimulusGuard | None = None
         self.journal: Journal | None = None
@@ -110,14 +110,14 @@ class Engine:
             self._loop()
         except SessionStopped as exc:
             self.result.stopped = str(exc)
-            self.out.fault("stop", f"session stopped: {exc}")
+            self.out.add_fault("stop", f"session stopped: {exc}")
         except (HreflexError, KeyboardInterrupt) as exc:
             self.result.stopped = ("interrupted (Ctrl-C)" if isinstance(exc, KeyboardInterrupt)
                                    else str(exc) or type(exc).__name__)
             if self.guard is None or self.guard.n_fired == 0:
                 self._shutdown()
                 raise
-            self.out.fault("stop", f"session stopped: {self.result.stopped}")
+            self.out.add_fault("stop", f"session stopped: {self.result.stopped}")
         except BaseException as exc:
             self.result.stopped = f"internal error ({type(exc).__name__}: {exc})"
             self._shutdown()
@@ -172,17 +172,17 @@ class Engine:
         self.stream = stream = EmgStream.for_session(
             self.recorder, self.tap, n_ch=len(cfg.channels), rate=rate,
             sweep_ms=cfg.sweep.pre_ms + cfg.sweep.post_ms, max_gap=max_gap, scale=spec.scale,
-            gating=cfg.gating, gate_ch=spec.gate_ch, fault=out.fault)
+            gating=cfg.gating, gate_ch=spec.gate_ch, fault=out.add_fault)
         margin, search = host_window(rate, self.speed, AMP_READ_INTERVAL_S)
         self.placer = PulsePlacer(stream.sync, stream.rowclock, post_n=spec.post_n,
                                   host_margin=margin, host_search=search,
-                                  offset=lambda: self.tap.offset, fault=out.fault)
+                                  offset=lambda: self.tap.offset, fault=out.add_fault)
         stream.before_new_clock = self.placer.place_pending
         self.stimulation = Stimulation(
             self.guard, self.devices.stim,
             heartbeat_timeout_ms=cfg.stimulator.heartbeat_timeout_ms, clock=self.now,
             wait=self._wait_exp, margin_s=self.speed * RATE_MARGIN_WALL_S + 0.001,
-            fault=out.fault, on_pulse=self.placer.add,
+            fault=out.add_fault, on_pulse=self.placer.add,
             on_link_event=lambda ev: self.devices.link_event("stimulator", ev))
         self.devices.on_stimulator_down = self.stimulation.device_restarted
         s = self.scheduler
@@ -249,7 +249,7 @@ class Engine:
         self.out.print_derived()
         notices = getattr(self.stop, "notices", [])
         while notices:
-            self.out.fault("hangup", notices.pop(0))
+            self.out.add_fault("hangup", notices.pop(0))
         if self.stop.is_set():
             raise SessionStopped(getattr(self.stop, "reason", "") or "interrupted")
         if self.recorder.low_space:
@@ -305,7 +305,7 @@ class Engine:
             except (HreflexError, StopIteration) as exc:
                 problems.append(str(exc))
         for p in problems:
-            self.out.fault("shutdown", p)
+            self.out.add_fault("shutdown", p)
         self.out.close(self.disk, self.journal)
         if self._own_bench:
             self.bench.close()

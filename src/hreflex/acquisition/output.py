@@ -1,7 +1,7 @@
 """The session's output: what goes to the session writer (the recorder: stimulus rows,
 faults), into the :class:`~.outcome.RunResult`, onto the terminal view and the live plot.
 
-:meth:`SessionOutput.fault` is the one fault sink every part uses (``fault(kind, detail,
+:meth:`SessionOutput.add_fault` is the one fault sink every part uses (``fault(kind, detail,
 sample_start=None, n_samples=0)``: the faults table, the result, a line). :meth:`write`
 measures one placed pulse's sweep in the configured windows (``live.measure_sweep``), adds
 its QC flags and writes its row (``STIMULUS_DTYPE``, FORMAT.md). The sweeps of recruitment
@@ -93,7 +93,7 @@ class SessionOutput:
         measured, the blocks whose sweeps are kept, the live plot (None: none)."""
         self.recorder, self.spec, self._keep, self.plot = recorder, spec, keep_blocks, plot
 
-    def fault(self, kind: str, detail: str, sample_start: int | None = None,
+    def add_fault(self, kind: str, detail: str, sample_start: int | None = None,
               n_samples: int = 0) -> None:
         self.result.faults.append((kind, detail))
         if self.recorder is not None:

@@ -37,7 +37,7 @@ class PulsePlacer:
                  fault: Callable[..., None]) -> None:
         self.sync, self.rowclock = sync, rowclock
         self.post_n, self.host_margin, self.host_search = post_n, host_margin, host_search
-        self.offset, self.fault = offset, fault
+        self.offset, self._fault = offset, fault
         self.pending: deque[Fired] = deque()
         self._written: deque[tuple[int, int]] = deque(maxlen=16)  # recent sweeps' rows
         self._last_event: StimEvent | None = None
@@ -97,7 +97,7 @@ class PulsePlacer:
             p = fit.predict(t_us)
             if not host[0] - 2 * self.host_margin <= p <= host[1] + 2 * self.host_margin:
                 self.sync.new_epoch()
-                self.fault("clock_restart", "stimulator clock no longer matches the EMG clock; "
+                self._fault("clock_restart", "stimulator clock no longer matches the EMG clock; "
                                             "synchronisation starts again")
         latched = self._latched_row(f, host)
         win = ((latched - LATCH_TOLERANCE, latched + LATCH_TOLERANCE) if latched is not None
@@ -128,7 +128,7 @@ class PulsePlacer:
         if lo <= row <= hi and row >= 0:
             return row
         f.event = dataclasses.replace(f.event, sample_index=None)
-        self.fault("device_index", f"pulse {f.event.pulse_counter}: STIM_EVENT sample_index "
+        self._fault("device_index", f"pulse {f.event.pulse_counter}: STIM_EVENT sample_index "
                                    f"{index} (row {row}) is not where the pulse went out; "
                                    "placed without it")
         return None

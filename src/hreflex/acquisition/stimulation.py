@@ -44,7 +44,7 @@ class Stimulation:
         self.guard, self.stim = guard, stim
         self.heartbeat_timeout_ms = heartbeat_timeout_ms
         self.clock, self.wait, self.margin_s = clock, wait, margin_s
-        self.fault, self.on_pulse, self.on_link_event = fault, on_pulse, on_link_event
+        self._fault, self.on_pulse, self.on_link_event = fault, on_pulse, on_link_event
         self.armed = False
         self.need_setup = True  # CONFIGURE + SET + ARM before the next FIRE
         self._taken: set[tuple[int, int]] = set()  # STIM_EVENTs a FIRE answer brought
@@ -78,7 +78,7 @@ class Stimulation:
             try:
                 self._setup(mA, pw)
             except NackError as exc:
-                self.fault("nack", str(exc))
+                self._fault("nack", str(exc))
                 if exc.reason not in RETRY_REASONS:
                     raise
                 self.need_setup = True
@@ -86,13 +86,13 @@ class Stimulation:
             except DeviceError as exc:
                 if not self.stim.link.connected:
                     return None
-                self.fault("command_failed", str(exc))
+                self._fault("command_failed", str(exc))
                 continue
             h_send = self.clock()
             try:
                 response, frames = self.guard.fire()
             except NackError as exc:
-                self.fault("nack", str(exc))
+                self._fault("nack", str(exc))
                 if exc.reason not in RETRY_REASONS:
                     raise
                 if exc.reason in (Reason.NOT_ARMED, Reason.NO_STIMULUS):
@@ -101,17 +101,17 @@ class Stimulation:
             except DeviceError as exc:
                 delivered, event = self._was_delivered()
                 if delivered:
-                    self.fault("no_response", f"{exc}; the pulse was delivered"
+                    self._fault("no_response", f"{exc}; the pulse was delivered"
                                + ("" if event else " (no STIM_EVENT: placed by the trigger)"))
                     return self._fired(k, event, h_send, wait_s,
                                        flags if event else [*flags, "no_event"], (mA, pw))
-                self.fault("fire_failed", f"{exc}; no pulse was delivered")
+                self._fault("fire_failed", f"{exc}; no pulse was delivered")
                 if not self.stim.link.connected:
                     return None
                 continue
             event = next((f for f in frames if isinstance(f, StimEvent)), None)
             if event is None:
-                self.fault("no_event", f"FIRE acknowledged (request {response.request_id}) "
+                self._fault("no_event", f"FIRE acknowledged (request {response.request_id}) "
                                        "without a STIM_EVENT; placed by the trigger")
                 flags = [*flags, "no_event"]
             return self._fired(k, event, h_send, wait_s, flags, (mA, pw))
@@ -166,7 +166,7 @@ class Stimulation:
             elif isinstance(item, Status):
                 if item.watchdog_tripped and not item.armed:
                     self.device_restarted()
-                    self.fault("watchdog", "the stimulator's watchdog disarmed it (no heartbeat "
+                    self._fault("watchdog", "the stimulator's watchdog disarmed it (no heartbeat "
                                f"for {item.heartbeat_timeout_ms} ms); re-arming")
             elif isinstance(item, LinkEvent):
                 self.on_link_event(item)
@@ -174,7 +174,7 @@ class Stimulation:
             while self._orphans:
                 ev = self._orphans.pop(0)
                 self._pulses_known = ev.pulse_counter
-                self.fault("unplanned_pulse", f"pulse {ev.pulse_counter} reported without a "
+                self._fault("unplanned_pulse", f"pulse {ev.pulse_counter} reported without a "
                                               "FIRE from this session")
                 now = self.clock()
                 self.on_pulse(Fired(None, ev, now, now, 0.0, ["unplanned"],

@@ -42,7 +42,7 @@ class EmgStream:
         self.recorder, self.tap, self.sync = recorder, tap, sync
         self.rowclock, self.buffer = rowclock, buffer
         self.n_ch, self.max_gap, self.scale = n_ch, max_gap, scale
-        self.gate, self.gate_ch, self.fault = gate, gate_ch, fault
+        self.gate, self.gate_ch, self._fault = gate, gate_ch, fault
         #: the row after the last one taken
         self.next_row = 0
         #: called with ``next_row`` before the clock changes (pulses fired before are placed)
@@ -66,7 +66,7 @@ class EmgStream:
         before, offset = self.next_row, self.tap.offset_of(item.host_time_s)
         for sb in item.samples:
             if sb.n_channels != self.n_ch:
-                self.fault("bad_block", f"{sb.n_blocks} blocks with {sb.n_channels} channels "
+                self._fault("bad_block", f"{sb.n_blocks} blocks with {sb.n_channels} channels "
                                         f"instead of {self.n_ch}; dropped")
                 continue
             self.recorder.put_blocks(sb, offset)
@@ -76,13 +76,13 @@ class EmgStream:
                 self._take_run(int(idx[a]), sb.samples[a:b], sb.digital[a:b])
         if item.errors:
             detail = ", ".join(f"{k} {v}" for k, v in sorted(item.errors.items()))
-            self.fault("frame_error", f"amplifier frames rejected: {detail}")
+            self._fault("frame_error", f"amplifier frames rejected: {detail}")
         for g in item.gaps:
             if g.kind in GAP_CAUSES:
                 kind, why = GAP_CAUSES[g.kind]
                 first, n = g.first_missing_sample + offset, g.n_missing_samples or 0
                 what = f"samples {first}-{first + n - 1}" if n else "samples"
-                self.fault(kind, f"{what} {why} (block {g.got_seq})", first, n)
+                self._fault(kind, f"{what} {why} (block {g.got_seq})", first, n)
         if any(g.kind == "reset" for g in item.gaps):
             self._reset(item)
         elif self.next_row > before:
@@ -113,7 +113,7 @@ class EmgStream:
         last = item.samples[-1] if item.samples else None
         n_new = int(last.first_sample[-1]) + int(np.diff(last.row_start)[-1]) if last else 0
         offset = self.new_clock(item.host_time_s, n_new)
-        self.fault("device_reset", f"amplifier sample clock restarted; it continues at row "
+        self._fault("device_reset", f"amplifier sample clock restarted; it continues at row "
                                    f"{offset} (samples before that row from the new clock are "
                                    "dropped)")
 

@@ -88,7 +88,7 @@ class DeviceSupervisor:
     def __init__(self, cfg: SessionConfig, timebase: Timebase, *,
                  on_bytes: Callable[[str, float, bytes], None],
                  fault: Callable[..., None]) -> None:
-        self.cfg, self.timebase, self.on_bytes, self.fault = cfg, timebase, on_bytes, fault
+        self.cfg, self.timebase, self.on_bytes, self._fault = cfg, timebase, on_bytes, fault
         self.amp: AmplifierClient | None = None
         self.stim: SupervisedStimulator | None = None
         self.amp_ok = self.stim_ok = True
@@ -159,20 +159,20 @@ class DeviceSupervisor:
     def link_event(self, role: str, ev: LinkEvent) -> None:
         """A link event of ``role`` ("amplifier" or "stimulator")."""
         if ev.kind == "disconnected":
-            self.fault("disconnect", ev.message)
+            self._fault("disconnect", ev.message)
             setattr(self, "amp_ok" if role == "amplifier" else "stim_ok", False)
             self._down_since = self._down_since or time.monotonic()
             if role == "stimulator":
                 self.on_stimulator_down()
         elif ev.kind == "reconnected":
-            self.fault("reconnect", ev.message)
+            self._fault("reconnect", ev.message)
             setattr(self, "amp_reinit" if role == "amplifier" else "stim_reinit", True)
         elif ev.kind == "lost":
-            self.fault("lost", ev.message)
+            self._fault("lost", ev.message)
             raise SessionStopped(f"{ev.message}; stopped safely (the stimulator's watchdog "
                                  "disarms it without heartbeats)")
         elif ev.kind in ("stall", "stall_end", "error"):
-            self.fault(ev.kind, ev.message)
+            self._fault(ev.kind, ev.message)
             if ev.kind == "error":
                 raise SessionStopped(ev.message)
 
@@ -188,7 +188,7 @@ class DeviceSupervisor:
                     self.configure_amplifier()
                     offset = restart_stream()
                     self.amp.start()
-                    self.fault("restart", f"amplifier streaming again from row {offset}")
+                    self._fault("restart", f"amplifier streaming again from row {offset}")
                 self.amp_reinit, self.amp_ok = False, True
             if self.stim_reinit:
                 ident = self.stim.link.identify(DeviceKind.STIMULATOR)
@@ -221,7 +221,7 @@ class DeviceSupervisor:
         for kind, value in counts.items():
             new = value - self._counts.get(kind, 0)
             if new > 0:
-                self.fault(kind, f"{new} more (total {value}) {FAULT_KINDS[kind]}")
+                self._fault(kind, f"{new} more (total {value}) {FAULT_KINDS[kind]}")
             self._counts[kind] = value
 
     def close(self, guard: StimulusGuard | None) -> list[str]:
