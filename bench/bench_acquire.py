@@ -168,7 +168,6 @@ def record_heartbeat_sends() -> list[float]:
 
 def stream(minutes: float, speed: float, out: Path, burn: int = 0, nice: int = 0) -> None:
     from hreflex.acquisition.config import load_config
-    from hreflex.acquisition.supervisor import SupervisedStimulator
     from hreflex.acquisition.engine import Engine
     from hreflex.io.session import read_session
 
@@ -206,8 +205,7 @@ def stream(minutes: float, speed: float, out: Path, burn: int = 0, nice: int = 0
     lost = truth["blocks_sent"] * 20 - st.n_samples
     print(f"stream      {NCH} ch x {RATE} Hz, {result.device_s / 60:.1f} min of device time "
           f"in {wall:.0f} s wall (speed {speed:g}), {len(rows)} stimuli, stopped: "
-          f"{result.stopped}; {burn} CPU-burning processes, devices process nice {nice}, "
-          f"heartbeat thread real-time: {SupervisedStimulator.realtime}")
+          f"{result.stopped}; {burn} CPU-burning processes, devices process nice {nice}")
     print(f"file        {result.path} ({result.path.stat().st_size / 1e6:.0f} MB), rows "
           f"{st.n_samples}, gap samples {st.gap_samples}, device dropped "
           f"{truth['dropped_samples']}, sent - recorded {lost} samples "
@@ -294,8 +292,6 @@ def main() -> None:
     ap.add_argument("--speed", type=float, default=1.0, help="device time / wall time")
     ap.add_argument("--kills", type=int, default=10)
     ap.add_argument("--burn", type=int, default=0, help="CPU-burning processes during the stream")
-    ap.add_argument("--no-rt", action="store_true",
-                    help="heartbeat thread at normal priority (default: real-time where allowed)")
     ap.add_argument("--device-nice", type=int, default=0,
                     help="nice value of the emulated devices' process (e.g. -10, needs root)")
     ap.add_argument("--serve", action="store_true", help=argparse.SUPPRESS)
@@ -305,10 +301,6 @@ def main() -> None:
     if args.serve:
         serve(args.speed, args.signal, args.seed, args.device_nice)
         return
-    if args.no_rt:
-        from hreflex.acquisition.supervisor import SupervisedStimulator
-
-        SupervisedStimulator.realtime = False
     out = Path(tempfile.mkdtemp(prefix="bench-acquire-"))
     if args.minutes > 0:
         stream(args.minutes, args.speed, out, args.burn, args.device_nice)

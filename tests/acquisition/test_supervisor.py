@@ -5,9 +5,6 @@ most timeout / 3), none retried, a late one sent at once without a catch-up burs
 
 from __future__ import annotations
 
-import os
-import threading
-
 import pytest
 
 from hreflex.acquisition import supervisor
@@ -120,20 +117,3 @@ def test_link_events_mark_devices_down_and_back():
     assert faults == ["disconnect", "reconnect", "stall"]
     with pytest.raises(SessionStopped, match="stopped safely"):
         dev.link_event("amplifier", LinkEvent("lost", 4.0, "amplifier: lost"))
-
-
-def test_raising_the_heartbeat_threads_priority_touches_only_that_thread():
-    got = {}
-
-    def body():
-        before = os.sched_getscheduler(0)
-        got["raised"] = supervisor.raise_thread_priority()
-        got["before"], got["after"] = before, os.sched_getscheduler(0)
-
-    main_policy = os.sched_getscheduler(0)
-    t = threading.Thread(target=body)
-    t.start()
-    t.join()
-    # raised: round-robin real time; refused by the OS (no privilege): unchanged
-    assert got["after"] == (os.SCHED_RR if got["raised"] else got["before"])
-    assert os.sched_getscheduler(0) == main_policy  # the other threads keep theirs

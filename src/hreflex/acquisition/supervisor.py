@@ -3,8 +3,7 @@ reconnect, stall, lost), bringing a reconnected device back, the links' counters
 stimulator's watchdog feeding.
 
 Heartbeats (``firmware_io/PROTOCOL.md`` §4.4: at least every timeout/3) come from their own
-thread, which does nothing else (at real-time priority where the OS allows it):
-:func:`heartbeat_loop` sends one HEARTBEAT every
+thread, which does nothing else: :func:`heartbeat_loop` sends one HEARTBEAT every
 ``heartbeat_timeout_ms`` / :data:`HEARTBEAT_DIVISOR` (wall seconds at the experiment's speed
 factor) on a fixed cadence, waits for nothing but the device's ACK (at most one period; a
 missing ACK is counted, never retried) and after a pause (the whole process stalled) sends at
@@ -18,7 +17,6 @@ The engine asks :attr:`DeviceSupervisor.ready` before firing; link events raise
 
 from __future__ import annotations
 
-import os
 import threading
 import time
 from collections.abc import Callable
@@ -46,18 +44,6 @@ AMP_READ_INTERVAL_S = 0.01
 HEARTBEAT_DIVISOR = 5
 
 
-def raise_thread_priority() -> bool:
-    """Real-time round-robin scheduling (lowest RT priority) for the calling thread, where the
-    OS allows it (Linux with CAP_SYS_NICE or an ``rtprio`` limit); else nothing changes.
-    True if it was raised. The heartbeat thread sleeps between beats, so it cannot hog a
-    core (and the kernel throttles real-time threads at 95 % anyway)."""
-    try:
-        os.sched_setscheduler(0, os.SCHED_RR, os.sched_param(1))  # 0: the calling thread
-    except (AttributeError, OSError):
-        return False
-    return True
-
-
 def heartbeat_loop(send: Callable[[], object], period_s: float, stop: threading.Event, *,
                    clock: Callable[[], float] = time.monotonic,
                    on_missed: Callable[[], None] = lambda: None) -> None:
@@ -78,16 +64,11 @@ def heartbeat_loop(send: Callable[[], object], period_s: float, stop: threading.
 
 class SupervisedStimulator(StimulatorClient):
     """The stimulator client whose heartbeat thread runs :func:`heartbeat_loop` at
-    timeout / :data:`HEARTBEAT_DIVISOR`, at real-time priority where allowed (``realtime``;
-    :func:`raise_thread_priority`). (It replaces the client's ``_beat``, the body of the
+    timeout / :data:`HEARTBEAT_DIVISOR`. (It replaces the client's ``_beat``, the body of the
     thread the client starts after CONFIGURE and stops after its final DISARM, so the
     life cycle stays the client's.)"""
 
-    realtime = True
-
     def _beat(self) -> None:
-        if self.realtime:
-            raise_thread_priority()
         period_s = self.timebase.wall_s(self.heartbeat_timeout_ms / 1000.0 / HEARTBEAT_DIVISOR)
 
         def send() -> None:
