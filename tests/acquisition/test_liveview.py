@@ -1,11 +1,13 @@
-"""Live view formatting: per-stimulus line, progress bar, ETA."""
+"""Live view: per-stimulus line, progress bar, ETA (formatting) and the terminal view (writing)."""
 
 from __future__ import annotations
+
+import io
 
 import numpy as np
 import pytest
 
-from hreflex.acquisition.liveview import eta_s, progress_bar, stimulus_line
+from hreflex.acquisition.liveview import TerminalView, eta_s, progress_bar, stimulus_line
 
 
 def test_stimulus_line_shows_every_value_with_units():
@@ -48,3 +50,59 @@ def test_eta_scales_the_remaining_plan_by_the_slowdown(n_done, elapsed, expected
 
 def test_eta_before_any_planned_time_has_passed():
     assert eta_s(np.array([0.0, 5.0]), 1, 3.0) == pytest.approx(5.0)
+
+
+# -- the terminal view (what is written where) -------------------------------------------------
+
+class Tty(io.StringIO):
+    def isatty(self):
+        return True
+
+
+def test_view_on_a_file_prints_the_bar_at_every_tenth():
+    out = io.StringIO()
+    view = TerminalView(out)
+    planned = np.arange(20.0)  # 20 stimuli, 1 s apart
+    for n in range(1, 21):
+        view.progress(planned, n, n, float(n - 1))
+    lines = out.getvalue().splitlines()
+    # 5 %, then 10 %, 20 %, ..., 100 %: 11 bars, each a whole line
+    assert len(lines) == 11 and all(line.startswith("[") for line in lines)
+    assert [line.split()[1] for line in lines] == ["1/20", "2/20", *[f"{n}/20" for n in
+                                                                      range(4, 21, 2)]]
+    view.say("fault: stall: no data")
+    assert out.getvalue().endswith("\n".join(lines[-1:]) + "\nfault: stall: no data\n")
+
+
+def test_view_on_a_terminal_redraws_the_bar_in_place_and_clears_it_for_a_line():
+    out = Tty()
+    view = TerminalView(out)
+    planned = np.arange(4.0)
+    view.progress(planned, 1, 1, 0.0)
+    bar1 = progress_bar(1, 4, 0.0, eta_s(planned, 1, 0.0))
+    assert out.getvalue() == "\r\033[K" + bar1  # no newline: the next draw replaces it
+    view.say("  2/4  ...")
+    assert out.getvalue() == "\r\033[K" + bar1 + "\r\033[K" + "  2/4  ...\n"
+    view.progress(planned, 2, 2, 1.0)
+    view.close()
+    assert out.getvalue().endswith(progress_bar(2, 4, 1.0, eta_s(planned, 2, 1.0)) + "\n")
+
+
+def test_view_shows_wall_time_at_the_speed_factor():
+    out = io.StringIO()
+    TerminalView(out).progress(np.array([0.0, 100.0]), 1, 1, 60.0, speed=10.0)
+    assert "elapsed 0:06" in out.getvalue()  # 60 s of device time at 10x
+
+
+def test_silent_view_and_a_vanished_reader_never_raise():
+    TerminalView(None).say("x")
+    TerminalView(None).progress(np.arange(3.0), 1, 1, 0.0)
+
+    class Gone(io.StringIO):
+        def write(self, text):
+            raise BrokenPipeError(32, "EPIPE")
+
+    view = TerminalView(Gone())
+    view.say("line")  # swallowed; later writes are dropped
+    view.progress(np.arange(3.0), 1, 1, 0.0)
+    assert view.log.lost

@@ -1,5 +1,7 @@
-"""Live view while recording: pure formatting of one terminal line per stimulus and of the
-overall progress bar with ETA. The engine measures; these functions only format.
+"""Live view while recording: one terminal line per stimulus or fault and the overall
+progress bar with ETA. The engine measures; :func:`stimulus_line`, :func:`eta_s` and
+:func:`progress_bar` only format, :class:`TerminalView` only writes (the bar is redrawn in
+place on a terminal, printed at every 10 % otherwise; a vanished reader never stops a session).
 
 Unknown values (None or NaN) show as ``-``.
 """
@@ -8,9 +10,11 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
+from typing import TextIO
 
 import numpy as np
 
+from hreflex.acquisition.console import guard as console
 from hreflex.acquisition.plan import format_duration
 
 
@@ -81,3 +85,47 @@ def progress_bar(
         f"[{'#' * filled}{'.' * (width - filled)}]  {n_done}/{n_total}  {int(frac * 100):3d}%  "
         f"elapsed {format_duration(elapsed_s)}  ETA {eta_text}"
     )
+
+
+class TerminalView:
+    """Lines and the progress bar on ``log`` (None: silent; see the module doc)."""
+
+    def __init__(self, log: TextIO | None) -> None:
+        self._tty = bool(log is not None and getattr(log, "isatty", lambda: False)())
+        self.log = console(log)
+        self._bar_shown, self._last_pct = False, -1
+
+    def say(self, line: str) -> None:
+        """One line (a stimulus, a fault, a message); clears the bar first on a terminal."""
+        if self.log is None:
+            return
+        if self._bar_shown and self._tty:
+            self.log.write("\r\033[K")
+            self._bar_shown = False
+        self.log.write(line + "\n")
+        self.log.flush()
+
+    def progress(self, planned_time_s: np.ndarray, n_started: int, n_done: int,
+                 elapsed_s: float, speed: float = 1.0) -> None:
+        """The bar after ``n_started`` planned stimuli were fired and ``n_done`` written, of
+        ``len(planned_time_s)``; ``elapsed_s`` experiment seconds, shown as wall seconds
+        (÷ ``speed``)."""
+        if self.log is None:
+            return
+        n = len(planned_time_s)
+        eta = eta_s(planned_time_s, min(n_started, n), elapsed_s)
+        bar = progress_bar(min(n_started, n), n, elapsed_s / speed, eta / speed)
+        pct = int(100 * n_done / max(1, n))
+        if self._tty:
+            self.log.write("\r\033[K" + bar)
+            self._bar_shown = True
+        elif pct // 10 != self._last_pct // 10 or n_done == n:
+            self.log.write(bar + "\n")
+        self._last_pct = pct
+        self.log.flush()
+
+    def close(self) -> None:
+        """End the bar's line on a terminal."""
+        if self._tty and self._bar_shown and self.log is not None:
+            self.log.write("\n")
+            self._bar_shown = False

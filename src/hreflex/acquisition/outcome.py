@@ -1,6 +1,7 @@
 """What a session run produced: :class:`RunResult` (files, delivered pulses, faults, why it
 stopped) with one :class:`StimulusRecord` per pulse, and :func:`describe`, its summary for
-the command line."""
+the command line; also the records the engine's parts hand each other: :class:`Fired` (a
+pulse fired and not yet written) and :class:`SessionStopped`."""
 
 from __future__ import annotations
 
@@ -9,6 +10,32 @@ from pathlib import Path
 
 from hreflex.acquisition.plan import format_duration
 from hreflex.acquisition.recorder import RecorderStats
+from hreflex.acquisition.sync import Placement
+from hreflex.errors import HreflexError
+from hreflex.protocol import StimEvent
+
+
+class SessionStopped(HreflexError):
+    """The session stopped before the end of the plan (everything so far is recorded)."""
+
+
+@dataclass
+class Fired:
+    """A pulse fired (or reported by the stimulator) and not yet written.
+
+    ``k``: planned stimulus (None: unplanned); ``event``: its STIM_EVENT (None: none came);
+    ``h_send``/``h_ack``: experiment clock (s) when FIRE was sent / answered; ``wait_s``:
+    gating wait; ``flags``: QC flags so far; ``requested``: (mA, µs); ``placement``: its row on
+    the EMG clock once placed."""
+
+    k: int | None
+    event: StimEvent | None
+    h_send: float
+    h_ack: float
+    wait_s: float
+    flags: list[str]
+    requested: tuple[float, float]
+    placement: Placement | None = None
 
 
 @dataclass

@@ -18,14 +18,8 @@ from datetime import datetime
 
 import numpy as np
 
-from hreflex.acquisition.config import (
-    MAX_SEED,
-    DerivedIntensity,
-    Fixed,
-    Protocol,
-    Rdd,
-    SessionConfig,
-)
+from hreflex.acquisition.config import MAX_SEED, SessionConfig
+from hreflex.acquisition.protocols import DerivedIntensity, Fixed, Protocol, Rdd
 from hreflex.errors import ConfigError, SafetyError
 from hreflex.protocol.frames import Reason
 from hreflex.protocol.safety import StimLimits, check_stimulus

@@ -1,0 +1,103 @@
+"""Pulse placement on its own: a fired pulse gets its EMG row from the device-latched index,
+a trigger edge, or the host-clock model, and is handed on once its sweep has arrived.
+Expectations by hand from the rows given (5 kHz: a 100 ms sweep after the pulse is 501 rows)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from hreflex.acquisition.outcome import Fired
+from hreflex.acquisition.placement import PulsePlacer, host_window
+from hreflex.acquisition.sync import DEVICE, MODEL, TRIGGER, RowClock, Synchronizer
+from hreflex.protocol import StimEvent
+
+RATE, POST_N = 5000.0, 501
+MARGIN, SEARCH = 100.0, 200.0
+
+
+def placer(offset=0):
+    faults = []
+    rowclock = RowClock(RATE)
+    # the host saw row 50 000 arrive at experiment time 10.0 s: 5 rows per ms after that
+    rowclock.observe(10.0, 50_000)
+    p = PulsePlacer(Synchronizer(RATE), rowclock, post_n=POST_N, host_margin=MARGIN,
+                    host_search=SEARCH, offset=lambda: offset,
+                    fault=lambda kind, detail, *a: faults.append(kind))
+    return p, faults
+
+
+def fired(sample_index=None, counter=1, device_us=1_000_000):
+    """FIRE sent at 10.00 s, answered at 10.02 s: host rows 50 000 .. 50 100."""
+    ev = StimEvent(counter, sample_index, device_us, 20_000, 1000)
+    return Fired(0, ev, 10.0, 10.02, 0.0, [], (20.0, 1000.0))
+
+
+def test_device_index_places_it_and_waits_for_the_sweep():
+    p, faults = placer()
+    p.add(fired(sample_index=50_040))
+    assert p.resolve(next_row=50_040 + POST_N - 1) == []  # the sweep's last row is missing
+    (f,) = p.resolve(next_row=50_040 + POST_N)
+    assert (f.placement.row, f.placement.method) == (50_040, DEVICE)
+    assert not p.pending and faults == []
+
+
+def test_device_index_is_a_row_of_the_current_amplifier_clock():
+    p, _ = placer(offset=30_000)  # the amplifier clock restarted: device sample 0 is row 30 000
+    p.add(fired(sample_index=20_050))
+    (f,) = p.resolve(next_row=60_000)
+    assert (f.placement.row, f.placement.method) == (50_050, DEVICE)
+
+
+def test_a_device_index_far_from_the_host_window_is_ignored_with_a_fault():
+    p, faults = placer()
+    p.sync.add_edges(np.array([50_060]))
+    p.add(fired(sample_index=90_000))  # 40 000 rows after where the pulse went out
+    (f,) = p.resolve(next_row=60_000)
+    assert (f.placement.row, f.placement.method) == (50_060, TRIGGER)
+    assert faults == ["device_index"] and f.event.sample_index is None
+
+
+def test_the_trigger_edge_in_the_host_window_places_it_at_once():
+    p, _ = placer()
+    p.sync.add_edges(np.array([49_000, 50_070]))  # an older edge outside the window
+    p.add(fired())
+    # window 50 000 - 100 .. 50 100 + 100 + 200: the edge at 50 070 is the first in it
+    assert p.resolve(next_row=50_100) == []  # placed, sweep not in yet
+    assert p.pending[0].placement.row == 50_070
+    (f,) = p.resolve(next_row=50_070 + POST_N)
+    assert (f.placement.row, f.placement.method) == (50_070, TRIGGER)
+
+
+def test_without_edge_or_index_the_model_places_it_once_the_window_has_passed():
+    p, _ = placer()
+    p.add(Fired(0, None, 10.0, 10.02, 0.0, ["no_event"], (20.0, 1000.0)))
+    assert p.resolve(next_row=50_401) == []  # window ends at 50 400: not all in yet
+    assert p.pending[0].placement is None
+    p.resolve(next_row=50_402)
+    assert p.pending[0].placement.row == 50_050  # middle of the host rows
+    (f,) = p.resolve(next_row=50_050 + POST_N)
+    assert f.placement.method == MODEL
+
+
+def test_force_places_and_hands_on_everything():
+    p, _ = placer()
+    p.add(fired(sample_index=50_010, counter=1))
+    p.add(fired(sample_index=50_020, counter=2, device_us=1_000_002))
+    out = p.resolve(next_row=50_030, force=True)
+    assert [f.placement.row for f in out] == [50_010, 50_020]
+
+
+def test_exclusions_cover_placed_sweeps_and_unplaced_host_windows():
+    p, _ = placer()
+    p.add(fired(sample_index=50_040))
+    p.resolve(next_row=50_040 + POST_N)  # written
+    p.add(Fired(1, None, 10.0, 10.02, 0.0, [], (20.0, 1000.0)))  # not placed yet
+    assert p.exclusions() == [(50_040, 50_040 + POST_N),
+                              (50_000 - 100, 50_100 + 100 + POST_N)]
+
+
+def test_host_window_in_rows():
+    # 50 ms device + speed x (2 reads of 10 ms + 5 ms) at speed 1: 75 ms = 375 rows at 5 kHz;
+    # search 2 s + 0.1 s = 10 500 rows
+    assert host_window(5000.0, 1.0, 0.01) == pytest.approx((375.0, 10_500.0))
