@@ -48,6 +48,7 @@ from hreflex.acquisition.plan import (
     resolve_intensity,
 )
 from hreflex.acquisition.recorder import Recorder
+from hreflex.acquisition.recorder_process import start_recorder
 from hreflex.acquisition.safety import StimulusGuard, effective_limits
 from hreflex.acquisition.sync import (
     DEVICE,
@@ -254,10 +255,11 @@ class Engine:
             self.result.journal = journal.path
         self.max_gap = int(2 * reconnect * self.speed * rate + 10 * rate)
         self._init_state(rate, n_ch)
-        self.recorder = Recorder(self.layout.create_writer(self.path),
-                                 flush_interval_s=cfg.recording.flush_interval_s,
-                                 journal=self.journal, max_gap_samples=self.max_gap,
-                                 disk=self.disk).start()
+        self.recorder = start_recorder(self.layout, self.path,
+                                       in_process=cfg.recording.recorder == "thread",
+                                       flush_interval_s=cfg.recording.flush_interval_s,
+                                       journal=self.journal, max_gap_samples=self.max_gap,
+                                       disk=self.disk)
         self._note_offset(0)
         self.amp.start()
         self._settle()
