@@ -20,11 +20,13 @@ that ``put_*`` raise.
 from __future__ import annotations
 
 import atexit
+import ctypes
 import multiprocessing as mp
 import os
 import pickle
 import queue
 import signal
+import sys
 import threading
 from pathlib import Path
 
@@ -44,9 +46,6 @@ from hreflex.acquisition.recorder import (
 from hreflex.errors import FileFormatError
 from hreflex.io.endstate import COMPLETED, stopped
 
-#: the end state the child writes when the acquiring process vanished without closing
-PARENT_GONE = stopped("the acquiring process ended without closing the recording (killed?); "
-                      "'hreflex recover' adds what its journal holds")
 START_TIMEOUT_S = 60.0  # for the child to create the file (a cold start on a loaded machine)
 
 _context: mp.context.BaseContext | None = None
@@ -288,9 +287,22 @@ class _Outbox:
                 self.open = False
 
 
+def _die_with_parent() -> None:
+    """Linux: the kernel kills this process (SIGKILL) as soon as its parent dies (the
+    forkserver, which ends as soon as the acquiring process does; or the acquiring process)."""
+    if sys.platform.startswith("linux"):
+        try:
+            ctypes.CDLL(None).prctl(1, int(signal.SIGKILL))  # PR_SET_PDEATHSIG
+        except (OSError, AttributeError):  # pragma: no cover
+            pass
+
+
 def child_main(layout: SessionLayout, path: str, options: dict, inbox, outbox) -> None:
     """The recorder process: create the file, run :class:`RowWriter` on the batches from
-    ``inbox`` until told to stop (or the acquiring process is gone), close the file."""
+    ``inbox`` until told to stop, close the file. When the acquiring process is gone it ends
+    at once, leaving the file as a killed writer leaves it (``hreflex recover`` finishes it
+    from the journal)."""
+    _die_with_parent()
     for name in ("SIGINT", "SIGHUP"):  # Ctrl-C and a closed terminal are the parent's to handle
         if hasattr(signal, name):
             signal.signal(getattr(signal, name), signal.SIG_IGN)
@@ -306,7 +318,7 @@ def child_main(layout: SessionLayout, path: str, options: dict, inbox, outbox) -
         tell("failed", exc)
         return
     tell("ready", os.getpid())
-    end, told_low = [PARENT_GONE], [False]
+    end, told_low = [COMPLETED], [False]
 
     def receive(timeout_s: float) -> list | None:
         if writer.low_space and not told_low[0]:
@@ -316,8 +328,8 @@ def child_main(layout: SessionLayout, path: str, options: dict, inbox, outbox) -
             if not inbox.poll(timeout_s):
                 return []
             msg = inbox.recv()
-        except (EOFError, OSError):
-            return None  # the acquiring process is gone: write what came, close
+        except (EOFError, OSError):  # the acquiring process is gone (where no PDEATHSIG)
+            os._exit(1)  # as the writer thread would have died with it
         if msg[0] == "stop":
             end[0] = msg[1]
             return None
