@@ -3,7 +3,7 @@ of either process loses nothing after ``recover``."""
 
 from __future__ import annotations
 
-import contextlib
+import io
 import os
 import signal
 import subprocess
@@ -25,7 +25,7 @@ from hreflex.acquisition.recorder_process import RecorderProcess
 from hreflex.acquisition.recover import recover
 from hreflex.errors import FileFormatError
 from hreflex.io.format import FAULT_DTYPE, STIMULUS_DTYPE, empty_table
-from hreflex.io.session import SessionMeta
+from hreflex.io.session import SessionMeta, read_session
 from hreflex.protocol.decoder import StreamDecoder
 from hreflex.protocol.frames import SampleBlock, encode_wire
 
@@ -177,12 +177,10 @@ def test_child_killed_mid_session_is_told_in_one_line_and_recover_gives_back_all
     while (rec.low_space is None or seq < 300) and time.monotonic() < deadline:
         chunk = b"".join(wire(s) for s in range(seq, seq + 5) if not child.lost(s))
         journal.write(0, chunk)  # the reader thread journals; the recorder may be gone
-        with contextlib.suppress(FileFormatError):  # refused once the death is known
-            for blocks in decoder.feed(chunk).samples:
-                rec.put_blocks(blocks)
-        with contextlib.suppress(FileFormatError):  # journaled all the same
-            if seq % child.STIM_EVERY == 0:
-                rec.put_stimuli(child.stimulus_row(seq))
+        for blocks in decoder.feed(chunk).samples:
+            rec.put_blocks(blocks)  # dropped once the death is known
+        if seq % child.STIM_EVERY == 0:
+            rec.put_stimuli(child.stimulus_row(seq))  # journaled all the same
         seq += 5
         if seq == 200:
             killed_at = seq
@@ -192,8 +190,9 @@ def test_child_killed_mid_session_is_told_in_one_line_and_recover_gives_back_all
     msg = ("the recorder process died (killed by SIGKILL); 'hreflex recover' adds the rest "
            "from the journal")
     assert rec.low_space == msg and "\n" not in msg
-    with pytest.raises(FileFormatError, match=r"^recording stopped: the recorder process died"):
-        rec.put_samples(seq * child.BLOCK, np.ones((1, child.N_CHANNELS), np.int16))
+    before = rec.backlog
+    rec.put_samples(seq * child.BLOCK, np.ones((1, child.N_CHANNELS), np.int16))
+    assert rec.backlog == before  # dropped, not queued for a dead child
     with pytest.raises(FileFormatError, match=r"died \(killed by SIGKILL\)"):
         rec.close()  # the journal is closed all the same
     report = recover(path)
@@ -231,3 +230,43 @@ def test_parent_killed_the_child_dies_with_it_and_recover_finishes_the_file(tmp_
     assert report.cleared_flag and report.action == "finished" and not report.problems
     assert report.end_state == "recovered after crash"
     check_content(path, n_produced, finished=True)
+
+
+def test_the_engine_stops_when_its_recorder_dies_and_recover_gives_back_all(tmp_path):
+    from tests.engine.helpers import (
+        assert_disarmed_last,
+        config_dict,
+        gap_mask,
+        pattern,
+        run_engine,
+    )
+
+    d = config_dict()
+    d["protocols"] = [{"kind": "fixed", "intensity_mA": 20, "n_stimuli": 30, "isi_s": 0.5}]
+    d["emulator"]["speed_factor"] = 5
+
+    def kill_recorder(engine, k):
+        if k == 4:
+            os.kill(engine.recorder.pid, signal.SIGKILL)
+
+    log = io.StringIO()
+    run = run_engine(tmp_path, d, bench_options={"signal": "test"}, on_fire=kill_recorder,
+                     log=log)
+    why = ("the recorder process died (killed by SIGKILL); 'hreflex recover' adds the rest "
+           "from the journal")
+    assert run.result.stopped == why
+    assert [ln for ln in log.getvalue().splitlines() if "died" in ln] == [
+        f"fault: stop: session stopped: {why}"]
+    assert_disarmed_last(run.bench)
+    assert 5 <= len(run.truth) < 30
+    report = recover(run.result.path)
+    assert report.cleared_flag and report.action == "finished" and not report.problems
+    s = read_session(run.result.path)
+    rows = np.arange(len(s.continuous))
+    ok = ~gap_mask(s)  # (a loaded machine may lose blocks at 5 x real time: zero-filled gaps)
+    assert ok.mean() > 0.9 and np.array_equal(s.continuous[ok], pattern(rows[ok], 2))
+    # every stimulus the engine recorded is in the file, after the kill too
+    assert s.stimuli["sample_index"].tolist() == [st.row for st in run.result.stimuli]
+    assert len(s.continuous) > max(st.row for st in run.result.stimuli)
+    stop = [f["detail"].decode() for f in s.faults if f["kind"] == b"stop"]
+    assert stop == [f"session stopped: {why}"[:128]]  # journaled by the engine, added back

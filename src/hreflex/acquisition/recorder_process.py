@@ -14,7 +14,9 @@ down a pipe; the *listener* takes the child's messages (derived faults, low disk
 batches taken, the final stats) and notices when the child ends. Neither a producer nor the
 engine ever waits for the child: when it falls ``max_backlog_bytes`` behind, ``low_space``
 says so (the engine stops the session while the file can still be closed), and past twice
-that ``put_*`` raise.
+that ``put_*`` raise. When the child dies, ``low_space`` says so in one line and ``put_*``
+drop what they are given (the journal holds it); after a failed write they raise, as the
+writer thread's do.
 """
 
 from __future__ import annotations
@@ -154,6 +156,8 @@ class RecorderProcess(Producer):
 
     def _put(self, item) -> None:
         if self._failure is not None:
+            if self._done is None:  # died: low_space says so; the journal has the item
+                return
             raise FileFormatError(f"recording stopped: {self._failure}")
         nbytes = item_nbytes(item)
         with self._lock:
