@@ -267,6 +267,5 @@ def test_the_engine_stops_when_its_recorder_dies_and_recover_gives_back_all(tmp_
     assert ok.mean() > 0.9 and np.array_equal(s.continuous[ok], pattern(rows[ok], 2))
     # every stimulus the engine recorded is in the file, after the kill too
     assert s.stimuli["sample_index"].tolist() == [st.row for st in run.result.stimuli]
-    assert len(s.continuous) > max(st.row for st in run.result.stimuli)
     stop = [f["detail"].decode() for f in s.faults if f["kind"] == b"stop"]
     assert stop == [f"session stopped: {why}"[:128]]  # journaled by the engine, added back

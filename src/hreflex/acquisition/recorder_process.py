@@ -112,6 +112,7 @@ class RecorderProcess(Producer):
         self.pid: int | None = None  # the child's, once started
         self._failure: str | None = None  # why recording stopped (a failed write, death)
         self._done: RecorderStats | None = None  # the child's stats, once it closed the file
+        self._died = False  # the child ended without closing the file
         self._lock = threading.Lock()
         self._pending: list = []
         self._backlog = [0, 0]  # items, bytes queued and not yet taken by the child
@@ -156,7 +157,7 @@ class RecorderProcess(Producer):
 
     def _put(self, item) -> None:
         if self._failure is not None:
-            if self._done is None:  # died: low_space says so; the journal has the item
+            if self._died:  # low_space says so; the journal has the item
                 return
             raise FileFormatError(f"recording stopped: {self._failure}")
         nbytes = item_nbytes(item)
@@ -258,9 +259,10 @@ class RecorderProcess(Producer):
             elif kind == "done":
                 self._done = msg[1]
         self._proc.join()
-        if self._done is None and self._failure is None:
-            rest = ("'hreflex recover' adds the rest from the journal" if self.journal
-                    else "the file holds what it had flushed")
+        if self._done is None:
+            rest = ("'hreflex recover' adds the rest from the journal"
+                    if self.journal is not None else "the file holds what it had flushed")
+            self._died = True
             self._failure = (f"the recorder process died ({_how_it_ended(self._proc.exitcode)});"
                              f" {rest}")
             self.low_space = self.low_space or self._failure
