@@ -84,20 +84,23 @@ def main(path: str, seconds: float, process: bool = False) -> None:
     seq = 0
     while time.monotonic() - t0 < seconds:
         due = int((time.monotonic() - t0) * RATE_HZ) // BLOCK
-        wire = []
+        wire, stims = [], []
         while seq < due:
             idx = np.arange(seq * BLOCK, (seq + 1) * BLOCK)
             if not lost(seq):
                 wire.append(encode_wire(SampleBlock(seq, seq * BLOCK, signal(idx), trigger(idx))))
             if seq % STIM_EVERY == 0:
-                recorder.put_stimuli(stimulus_row(seq))
+                stims.append(seq)
             seq += 1
         if wire:
             chunk = b"".join(wire)
             journal.write(0, chunk)
             for blocks in decoder.feed(chunk).samples:
                 recorder.put_blocks(blocks)
+        if stims or wire:
             print(seq * BLOCK, flush=True)
+        for s in stims:  # after the count that covers them (a kill in between loses them)
+            recorder.put_stimuli(stimulus_row(s))
         time.sleep(0.005)
     recorder.close()
     print("done", flush=True)
