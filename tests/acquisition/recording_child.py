@@ -1,12 +1,13 @@
 """Child process for the crash tests: records a known test signal in real time until killed.
 
-Usage: python recording_child.py SESSION.h5 [--seconds S]
+Usage: python recording_child.py SESSION.h5 [--seconds S] [--process]
 
 It plays an amplifier: sample blocks of :func:`signal` are encoded as wire frames (blocks with
 ``seq % LOST_EVERY == LOST_PHASE`` are "lost on the wire"), journaled, decoded and put into a
 :class:`Recorder`, paced by the wall clock; a stimulus row every ``STIM_EVERY`` blocks. After
 each batch it prints the number of samples produced so far (the parent reads the last value
-printed before it killed the child). Prints ``ready`` once the file and journal exist.
+printed before it killed the child). Prints ``ready`` once the file and journal exist. With
+``--process`` the recorder is a :class:`RecorderProcess` and ``pid=N`` (its child) follows.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ import numpy as np
 from hreflex.acquisition.journal import Journal, journal_path
 from hreflex.acquisition.layout import SessionLayout
 from hreflex.acquisition.recorder import Recorder
+from hreflex.acquisition.recorder_process import RecorderProcess
 from hreflex.io.format import STIMULUS_DTYPE, empty_table
 from hreflex.io.session import SessionMeta
 from hreflex.protocol.decoder import StreamDecoder
@@ -66,35 +68,45 @@ def layout() -> SessionLayout:
     )
 
 
-def main(path: str, seconds: float) -> None:
+def main(path: str, seconds: float, process: bool = False) -> None:
     lay = layout()
     journal = Journal(journal_path(path), {"sources": {"0": "amplifier"}, "samples_source": 0,
                                            "layout": lay.to_dict()})
-    recorder = Recorder(lay.create_writer(path), flush_interval_s=0.25, journal=journal).start()
+    if process:
+        recorder = RecorderProcess(lay, path, flush_interval_s=0.25, journal=journal).start()
+    else:
+        recorder = Recorder(lay.create_writer(path), flush_interval_s=0.25, journal=journal).start()
     decoder = StreamDecoder()
     print("ready", flush=True)
+    if process:
+        print(f"pid={recorder.pid}", flush=True)
     t0 = time.monotonic()
     seq = 0
     while time.monotonic() - t0 < seconds:
         due = int((time.monotonic() - t0) * RATE_HZ) // BLOCK
-        wire = []
+        wire, stims = [], []
         while seq < due:
             idx = np.arange(seq * BLOCK, (seq + 1) * BLOCK)
             if not lost(seq):
                 wire.append(encode_wire(SampleBlock(seq, seq * BLOCK, signal(idx), trigger(idx))))
             if seq % STIM_EVERY == 0:
-                recorder.put_stimuli(stimulus_row(seq))
+                stims.append(seq)
             seq += 1
         if wire:
             chunk = b"".join(wire)
             journal.write(0, chunk)
             for blocks in decoder.feed(chunk).samples:
                 recorder.put_blocks(blocks)
+        if stims or wire:
             print(seq * BLOCK, flush=True)
+        for s in stims:  # after the count that covers them (a kill in between loses them)
+            recorder.put_stimuli(stimulus_row(s))
         time.sleep(0.005)
     recorder.close()
     print("done", flush=True)
 
 
 if __name__ == "__main__":
-    main(sys.argv[1], float(sys.argv[3]) if len(sys.argv) > 3 else 3600.0)
+    args = sys.argv[1:]
+    seconds = float(args[args.index("--seconds") + 1]) if "--seconds" in args else 3600.0
+    main(args[0], seconds, "--process" in args)

@@ -87,7 +87,8 @@ def test_a_full_tmpfs_stops_the_session_and_keeps_everything(tmp_path, bench):
 
 def test_writes_that_fail_with_enospc_stop_safely_and_close_the_file(tmp_path, monkeypatch):
     """Every write of samples past row 100000 (20 s) fails as on a full disk the guard did not
-    see coming (a quota)."""
+    see coming (a quota). The writer thread of this process: the patched writer does not
+    reach a recorder process."""
     real = SessionWriter.append_samples
 
     def append(self, samples, trigger=None):
@@ -98,6 +99,7 @@ def test_writes_that_fail_with_enospc_stop_safely_and_close_the_file(tmp_path, m
     monkeypatch.setattr(SessionWriter, "append_samples", append)
     d = config_dict()
     d["protocols"] = [{"kind": "fixed", "intensity_mA": 20, "n_stimuli": 40, "isi_s": 0.5}]
+    d["recording"]["recorder"] = "thread"
     cfg = load_config(write_config(tmp_path, d))
     with EmulatedBench(n_channels=2, sample_rate_Hz=5000, speed=20, signal="test") as b:
         result = Engine(cfg, bench=b, log=None).run()

@@ -146,6 +146,7 @@ class RecordingConfig:
     journal_fsync_s: float
     reconnect_timeout_s: float
     overwrite: bool
+    recorder: str = "process"  # the file is written by a child process, or "thread" in this one
 
 
 @dataclass(frozen=True)
@@ -279,6 +280,7 @@ def _recording(root: Table) -> RecordingConfig:
         t.number("flush_interval_s", 0.25, gt=0, le=MAX_FLUSH_INTERVAL_S),
         t.flag("journal", True), t.number("journal_fsync_s", 0.5, gt=0, le=10),
         t.number("reconnect_timeout_s", 10.0, ge=0, le=3600), t.flag("overwrite", False),
+        t.text("recorder", "process", choices=("process", "thread")),
     )
     t.finish()
     return r

@@ -9,7 +9,8 @@ journal, row offsets), ``stream`` (samples → the recorder, edges, sweeps, gati
 ``StimulusGuard``), ``placement`` (pulse → EMG row, ``sync``) and ``output`` (rows and faults →
 the session writer, the result, ``liveview``, the live plot). Order of operations and threads:
 ``docs/ACQUISITION.md``, "Engine". On every exit path the stimulator is disarmed first, then
-the amplifier stopped, what arrived written and the recorder closed.
+the amplifier stopped, what arrived written and the recorder closed. The recorder (the file's
+writer) runs in its own process by default (``recorder_process``), a thread on request.
 """
 
 from __future__ import annotations
@@ -33,6 +34,7 @@ from hreflex.acquisition.output import SessionOutput, SweepSpec, prepare_path
 from hreflex.acquisition.placement import PulsePlacer, host_window
 from hreflex.acquisition.plan import Plan, build_plan, check_plan
 from hreflex.acquisition.recorder import Recorder
+from hreflex.acquisition.recorder_process import RecorderProcess, start_recorder
 from hreflex.acquisition.safety import StimulusGuard, effective_limits
 from hreflex.acquisition.scheduler import RATE_MARGIN_WALL_S, TICK_S, Derive, Scheduler, Wait
 from hreflex.acquisition.stimulation import Stimulation
@@ -82,7 +84,7 @@ class Engine:
         # made by _open once the devices answered (None until then)
         self.guard: StimulusGuard | None = None
         self.journal: Journal | None = None
-        self.recorder: Recorder | None = None
+        self.recorder: Recorder | RecorderProcess | None = None
         self.disk: DiskGuard | None = None
         self.stream: EmgStream | None = None
         self.placer: PulsePlacer | None = None
@@ -156,11 +158,12 @@ class Engine:
                                                  cfg.recording.journal_fsync_s)
             self.result.journal = self.journal.path
         max_gap = int(2 * cfg.recording.reconnect_timeout_s * self.speed * rate + 10 * rate)
-        # the session writer (D: the recorder in its own process goes here)
-        self.recorder = Recorder(self.layout.create_writer(self.path),
-                                 flush_interval_s=cfg.recording.flush_interval_s,
-                                 journal=self.journal, max_gap_samples=max_gap,
-                                 disk=self.disk).start()
+        # the session writer: a child process, or a thread with [recording] recorder = "thread"
+        self.recorder = start_recorder(self.layout, self.path,
+                                       in_process=cfg.recording.recorder == "thread",
+                                       flush_interval_s=cfg.recording.flush_interval_s,
+                                       journal=self.journal, max_gap_samples=max_gap,
+                                       disk=self.disk)
         self._wire(SweepSpec.of(cfg, float(rate), scale), max_gap)
         self.tap.note_offset(0)
         dev.amp.start()

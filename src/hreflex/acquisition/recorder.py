@@ -1,5 +1,9 @@
 """The recorder: a writer thread that owns the session file.
 
+:class:`RowWriter` is the placement and writing (one implementation); :class:`Recorder` runs
+it in a thread of this process, :class:`~hreflex.acquisition.recorder_process.RecorderProcess`
+in a child process (no file-system stall can then hold the GIL of the acquiring process).
+
 Producers (the serial reader threads, the stimulus loop) call ``put_samples`` /
 ``put_blocks`` / ``put_stimuli`` / ``put_faults``: these only queue and never wait for the
 disk. The thread places samples by their index on the EMG clock (row k of
@@ -24,6 +28,7 @@ import queue
 import threading
 import time
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Protocol
 
@@ -56,7 +61,7 @@ class Sink(Protocol):
 
 @dataclass
 class RecorderStats:
-    """Counters of what the recorder did (read them after :meth:`Recorder.close`)."""
+    """Counters of what the recorder did (returned by ``close``)."""
 
     n_samples: int = 0  # rows this recorder wrote (received + zero-filled)
     gap_samples: int = 0  # zero rows written for samples that never arrived
@@ -65,7 +70,7 @@ class RecorderStats:
     n_faults: int = 0
     n_flushes: int = 0
     max_flush_gap_s: float = 0.0  # longest time between two flushes
-    max_backlog: int = 0  # most queued items seen at once
+    max_backlog: int = 0  # most items queued and not yet taken by the writer at once
     skipped: Counter = field(default_factory=Counter)  # rows already present (recovery)
 
 
@@ -88,16 +93,19 @@ class _Present:
         return rows[keep]
 
 
-class Recorder:
-    """Writer thread around ``sink``; see the module docstring.
+def check_flush_interval(flush_interval_s: float) -> float:
+    if not 0 < flush_interval_s <= 0.5:
+        raise ValueError(f"flush_interval_s must be in (0, 0.5], got {flush_interval_s}")
+    return float(flush_interval_s)
 
-    ``resume_rows``: rows ``0 .. resume_rows-1`` are already in the sink (recovery finishing
-    a file): the stream is placed from sample 0 as usual, so its gap and overlap faults are
-    derived again, but only rows from ``resume_rows`` on are written. ``present_stimuli`` /
-    ``present_faults``: rows already in the file; identical new rows are not written again.
-    ``max_gap_samples``: a jump forward larger than this is not zero-filled; that block is
-    dropped with a ``clock_jump`` fault (protects the disk from a corrupt sample index).
-    ``disk``: its free space is looked at every flush (:attr:`low_space`).
+
+class RowWriter:
+    """Places items on their rows and writes them to ``sink``: what the writer thread and the
+    recorder process both run (see the module docstring for the placement rules).
+
+    Items: ``("s", first_index, counts, trigger)``, ``("t", stimulus_rows)``,
+    ``("f", fault_rows)``. ``on_fault(kind, detail)`` hears of every fault it derives (gap,
+    overlap, clock_jump). The other arguments are :class:`Recorder`'s.
     """
 
     def __init__(
@@ -105,134 +113,43 @@ class Recorder:
         sink: Sink,
         *,
         flush_interval_s: float = 0.25,
-        journal: Journal | None = None,
         resume_rows: int = 0,
         max_gap_samples: int | None = None,
         present_stimuli: np.ndarray | None = None,
         present_faults: np.ndarray | None = None,
         disk: DiskGuard | None = None,
+        on_fault: Callable[[str, str], None] | None = None,
     ) -> None:
-        if not 0 < flush_interval_s <= 0.5:
-            raise ValueError(f"flush_interval_s must be in (0, 0.5], got {flush_interval_s}")
-        self.sink, self.journal = sink, journal
-        self.flush_interval_s = flush_interval_s
-        self.max_gap_samples = max_gap_samples
-        self.stats = RecorderStats()
+        self.flush_interval_s = check_flush_interval(flush_interval_s)
         if sink.n_samples != resume_rows:
             raise ValueError(f"sink holds {sink.n_samples} rows, resume_rows is {resume_rows}")
+        self.sink, self.disk, self.max_gap_samples = sink, disk, max_gap_samples
+        self.on_fault = on_fault
+        self.stats = RecorderStats()
+        self.low_space: str | None = None  # set at a flush once the disk is below its reserve
+        self.error: BaseException | None = None  # what stopped :meth:`run`
         self._next = 0  # the sample the next row stands for
         self._resume = int(resume_rows)
         self._stimuli_present = _Present(present_stimuli)
         self._faults_present = _Present(present_faults)
-        self._n_channels = sink.n_channels
-        self._q: queue.SimpleQueue = queue.SimpleQueue()
-        self._error: BaseException | None = None
-        self.disk = disk
-        #: why the disk is too full to go on (set by the writer thread), else None
-        self.low_space: str | None = None
-        #: faults this thread derived (gap, overlap, clock_jump), for the live view to print
-        self.derived: queue.SimpleQueue[tuple[str, str]] = queue.SimpleQueue()
-        self._end_state = COMPLETED
-        self._thread = threading.Thread(target=self._run, name="recorder", daemon=True)
         self._pending: list = []  # sample arrays (counts, trigger) or int (zero rows)
         self._pending_stimuli: list[np.ndarray] = []
         self._pending_faults: list[np.ndarray] = []
 
-    # -- producer side (any thread; never blocks on disk) ----------------------------------
-
-    def start(self) -> Recorder:
-        self._thread.start()
-        return self
-
-    def _put(self, item) -> None:
-        if self._error is not None:
-            raise FileFormatError(f"recording stopped: {write_error_text(self._error)}")
-        self._q.put(item)
-
-    def put_samples(
-        self, first_index: int, counts: np.ndarray, trigger: np.ndarray | None = None
-    ) -> None:
-        """Queue (n, n_channels) ``counts`` whose row 0 is sample ``first_index`` of the EMG
-        clock, with their (n,) ``trigger`` bitmask (zeros if None). Both are copied, so the
-        caller may reuse its buffers."""
-        counts = np.array(counts)
-        if counts.ndim != 2 or counts.shape[1] != self._n_channels:
-            raise ValueError(f"samples must be (n, {self._n_channels}), got {counts.shape}")
-        trig = np.zeros(len(counts), np.uint8) if trigger is None else np.array(trigger, np.uint8)
-        if trig.shape != (len(counts),):
-            raise ValueError(f"trigger must be ({len(counts)},), got {trig.shape}")
-        self._put(("s", int(first_index), counts, trig))
-
-    def put_blocks(self, blocks: SampleBlocks, offset: int = 0) -> None:
-        """Queue decoded sample blocks; device index ``d`` goes to row ``d + offset``."""
-        idx = blocks.sample_index().astype(np.int64) + offset
-        if len(idx) == 0:
-            return
-        breaks = np.flatnonzero(np.diff(idx) != 1) + 1
-        for a, b in zip(np.r_[0, breaks], np.r_[breaks, len(idx)], strict=True):
-            self.put_samples(int(idx[a]), blocks.samples[a:b], blocks.digital[a:b])
-
-    def put_stimuli(self, rows: np.ndarray) -> None:
-        """Queue ``STIMULUS_DTYPE`` rows (also journaled)."""
-        rows = np.asarray(rows, dtype=STIMULUS_DTYPE).reshape(-1)
-        if self.journal is not None:
-            self.journal.write_rows(SOURCE_STIMULI, rows)
-        self._put(("t", rows))
-
-    def put_faults(self, rows: np.ndarray) -> None:
-        """Queue ``FAULT_DTYPE`` rows (also journaled). Gaps in the samples are found and
-        recorded by the recorder itself; do not put ``gap`` faults for them."""
-        rows = np.asarray(rows, dtype=FAULT_DTYPE).reshape(-1)
-        if self.journal is not None:
-            self.journal.write_rows(SOURCE_FAULTS, rows)
-        self._put(("f", rows))
-
-    @property
-    def backlog(self) -> int:
-        """Items queued and not yet taken by the writer thread."""
-        return self._q.qsize()
-
-    @property
-    def error(self) -> BaseException | None:
-        """The exception that stopped the writer thread, if any."""
-        return self._error
-
-    def close(self, end_state: str = COMPLETED) -> RecorderStats:
-        """Write everything queued, flush, close the sink with ``end_state`` (and the
-        journal); return stats. Raises :class:`FileFormatError` if the writer thread failed
-        (the sink was then closed with the failure as its end state, if it still could be)."""
-        self._end_state = end_state
-        if self._thread.is_alive():
-            self._q.put(_STOP)
-            self._thread.join()
-        elif self._thread.ident is None:  # never started: write synchronously
-            self._q.put(_STOP)
-            self._run()
-        if self.journal is not None:
-            self.journal.close()
-        if self._error is not None:
-            raise FileFormatError(f"recording stopped: {write_error_text(self._error)}")
-        return self.stats
-
-    # -- writer thread ---------------------------------------------------------------------
-
-    def _run(self) -> None:
+    def run(self, receive: Callable[[float], list | None]) -> None:
+        """Take items from ``receive(timeout_s)`` (a list, maybe empty; None: stop), write
+        and flush at least every ``flush_interval_s``, until told to stop or a write fails
+        (then :attr:`error` says why and the disk's ballast is released)."""
         try:
             last = time.monotonic()
             deadline = last + self.flush_interval_s
             stop = False
             while not stop:
-                try:
-                    item = self._q.get(timeout=max(0.0, deadline - time.monotonic()))
-                except queue.Empty:
-                    item = None
-                if item is _STOP:
-                    stop = True
-                elif item is not None:
-                    self._take(item)
-                    self.stats.max_backlog = max(self.stats.max_backlog, self._q.qsize())
-                now = time.monotonic()
-                if stop or now >= deadline:
+                items = receive(max(0.0, deadline - time.monotonic()))
+                stop = items is None
+                for item in items or ():
+                    self.take(item)
+                if stop or time.monotonic() >= deadline:
                     self._write()
                     self.sink.flush()
                     if self.disk is not None and self.low_space is None:
@@ -242,21 +159,26 @@ class Recorder:
                     self.stats.max_flush_gap_s = max(self.stats.max_flush_gap_s, done - last)
                     last, deadline = done, done + self.flush_interval_s
         except BaseException as exc:  # disk full, I/O error...: tell the producers
-            self._error = exc
+            self.error = exc
             if self.disk is not None:
                 self.disk.release()  # room to flush and close the file
-        end = (self._end_state if self._error is None else
-               stopped(f"the file could not be written: {write_error_text(self._error)}"))
+
+    def close(self, end_state: str) -> None:
+        """Close the sink with ``end_state`` (or, after a failed write, with why)."""
+        end = (end_state if self.error is None else
+               stopped(f"the file could not be written: {write_error_text(self.error)}"))
         try:
             self.sink.close(end)
         except BaseException as exc:
-            self._error = self._error or exc
+            self.error = self.error or exc
 
     def _fault(self, kind: str, start: int, n: int, detail: str) -> None:
         self._pending_faults.append(fault_rows(kind, start, n, detail))
-        self.derived.put((kind, detail))
+        if self.on_fault is not None:
+            self.on_fault(kind, detail)
 
-    def _take(self, item) -> None:
+    def take(self, item) -> None:
+        """Place one item (written at the next flush)."""
         tag = item[0]
         if tag == "t":
             self._pending_stimuli.append(item[1])
@@ -329,3 +251,148 @@ class Recorder:
         if len(new):
             append(new)
             setattr(self.stats, counter, getattr(self.stats, counter) + len(new))
+
+
+class Producer:
+    """The producer side every recorder shares: ``put_*`` check and copy what they are given,
+    journal stimulus and fault rows, and hand items to :meth:`_put` (which never waits for
+    the disk)."""
+
+    journal: Journal | None
+    _n_channels: int
+
+    def _put(self, item) -> None:
+        raise NotImplementedError
+
+    def put_samples(
+        self, first_index: int, counts: np.ndarray, trigger: np.ndarray | None = None
+    ) -> None:
+        """Queue (n, n_channels) ``counts`` whose row 0 is sample ``first_index`` of the EMG
+        clock, with their (n,) ``trigger`` bitmask (zeros if None). Both are copied, so the
+        caller may reuse its buffers."""
+        counts = np.array(counts)
+        if counts.ndim != 2 or counts.shape[1] != self._n_channels:
+            raise ValueError(f"samples must be (n, {self._n_channels}), got {counts.shape}")
+        trig = np.zeros(len(counts), np.uint8) if trigger is None else np.array(trigger, np.uint8)
+        if trig.shape != (len(counts),):
+            raise ValueError(f"trigger must be ({len(counts)},), got {trig.shape}")
+        self._put(("s", int(first_index), counts, trig))
+
+    def put_blocks(self, blocks: SampleBlocks, offset: int = 0) -> None:
+        """Queue decoded sample blocks; device index ``d`` goes to row ``d + offset``."""
+        idx = blocks.sample_index().astype(np.int64) + offset
+        if len(idx) == 0:
+            return
+        breaks = np.flatnonzero(np.diff(idx) != 1) + 1
+        for a, b in zip(np.r_[0, breaks], np.r_[breaks, len(idx)], strict=True):
+            self.put_samples(int(idx[a]), blocks.samples[a:b], blocks.digital[a:b])
+
+    def put_stimuli(self, rows: np.ndarray) -> None:
+        """Queue ``STIMULUS_DTYPE`` rows (also journaled)."""
+        rows = np.asarray(rows, dtype=STIMULUS_DTYPE).reshape(-1)
+        if self.journal is not None:
+            self.journal.write_rows(SOURCE_STIMULI, rows)
+        self._put(("t", rows))
+
+    def put_faults(self, rows: np.ndarray) -> None:
+        """Queue ``FAULT_DTYPE`` rows (also journaled). Gaps in the samples are found and
+        recorded by the recorder itself; do not put ``gap`` faults for them."""
+        rows = np.asarray(rows, dtype=FAULT_DTYPE).reshape(-1)
+        if self.journal is not None:
+            self.journal.write_rows(SOURCE_FAULTS, rows)
+        self._put(("f", rows))
+
+
+class Recorder(Producer):
+    """Writer thread around ``sink``; see the module docstring.
+
+    ``resume_rows``: rows ``0 .. resume_rows-1`` are already in the sink (recovery finishing
+    a file): the stream is placed from sample 0 as usual, so its gap and overlap faults are
+    derived again, but only rows from ``resume_rows`` on are written. ``present_stimuli`` /
+    ``present_faults``: rows already in the file; identical new rows are not written again.
+    ``max_gap_samples``: a jump forward larger than this is not zero-filled; that block is
+    dropped with a ``clock_jump`` fault (protects the disk from a corrupt sample index).
+    ``disk``: its free space is looked at every flush (:attr:`low_space`).
+    """
+
+    def __init__(
+        self,
+        sink: Sink,
+        *,
+        flush_interval_s: float = 0.25,
+        journal: Journal | None = None,
+        resume_rows: int = 0,
+        max_gap_samples: int | None = None,
+        present_stimuli: np.ndarray | None = None,
+        present_faults: np.ndarray | None = None,
+        disk: DiskGuard | None = None,
+    ) -> None:
+        #: faults the writer derived (gap, overlap, clock_jump), for the live view to print
+        self.derived: queue.SimpleQueue[tuple[str, str]] = queue.SimpleQueue()
+        self._rw = RowWriter(sink, flush_interval_s=flush_interval_s, resume_rows=resume_rows,
+                             max_gap_samples=max_gap_samples, present_stimuli=present_stimuli,
+                             present_faults=present_faults, disk=disk,
+                             on_fault=lambda kind, detail: self.derived.put((kind, detail)))
+        self.sink, self.journal, self.disk = sink, journal, disk
+        self.flush_interval_s = self._rw.flush_interval_s
+        self.max_gap_samples = max_gap_samples
+        self.stats = self._rw.stats
+        self._n_channels = sink.n_channels
+        self._q: queue.SimpleQueue = queue.SimpleQueue()
+        self._end_state = COMPLETED
+        self._thread = threading.Thread(target=self._run, name="recorder", daemon=True)
+
+    @property
+    def low_space(self) -> str | None:
+        """Why the disk is too full to go on (set by the writer thread), else None."""
+        return self._rw.low_space
+
+    def start(self) -> Recorder:
+        self._thread.start()
+        return self
+
+    def _put(self, item) -> None:
+        if self._rw.error is not None:
+            raise FileFormatError(f"recording stopped: {write_error_text(self._rw.error)}")
+        self._q.put(item)
+
+    @property
+    def backlog(self) -> int:
+        """Items queued and not yet taken by the writer thread."""
+        return self._q.qsize()
+
+    @property
+    def error(self) -> BaseException | None:
+        """The exception that stopped the writer thread, if any."""
+        return self._rw.error
+
+    def close(self, end_state: str = COMPLETED) -> RecorderStats:
+        """Write everything queued, flush, close the sink with ``end_state`` (and the
+        journal); return stats. Raises :class:`FileFormatError` if the writer thread failed
+        (the sink was then closed with the failure as its end state, if it still could be)."""
+        self._end_state = end_state
+        if self._thread.is_alive():
+            self._q.put(_STOP)
+            self._thread.join()
+        elif self._thread.ident is None:  # never started: write synchronously
+            self._q.put(_STOP)
+            self._run()
+        if self.journal is not None:
+            self.journal.close()
+        if self._rw.error is not None:
+            raise FileFormatError(f"recording stopped: {write_error_text(self._rw.error)}")
+        return self.stats
+
+    def _receive(self, timeout_s: float) -> list | None:
+        try:
+            item = self._q.get(timeout=timeout_s)
+        except queue.Empty:
+            return []
+        if item is _STOP:
+            return None
+        self.stats.max_backlog = max(self.stats.max_backlog, self._q.qsize())
+        return [item]
+
+    def _run(self) -> None:
+        self._rw.run(self._receive)
+        self._rw.close(self._end_state)
