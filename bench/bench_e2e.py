@@ -9,7 +9,7 @@ A first ``hreflex analyze`` gives the M/H windows the lab script measures in. Th
 run, alternated round by round, each as its own process with this venv's interpreter:
 ``hreflex analyze FILE -o OUT --overwrite`` (the ``--json OUT --no-store`` of the issue:
 ``--json`` is the old spelling of ``-o``, ``--no-store`` does nothing), the lab script, and
-``hreflex --version``. Prints medians [min-max], the ratio, the peak RSS of each process
+``hreflex --version`` (bytecode caching on for both, as in an installed package). Prints medians [min-max], the ratio, the peak RSS of each process
 (information: memory is measured against the raw data), and MET/MISSED for: analyze >= 1.5x
 faster than the script, analyze <= 0.5 s, ``--version`` <= 0.15 s. Exit 0 only when all hold.
 """
@@ -29,12 +29,16 @@ import numpy as np
 
 HERE = Path(__file__).resolve().parent
 BIN = Path(sys.executable).parent
+#: The children's environment: this one, but with bytecode caching on for both contenders, as
+#: an installed package has it (pip writes .pyc files; a sandbox with PYTHONDONTWRITEBYTECODE
+#: would otherwise time the compiling of every module at every start).
+ENV = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
 
 
 def run(cmd: list[str]) -> tuple[float, float]:
     """Wall time (s) and peak RSS (MB) of one process; raises if it fails."""
     t0 = time.perf_counter()
-    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=ENV)
     _, status, usage = os.wait4(proc.pid, 0)
     wall = time.perf_counter() - t0
     proc.returncode = os.waitstatus_to_exitcode(status)
