@@ -17,6 +17,8 @@ from hreflex.errors import ConfigError
 from hreflex.io.toml import check_keys, load_toml
 
 AMPLITUDE_MEASURES = ("p2p", "area", "rms", "mean_rect")
+#: amplitude measure -> unit of the amplitudes it gives
+AMPLITUDE_UNITS = {"p2p": "mV", "area": "mV·ms", "rms": "mV", "mean_rect": "mV"}
 WINDOW_SOURCES = ("auto", "recorded")
 THRESHOLD_METHODS = ("fraction", "mmax", "background")
 #: default ``threshold_value`` per method: 5 % of the curve's own maximum, 10 % of Mmax,

@@ -11,6 +11,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from hreflex.analysis.config import AMPLITUDE_UNITS
+
 #: (key, label, unit; "{a}" = the amplitude unit of the analysis)
 MEASURES = (
     ("hmax_mmax", "Hmax / Mmax", ""),
@@ -33,8 +35,6 @@ RECORD_SCHEMA = "hreflex-compare-record/1"
 
 def amplitude_unit(amplitude: str | None) -> str:
     """Unit of the amplitudes of an analysis with this amplitude measure."""
-    from hreflex.report.sections import AMPLITUDE_UNITS
-
     return AMPLITUDE_UNITS.get(amplitude or "p2p", "mV")
 
 

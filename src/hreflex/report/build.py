@@ -21,7 +21,7 @@ from hreflex.analysis import (
     analyze_session,
 )
 from hreflex.analysis.conditioning import remove_baseline
-from hreflex.analysis.config import load_config
+from hreflex.analysis.config import AMPLITUDE_UNITS, load_config
 from hreflex.analysis.epochs import make_epochs
 from hreflex.io.files import atomic_folder
 from hreflex.io.session import Session, read_session
@@ -135,7 +135,7 @@ def channel_figures(session: Session, result: AnalysisResult) -> list[FigureFile
     """Every figure of every channel (see :data:`KINDS`), rendered to PNG."""
     sw = result.sweeps
     measure = result.parameters["amplitude"]
-    unit = sections.AMPLITUDE_UNITS.get(measure, "mV")
+    unit = AMPLITUDE_UNITS.get(measure, "mV")
     priors = result.parameters["windows"]["priors"]
     ranges = [_display_range_ms(ch, priors) for ch in result.channels]
     time_ms, data_mV = (overlay_sweeps(session, result, max(r[1] for r in ranges))

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from hreflex import __version__
+from hreflex.analysis.config import AMPLITUDE_UNITS
 from hreflex.io.format import decode_str
 from hreflex.report.html import image, not_determinable, number, pairs, table, value_cell
 
@@ -43,8 +44,6 @@ RECRUITMENT_ROWS = (
 _ORIGIN = {"mmax_mV": "mmax_source", "hmax_mV": "hmax_source",
            "intensity_at_hmax_mA": "hmax_source", "m_slope_mV_per_mA": "m",
            "h_slope_mV_per_mA": "h", "m_threshold_mA": "m", "h_threshold_mA": "h"}
-#: amplitude measure -> unit
-AMPLITUDE_UNITS = {"p2p": "mV", "area": "mV·ms", "rms": "mV", "mean_rect": "mV"}
 LATENCY_ROWS = (
     ("m", "M latency (onset)"), ("h", "H latency (onset)"),
     ("m_peak", "M latency (peak)"), ("h_peak", "H latency (peak)"),
