@@ -149,12 +149,12 @@ def heartbeat_report(times_s: list[float], speed: float, where: str) -> None:
 
 
 def record_heartbeat_sends() -> list[float]:
-    """Wrap the supervisor's heartbeat loop so each send's wall time (as true time at speed 1:
-    time.monotonic) is recorded here; returns the list it fills."""
-    from hreflex.acquisition import supervisor
+    """Wrap the stimulator client's heartbeat loop so each send's wall time (as true time at
+    speed 1: time.monotonic) is recorded here; returns the list it fills."""
+    from hreflex.devices import stimulator
 
     sent: list[float] = []
-    loop = supervisor.heartbeat_loop
+    loop = stimulator.heartbeat_loop
 
     def recording(send, period_s, stop, **kw):
         def timed():
@@ -162,7 +162,7 @@ def record_heartbeat_sends() -> list[float]:
             return send()
         return loop(timed, period_s, stop, **kw)
 
-    supervisor.heartbeat_loop = recording
+    stimulator.heartbeat_loop = recording
     return sent
 
 

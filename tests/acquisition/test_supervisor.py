@@ -7,11 +7,11 @@ from __future__ import annotations
 
 import pytest
 
-from hreflex.acquisition import supervisor
 from hreflex.acquisition.config import parse_config
 from hreflex.acquisition.outcome import SessionStopped
-from hreflex.acquisition.supervisor import DeviceSupervisor, SupervisedStimulator, heartbeat_loop
-from hreflex.devices import LinkEvent, Timebase
+from hreflex.acquisition.supervisor import DeviceSupervisor
+from hreflex.devices import LinkEvent, StimulatorClient, Timebase, stimulator
+from hreflex.devices.stimulator import heartbeat_loop
 from hreflex.errors import DeviceError
 from hreflex.protocol import Opcode, StimLimits
 
@@ -87,12 +87,12 @@ class FakeLink:
 def test_the_stimulator_beats_every_fifth_of_its_timeout(monkeypatch, speed, period_s):
     clock = FakeClock()
     stop = FakeStop(clock, 3)
-    real = supervisor.heartbeat_loop
-    monkeypatch.setattr(supervisor, "heartbeat_loop",
+    real = stimulator.heartbeat_loop
+    monkeypatch.setattr(stimulator, "heartbeat_loop",
                         lambda send, period, _stop, **kw: real(send, period, stop, clock=clock,
                                                                **kw))
-    stim = SupervisedStimulator("loop://", StimLimits(50_000, 1000, 5000),
-                                heartbeat_timeout_ms=1000, timebase=Timebase(speed))
+    stim = StimulatorClient("loop://", StimLimits(50_000, 1000, 5000),
+                            heartbeat_timeout_ms=1000, timebase=Timebase(speed))
     stim.link = FakeLink(clock, fail=(2,))
     stim._beat()  # the heartbeat thread's body, run here
     # 1000 ms of experiment time / 5, in wall seconds at the speed factor

@@ -98,7 +98,7 @@ def test_heartbeats_keep_the_device_armed(rig) -> None:
     wait_for(lambda: bench.true_time_s() > start + 10.0, what="5 watchdog timeouts")
     status = stim.status()
     assert status.armed and status.watchdog_trips == 0 and status.heartbeat_timeout_ms == 2000
-    assert len(sent(bench, Opcode.HEARTBEAT)) >= 5 * 3  # every timeout / 4
+    assert len(sent(bench, Opcode.HEARTBEAT)) >= 5 * 3  # every timeout / 5 (at least timeout / 4)
 
 
 def test_watchdog_disarms_when_heartbeats_stop_arriving(rig) -> None:

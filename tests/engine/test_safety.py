@@ -50,7 +50,7 @@ def test_ctrl_c_and_sigterm_disarm_then_close_the_file(tmp_path, bench, spawn, s
     assert f"session stopped early: {reason}" in log and "Traceback" not in log
     t_disarm = assert_disarmed_last(bench)
     record = ops(bench)
-    # heartbeats ran up to the disarm (period: timeout / 4 = 0.5 s of device time)
+    # heartbeats ran up to the disarm (period: timeout / 5 = 0.4 s of device time)
     beats = [t for t, op in record if op == Opcode.HEARTBEAT and t <= t_disarm]
     assert t_disarm - beats[-1] <= 0.6
     time.sleep(0.3)  # > the 2 s watchdog at 10 x: it never had to act

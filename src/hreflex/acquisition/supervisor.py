@@ -3,8 +3,9 @@ reconnect, stall, lost), bringing a reconnected device back, the links' counters
 stimulator's watchdog feeding.
 
 Heartbeats (``firmware_io/PROTOCOL.md`` §4.4: at least every timeout/3) come from their own
-thread, which does nothing else: :func:`heartbeat_loop` sends one HEARTBEAT every
-``heartbeat_timeout_ms`` / :data:`HEARTBEAT_DIVISOR` (wall seconds at the experiment's speed
+thread, which does nothing else: :func:`~hreflex.devices.stimulator.heartbeat_loop` (the
+stimulator client's) sends one HEARTBEAT every ``heartbeat_timeout_ms`` /
+:data:`~hreflex.devices.stimulator.HEARTBEAT_DIVISOR` (wall seconds at the experiment's speed
 factor) on a fixed cadence, waits for nothing but the device's ACK (at most one period; a
 missing ACK is counted, never retried) and after a pause (the whole process stalled) sends at
 once and resumes the cadence, without a burst. It shares no lock with the recorder, the disk,
@@ -17,7 +18,6 @@ The engine asks :attr:`DeviceSupervisor.ready` before firing; link events raise
 
 from __future__ import annotations
 
-import threading
 import time
 from collections.abc import Callable
 
@@ -40,46 +40,6 @@ from hreflex.protocol import DeviceKind, Identity, Opcode, Reason, StimLimits
 STIM_READ_INTERVAL_S = 0.002
 #: the amplifier link's longest read wait (wall s): bounds live latency and gating delay
 AMP_READ_INTERVAL_S = 0.01
-#: heartbeats go every heartbeat timeout / this (the protocol asks for at most timeout / 3)
-HEARTBEAT_DIVISOR = 5
-
-
-def heartbeat_loop(send: Callable[[], object], period_s: float, stop: threading.Event, *,
-                   clock: Callable[[], float] = time.monotonic,
-                   on_missed: Callable[[], None] = lambda: None) -> None:
-    """Call ``send()`` every ``period_s`` (``clock`` seconds) until ``stop`` is set; a
-    :class:`DeviceError` from ``send`` calls ``on_missed``. Beat n goes at t0 + n·period;
-    a beat that could not go on time (the thread was held up) goes at once, and the cadence
-    continues from it (no catch-up burst)."""
-    due = clock()
-    while True:
-        try:
-            send()
-        except DeviceError:
-            on_missed()
-        due = max(due + period_s, clock())
-        if stop.wait(max(0.0, due - clock())):
-            return
-
-
-class SupervisedStimulator(StimulatorClient):
-    """The stimulator client whose heartbeat thread runs :func:`heartbeat_loop` at
-    timeout / :data:`HEARTBEAT_DIVISOR`. (It replaces the client's ``_beat``, the body of the
-    thread the client starts after CONFIGURE and stops after its final DISARM, so the
-    life cycle stays the client's.)"""
-
-    def _beat(self) -> None:
-        period_s = self.timebase.wall_s(self.heartbeat_timeout_ms / 1000.0 / HEARTBEAT_DIVISOR)
-
-        def send() -> None:
-            self.link.request(Opcode.HEARTBEAT, retries=0, timeout_s=period_s)
-
-        def missed() -> None:
-            self.heartbeats_missed += 1
-
-        heartbeat_loop(send, period_s, self._hb_stop, on_missed=missed)
-
-
 class DeviceSupervisor:
     """The amplifier and stimulator links of one session (see the module doc). ``on_bytes``:
     the links' byte hook (:meth:`~.wiretap.WireTap.on_bytes`); ``fault(kind, detail)``: the
@@ -90,7 +50,7 @@ class DeviceSupervisor:
                  fault: Callable[..., None]) -> None:
         self.cfg, self.timebase, self.on_bytes, self._fault = cfg, timebase, on_bytes, fault
         self.amp: AmplifierClient | None = None
-        self.stim: SupervisedStimulator | None = None
+        self.stim: StimulatorClient | None = None
         self.amp_ok = self.stim_ok = True
         self.amp_reinit = self.stim_reinit = False
         #: called when the stimulator link goes down (it is no longer armed)
@@ -124,7 +84,7 @@ class DeviceSupervisor:
     def open_stimulator(self, target: PortTarget) -> Identity:
         """Open and IDENTIFY the stimulator, set its heartbeat timeout; heartbeats start."""
         s, cfg = self.cfg.stimulator, self.cfg
-        self.stim = SupervisedStimulator(
+        self.stim = StimulatorClient(
             target, cfg.limits.stim_limits, timebase=self.timebase, on_bytes=self.on_bytes,
             baudrate=s.connection.baud, heartbeat_timeout_ms=s.heartbeat_timeout_ms,
             reconnect_timeout_s=cfg.recording.reconnect_timeout_s, timeout_s=1.0,

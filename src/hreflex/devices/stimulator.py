@@ -12,7 +12,7 @@ effective limits (the caller's, lowered to the device's where those are lower) a
 with :class:`SafetyError` what :func:`~hreflex.protocol.check_stimulus` (intensity, pulse
 width) or :func:`~hreflex.protocol.check_rate` (time since the previous FIRE, on the
 experiment clock) refuses. FIRE is never retried: a lost answer may mean a delivered pulse.
-A heartbeat thread keeps the device's watchdog fed (every timeout / 4).
+A heartbeat thread keeps the device's watchdog fed (every timeout / 5: :func:`heartbeat_loop`).
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ from __future__ import annotations
 import math
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 from hreflex.devices.link import DeviceLink, LinkEvent, OnBytes
@@ -43,7 +43,28 @@ from hreflex.protocol import (
     whole_us,
 )
 
-__all__ = ["StimulatorClient"]
+__all__ = ["HEARTBEAT_DIVISOR", "StimulatorClient", "heartbeat_loop"]
+
+#: heartbeats go every heartbeat timeout / this (the protocol asks for at most timeout / 3)
+HEARTBEAT_DIVISOR = 5
+
+
+def heartbeat_loop(send: Callable[[], object], period_s: float, stop: threading.Event, *,
+                   clock: Callable[[], float] = time.monotonic,
+                   on_missed: Callable[[], None] = lambda: None) -> None:
+    """Call ``send()`` every ``period_s`` (``clock`` seconds) until ``stop`` is set; a
+    :class:`DeviceError` from ``send`` calls ``on_missed`` (never retried). Beat n goes at
+    t0 + n·period; a beat that could not go on time (the thread was held up) goes at once,
+    and the cadence continues from it (no catch-up burst)."""
+    due = clock()
+    while True:
+        try:
+            send()
+        except DeviceError:
+            on_missed()
+        due = max(due + period_s, clock())
+        if stop.wait(max(0.0, due - clock())):
+            return
 
 
 def _route(host_time_s: float, decoded: Decoded, frames: list[Frame],
@@ -182,13 +203,14 @@ class StimulatorClient:
     # -- heartbeat --------------------------------------------------------------------------
 
     def _beat(self) -> None:
-        period_s = self.timebase.wall_s(self.heartbeat_timeout_ms / 4000.0)
-        due = time.monotonic()
-        while True:
-            due += period_s
-            try:
-                self.link.request(Opcode.HEARTBEAT, retries=0, timeout_s=period_s)
-            except DeviceError:
-                self.heartbeats_missed += 1
-            if self._hb_stop.wait(max(0.0, due - time.monotonic())):
-                return
+        """The heartbeat thread's body: :func:`heartbeat_loop` every timeout /
+        :data:`HEARTBEAT_DIVISOR` (wall seconds at the timebase's speed)."""
+        period_s = self.timebase.wall_s(self.heartbeat_timeout_ms / 1000.0 / HEARTBEAT_DIVISOR)
+
+        def send() -> None:
+            self.link.request(Opcode.HEARTBEAT, retries=0, timeout_s=period_s)
+
+        def missed() -> None:
+            self.heartbeats_missed += 1
+
+        heartbeat_loop(send, period_s, self._hb_stop, on_missed=missed)
