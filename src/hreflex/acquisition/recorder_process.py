@@ -115,6 +115,7 @@ class RecorderProcess(Producer):
         self._died = False  # the child ended without closing the file
         self._lock = threading.Lock()
         self._pending: list = []
+        self._pending_bytes = 0  # array bytes of _pending
         self._backlog = [0, 0]  # items, bytes queued and not yet taken by the child
         self._inflight: dict[int, tuple[int, int]] = {}  # batch -> (items, bytes)
         self._max_backlog = 0
@@ -165,6 +166,7 @@ class RecorderProcess(Producer):
             if self._closing is not None:
                 raise FileFormatError(f"{self.path}: the recording is closed")
             self._pending.append(item)
+            self._pending_bytes += nbytes
             self._backlog[0] += 1
             self._backlog[1] += nbytes
             behind = self._backlog[1]
@@ -225,9 +227,10 @@ class RecorderProcess(Producer):
             self._wake.clear()
             with self._lock:
                 items, self._pending, end = self._pending, [], self._closing
+                nbytes, self._pending_bytes = self._pending_bytes, 0
                 if items:
                     seq += 1
-                    self._inflight[seq] = (len(items), sum(map(item_nbytes, items)))
+                    self._inflight[seq] = (len(items), nbytes)
             try:
                 if items:
                     self._to.send(("batch", seq, pack(items, self._n_channels, self._dtype)))
