@@ -24,12 +24,12 @@ TAU_GRID = tuple(float(v) for v in np.geomspace(0.25, 64.0, 25))
 
 
 def _baseline_predictions(y: np.ndarray, lo: int, hi: int, smooth: int, persist: int,
-                          noise_V: float) -> tuple[np.ndarray, np.ndarray, np.ndarray,
+                          noise_V: float, decay: bool = True) -> tuple[np.ndarray, np.ndarray, np.ndarray,
                                                    np.ndarray]:
     """For every j in ``lo + 2 .. hi - 1``: the baseline fitted to ``y[lo:j]``, predicted at
     ``j .. j + persist - 1``: a constant, or ``C + A exp(-(t - lo) / tau)`` for the tau of
     ``TAU_GRID`` that fits best, whichever has the smaller ``SSE + 2 k noise^2`` (k = 1 or 2
-    parameters; the decay needs 6 samples).
+    parameters; the decay needs 6 samples; only the constant when ``decay`` is False).
 
     Returns ``(j (K,), pred (K, persist), spread (K, persist), rms (K,))``: the predictions,
     their standard error per unit of noise (``sqrt(1 + x' (X'X)^-1 x)``) and the fit's
@@ -50,7 +50,7 @@ def _baseline_predictions(y: np.ndarray, lo: int, hi: int, smooth: int, persist:
     spread = np.repeat(np.sqrt(1 + 1 / s1)[:, None], persist, axis=1)
     sse_best = sse_c.copy()
     dof = np.maximum(js - 1, 1)
-    for tau in TAU_GRID:
+    for tau in TAU_GRID if decay else ():
         e = np.exp(-t / (tau * smooth))
         se, see, sey = sums(e[:n]), sums(e[:n] ** 2), sums(e[:n] * seg)
         det = s1 * see - se**2
@@ -74,18 +74,21 @@ def _baseline_predictions(y: np.ndarray, lo: int, hi: int, smooth: int, persist:
 
 
 def takeoff(y: np.ndarray, lo: int, peak: int, noise_V: float, smooth: int,
-            onset_sd: float = 3.0, persist: int = 2, min_departure_V: float = 0.0
-            ) -> float | None:
+            onset_sd: float = 3.0, persist: int = 2, min_departure_V: float = 0.0,
+            decay: bool = True) -> float | None:
     """First sample (fractional index) from which ``y`` (n,) leaves its baseline on the way
     to the wave whose largest deflection is at ``peak``, searched from ``lo`` (see the module
     docstring). ``noise_V``: RMS noise of ``y``; ``smooth`` (samples) scales the decay time
-    constants tried; a departure must also exceed ``min_departure_V``. None when the signal
+    constants tried; a departure must also exceed ``min_departure_V``; ``decay=False``: the
+    baseline is a constant (a quiet stretch, no artifact tail: a decay fitted there would
+    bend into the wave's first slow phase and put the take-off late). None when the signal
     never departs before ``peak``.
     """
     hi = peak + 1
     if hi - lo < 3 or noise_V <= 0:
         return None
-    j, pred, spread, rms = _baseline_predictions(y, lo, hi, max(1, smooth), persist, noise_V)
+    j, pred, spread, rms = _baseline_predictions(y, lo, hi, max(1, smooth), persist, noise_V,
+                                                 decay)
     idx = np.minimum(j[:, None] + np.arange(persist)[None, :], y.size - 1)
     err = np.maximum(spread * np.maximum(rms, noise_V)[:, None], min_departure_V / onset_sd)
     z = (y[idx] - pred) / err

@@ -43,6 +43,9 @@ INFORMATIVE = 0.3
 F_WAVE_M_FRACTION = 0.9
 #: a runner-up H candidate at least this fraction of the best one's size: H is ambiguous
 AMBIGUOUS = 0.8
+#: a gap between two components that the matched waveform bridges joins them into one wave
+#: when their profiles have at least this cosine (see ``_reach``)
+REACH_COSINE = 0.7
 #: touching H candidates whose profiles have at least this cosine are pieces of one wave
 PIECE_COSINE = 0.9
 #: the steep part of the artifact is over once a sample-to-sample step is below this fraction
@@ -202,7 +205,7 @@ def _pick_m(s: _Scene, prior: WindowPrior, informative: bool) -> int | None:
     return max(early, key=lambda k: s.comps[k].profile_V[top])
 
 
-def _pick_h(s: _Scene, prior: WindowPrior, m: int | None, informative: bool
+def _pick_h(s: _Scene, prior: WindowPrior, m: int | None, informative: bool, smooth: int
             ) -> tuple[int | None, str | None]:
     """Index of the H component, or (None, why)."""
     after = [k for k, r in enumerate(s.roles) if r == "" and (m is None or k > m)
@@ -232,9 +235,32 @@ def _pick_h(s: _Scene, prior: WindowPrior, m: int | None, informative: bool
         return None, (f"ambiguous H: two waves of similar size at {spans}; set a manual H "
                       "window")
     best = groups[0]
-    if len(best) > 1:
-        s.merge(best[0], best[-1])
-    return best[0], None
+    first, last = _reach(s, best[0], best[-1], smooth, -1 if m is None else m)
+    if last > first:
+        s.merge(first, last)
+    return first, None
+
+
+def _reach(s: _Scene, first: int, last: int, smooth: int, m: int) -> tuple[int, int]:
+    """Components ``first..last`` widened to the unassigned neighbours (after the M
+    component ``m``; not touching, profiles' cosine at least ``REACH_COSINE``) that the matched
+    waveform of ``first..last`` reaches without a gap (:func:`_extent`): on a weak channel one
+    wave can come out as pieces that single levels show apart."""
+    c = component(s.x, s.sigma, s.comps[first].start, s.comps[last].stop)
+    core = c.waveform_V[c.start:c.stop]
+    thr = max(BOUND_SD * c.noise_V, BOUND_FRACTION * float(core.max() - core.min()))
+    env = moving_rms(c.waveform_V, max(1, smooth // 2))
+    def joins(a: int, b: int) -> bool:  # a precedes b, one of them in first..last
+        gap = s.comps[a].stop < s.comps[b].start
+        return (s.roles[a if b in (first, last) else b] == "" and gap
+                and float(s.comps[a].weights @ s.comps[b].weights) >= REACH_COSINE
+                and _bridged(env, s.comps[a].stop, s.comps[b].start, thr, smooth))
+
+    while last + 1 < len(s.comps) and joins(last, last + 1):
+        last += 1
+    while first - 1 > m and joins(first - 1, first):
+        first -= 1
+    return first, last
 
 
 def _wave_end(w: np.ndarray, first: int, last_core: int, hi: int, thr: float) -> int:
@@ -252,7 +278,7 @@ def _wave_end(w: np.ndarray, first: int, last_core: int, hi: int, thr: float) ->
     return last + int(back[0]) if back.size else hi
 
 
-def _bounds(c: Component, lo: int, hi: int, search: int, smooth: int
+def _bounds(c: Component, lo: int, hi: int, search: int, smooth: int, decay: bool = True
             ) -> tuple[int, int, float | None]:
     """Onset and end (exclusive) samples of a component's wave within ``lo..hi-1``, and its
     fractional take-off sample (None if not found). The take-off is searched from
@@ -265,7 +291,8 @@ def _bounds(c: Component, lo: int, hi: int, search: int, smooth: int
     p2p = float(core.max() - core.min())
     thr = max(BOUND_SD * c.noise_V, BOUND_FRACTION * p2p)
     peak = c.start + int(np.argmax(np.abs(core - w[search])))
-    onset = takeoff(w, search, peak, c.noise_V, smooth, min_departure_V=ONSET_FRACTION * p2p)
+    onset = takeoff(w, search, peak, c.noise_V, smooth, min_departure_V=ONSET_FRACTION * p2p,
+                    decay=decay)
     if onset is not None and onset < lo:  # departed under the neighbour: its residue, or the
         onset = float(lo)  # wave begins right where the neighbour ends
     env = moving_rms(w, max(1, smooth // 2))
@@ -275,8 +302,27 @@ def _bounds(c: Component, lo: int, hi: int, search: int, smooth: int
         above = np.flatnonzero(env[lo:peak + 1] > thr)
         start = lo + int(above[0]) if above.size else c.start
     start = min(max(start, lo), peak)
-    stop = _wave_end(w, c.start, min(c.stop + smooth, hi), hi, thr)
+    stop = _wave_end(w, c.start, _extent(env, c.stop, hi, thr, smooth), hi, thr)
     return start, max(stop, peak + 1), onset
+
+
+def _bridged(env: np.ndarray, a: int, b: int, thr: float, bridge: int) -> bool:
+    """Whether ``env`` stays above ``thr`` from sample ``a`` to ``b`` but for gaps of at most
+    ``bridge`` samples."""
+    pos = np.r_[-1, np.flatnonzero(env[a:b] > thr), max(b - a, 0)]
+    return bool(np.all(np.diff(pos) <= bridge + 1))
+
+
+def _extent(env: np.ndarray, stop: int, hi: int, thr: float, bridge: int) -> int:
+    """Where the matched waveform's envelope ``env`` stays above ``thr`` after a component's
+    ``stop`` (gaps of at most ``bridge`` samples bridged), at most ``hi``; at least ``stop +
+    bridge``. The component's span comes from single levels' activity; the matched waveform
+    pools every level, so on a weak channel it shows phases no single level shows."""
+    above = np.flatnonzero(env[stop:hi] > thr)
+    gaps = np.diff(np.r_[-1, above])
+    cut = np.flatnonzero(gaps > bridge)
+    last = above[: cut[0]] if cut.size else above
+    return min(max(stop + bridge, stop + int(last[-1]) + 1 if last.size else 0), hi)
 
 
 def find_windows(level_mean_V: np.ndarray, time_ms: np.ndarray, prior: WindowPrior,
@@ -322,7 +368,7 @@ def find_windows(level_mean_V: np.ndarray, time_ms: np.ndarray, prior: WindowPri
         for k, r in enumerate(s.rel):
             if k != m and s.roles[k] == "" and r[stimulated].min() >= FLAT_RATIO:
                 s.roles[k] = "does not depend on intensity"
-    h, ambiguous = _pick_h(s, prior, m, informative)
+    h, ambiguous = _pick_h(s, prior, m, informative, smooth)
     if m is None:
         notes.append(f"no M-wave found with onset {blank_ms:.1f}-{prior.m_onset_ms[1]:g} ms")
     if h is None:
@@ -350,18 +396,24 @@ def _windows(s: _Scene, m: int | None, h: int | None, i0: int, end: int, smooth:
         prev = s.comps[k - 1] if k > 0 else None
         touching = prev is not None and prev.stop >= c.start
         # search the take-off from the middle of a touching neighbour (the waveforms are
-        # demixed), else from its end; the window never takes in a neighbour. M ignores
-        # earlier components except an artifact tail: a p2p must not measure the tail
+        # demixed), else from its end; the window never takes in a wave (M, an artifact
+        # tail, one left out) but may reach into a touching unassigned stretch before H
+        # (drift or noise that the segmentation cut together with H's first phase). M
+        # ignores earlier components except an artifact tail: a p2p must not measure it
         if prev is None or (key == "m" and s.roles[k - 1] != "artifact tail"):
             lo = search = i0
         else:
             lo = max(i0, prev.stop)
             search = max(i0, (prev.start + prev.stop) // 2) if touching else lo
+            if touching and key == "h" and k - 1 != m and s.roles[k - 1] == "":
+                lo = search
 
         if key == "h" and ms is not None:
             lo = max(lo, ms[1])
         hi = s.comps[k + 1].start if k + 1 < len(s.comps) else end
-        a, b, onset = _bounds(c, lo, hi, min(search, lo), smooth)
+        # after a wave that has ended (not touching) the baseline is quiet: no decay model
+        a, b, onset = _bounds(c, lo, hi, min(search, lo), smooth,
+                              decay=lo == i0 or touching)
         if key == "m":
             ms = (a, b)
         on_ms = float(np.interp(onset, np.arange(t.size), t)) if onset is not None else None
