@@ -5,12 +5,14 @@ bursts at P = 0.1, as a real session has some), analyses it with the default con
 and returns one :class:`Grade` per channel: the error of every reported value against the
 truth of exactly what was simulated, and whether each 95 % interval covers it.
 
-Truth (``docs/METRICS.md``, "Accuracy"): Mmax of the channel's M curve; Hmax of its rested H
+Truth (``docs/METRICS.md``, "Accuracy"): recruitment values are graded against the
+**realised** values — the analysis' own pooling and fits applied to the noise-free amplitudes
+actually in the signal of the sweeps it included (:func:`realised_recruitment`) — and their
+intervals against the population values: Mmax of the channel's M curve, Hmax of its rested H
 curve times the mean depression the recruitment run delivered (its sweeps in a contraction
-left out, as QC leaves them out); thresholds, latencies and window bounds from the rested
-curves and waveforms; RDD
-ratios against the amplitudes actually in the signal (accuracy) and against the noise-free
-ratios (interval coverage). Used by ``bench/bench_accuracy.py`` (every case) and
+left out, as QC leaves them out), thresholds of the rested curves. Latencies and window
+bounds from the waveforms; RDD ratios against the amplitudes actually in the signal
+(accuracy) and against the noise-free ratios (interval coverage). Used by ``bench/bench_accuracy.py`` (every case) and
 ``tests/analysis/test_corpus.py`` (a fixed subset).
 """
 
@@ -21,6 +23,8 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from hreflex.analysis import AnalysisConfig, analyze_session
+from hreflex.analysis.config import RecruitmentConfig
+from hreflex.analysis.recruitment import RecruitmentResult, recruitment
 from hreflex.analysis.results import AnalysisResult
 from hreflex.io.session import Session
 from hreflex.sim import default_schedule, get_preset, simulate_session
@@ -104,9 +108,11 @@ def _rdd_errors(session: Session, truth: SimulationTruth, result: AnalysisResult
     return worst, covered
 
 
-def grade(case: str, session: Session, truth: SimulationTruth, result: AnalysisResult
-          ) -> list[Grade]:
-    """Grade every channel of an analysed case (see the module docstring)."""
+def grade(case: str, session: Session, truth: SimulationTruth, result: AnalysisResult,
+          config: AnalysisConfig | None = None) -> list[Grade]:
+    """Grade every channel of an analysed case (see the module docstring); ``config``: the
+    analysis' configuration (its recruitment settings make the realised values)."""
+    config = config or AnalysisConfig()
     out = []
     rec_ids = [b.block_id for b in truth.schedule.blocks if b.kind == "recruitment"]
     in_rec = np.isin(truth.schedule.block_id, rec_ids)
@@ -132,7 +138,10 @@ def grade(case: str, session: Session, truth: SimulationTruth, result: AnalysisR
             else:
                 setattr(g, f"{wave}_latency_ms", lat - on)
         if has_rec:
-            _grade_recruitment(g, ch.recruitment, span, depression, t)
+            rec = ch.recruitment
+            real = None if rec is None else realised_recruitment(
+                rec, truth, in_rec & ~result.sweeps.excluded[:, c], c, config.recruitment)
+            _grade_recruitment(g, rec, span, depression, t, real)
         if truth.rdd_ratios:
             g.rdd_abs, cov = _rdd_errors(session, truth, result, c)
             g.covered.update(cov)
@@ -142,7 +151,34 @@ def grade(case: str, session: Session, truth: SimulationTruth, result: AnalysisR
     return out
 
 
-def _grade_recruitment(g: Grade, rec, span: float, depression: float, t) -> None:
+def realised_recruitment(rec: RecruitmentResult, truth: SimulationTruth, use: np.ndarray,
+                         c: int, cfg: RecruitmentConfig) -> RecruitmentResult:
+    """The recruitment values the session's own responses hold: the analysis' pooling and fits
+    applied to the noise-free amplitudes actually in the signal (``M_actual_mV``,
+    ``H_actual_mV``) of the sweeps ``use`` (n,) at the levels of ``rec``. What a perfect
+    measurement of these sweeps would report; the trial-to-trial variability of the simulated
+    subject is in it, the recording's noise, artifact and windows are not."""
+    intensity = truth.schedule.intensity_mA
+    level = np.argmin(np.abs(intensity[:, None] - rec.levels_mA[None, :]), axis=1)
+    n_lv = rec.levels_mA.size
+    n = np.bincount(level[use], minlength=n_lv)
+    stats = []
+    for amp in (truth.M_actual_mV[:, c], truth.H_actual_mV[:, c]):
+        s1 = np.bincount(level[use], weights=amp[use], minlength=n_lv)
+        s2 = np.bincount(level[use], weights=amp[use] ** 2, minlength=n_lv)
+        mean = np.where(n > 0, s1 / np.maximum(n, 1), np.nan)
+        sd = np.sqrt(np.maximum(s2 / np.maximum(n, 1) - mean**2, 0.0) * n
+                     / np.maximum(n - 1, 1))
+        stats.append((mean, sd, n))
+    return recruitment(rec.levels_mA, stats[0], stats[1], (None, None), cfg)
+
+
+def _grade_recruitment(g: Grade, rec, span: float, depression: float, t,
+                       realised: RecruitmentResult | None) -> None:
+    """Errors against the realised values (:func:`realised_recruitment`; the population values
+    where a realised one is not determinable), interval coverage of the population values
+    (the rested curves, H x the run's mean depression): an interval covers what the subject's
+    responses vary around, not one draw of them."""
     hmax = t.Hmax_mV * depression
     true = {"hmax_mmax": hmax / t.Mmax_mV, "mmax_mV": t.Mmax_mV, "hmax_mV": hmax,
             "m_threshold_mA": t.M_threshold_mA, "h_threshold_mA": t.H_threshold_mA}
@@ -151,10 +187,12 @@ def _grade_recruitment(g: Grade, rec, span: float, depression: float, t) -> None
         if est is None:
             g.missing.append(key)
             continue
-        err = {"hmax_mmax": ("hmax_mmax_rel", est / value - 1),
-               "mmax_mV": ("mmax_rel", est / value - 1),
-               "m_threshold_mA": ("m_threshold_range", (est - value) / span),
-               "h_threshold_mA": ("h_threshold_range", (est - value) / span)}.get(key)
+        real = getattr(realised, key, None) if realised is not None else None
+        ref = value if real is None else real
+        err = {"hmax_mmax": ("hmax_mmax_rel", est / ref - 1),
+               "mmax_mV": ("mmax_rel", est / ref - 1),
+               "m_threshold_mA": ("m_threshold_range", (est - ref) / span),
+               "h_threshold_mA": ("h_threshold_range", (est - ref) / span)}.get(key)
         if err:
             setattr(g, *err)
         hit = _covers(rec.ci95.get(key), value)
@@ -167,4 +205,4 @@ def run_case(preset: str, scenario: str, seed: int, protocol: str = "both",
     """Simulate, analyse and grade one case."""
     session, truth = simulate_case(preset, scenario, seed, protocol)
     result = analyze_session(session, config)
-    return grade(f"{preset}/{scenario}/{protocol}/{seed}", session, truth, result)
+    return grade(f"{preset}/{scenario}/{protocol}/{seed}", session, truth, result, config)

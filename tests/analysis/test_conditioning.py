@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from hreflex.analysis.conditioning import bandpass, blank, notch, remove_baseline
+from hreflex.analysis.conditioning import bandpass, blank, notch, remove_baseline, remove_mains
 from hreflex.errors import ConfigError
 
 FS = 5000.0
@@ -56,3 +56,27 @@ def test_filter_settings_outside_the_sampling_rate_are_config_errors():
         notch(np.zeros((1, 100)), 80.0, 50.0)
     with pytest.raises(ConfigError, match="bandpass_Hz"):
         bandpass(np.zeros((1, 100)), 100.0, (60.0, 1000.0))
+
+
+@pytest.mark.parametrize(("mains_Hz", "setting"), [(50.0, "auto"), (60.0, "auto"),
+                                                   (60.0, "60")])
+def test_mains_locked_to_the_stimulus_is_taken_out_under_the_response(mains_Hz, setting):
+    """Mains (fundamental + 30 % third harmonic, a phase per sweep) on a drifting baseline:
+    fitted on the pre-stimulus window, it is gone after the stimulus too, down to the white
+    noise; the response and the drift are left alone."""
+    t = np.arange(-55.0, 80.0, 0.1)
+    rng = np.random.default_rng(3)
+    phase = rng.uniform(0, 2 * np.pi, (6, 1))
+    w = 2 * np.pi * mains_Hz * t / 1000
+    mains = 15e-6 * np.sin(w + phase) + 4.5e-6 * np.sin(3 * w + 2 * phase)
+    drift = 150e-6 * np.sin(2 * np.pi * 2.3 * t / 1000 + rng.uniform(0, 6, (6, 1)))
+    wave = np.where((t > 30) & (t < 40), 1e-3 * np.sin(np.pi * (t - 30) / 10), 0.0)
+    noise = rng.normal(0, 5e-6, (6, t.size))
+    x = (mains + drift + wave + noise).astype(np.float32)
+    out, freq = remove_mains(x.copy(), t, (-55.0, -5.0), setting)
+    assert freq == mains_Hz
+    left = out - drift - wave
+    left -= left[:, t < -5].mean(axis=1, keepdims=True)
+    assert left[:, t > 0].std() < 6e-6 < (x - drift - wave)[:, t > 0].std() / 2
+    assert remove_mains(x.copy(), t, (-55.0, -5.0), "off")[1] is None
+    assert remove_mains(x.copy(), t, (-15.0, -5.0), "50")[1] is None  # half a period only

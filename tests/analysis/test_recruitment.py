@@ -141,3 +141,14 @@ def test_a_threshold_whose_level_is_unknown_says_why():
     assert "needs Mmax" in r.reasons["m_threshold_mA"]
     assert r.reasons["mmax_mV"] in r.reasons["m_threshold_mA"] and "nan" not in \
         r.reasons["m_threshold_mA"]
+
+
+def test_m_threshold_is_a_fraction_of_mmax_when_the_top_level_is_below_it():
+    """Tested up to 40 mA, M reaches 96.6 % of its asymptote (a plateau by the default 0.95
+    rule): the threshold is 5 % of Mmax, the curve's own maximum, not 5 % of the fitted M at
+    the top level (that would be 0.1 mA lower)."""
+    low = LEVELS[LEVELS <= 40]
+    r = recruitment(low, _stats(_measured(boltzmann(low, **M_TRUE))), None, (None, None),
+                    RecruitmentConfig())
+    assert r.plateau_reached and r.mmax_mV == pytest.approx(8.0, rel=2e-3)
+    assert r.m_threshold_mA == pytest.approx(30.0 + 3.0 * np.log(0.05 / 0.95), abs=0.03)

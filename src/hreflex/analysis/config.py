@@ -81,6 +81,10 @@ class ConditioningConfig:
     notch: bool = False
     notch_Hz: float = 50.0  #: mains (50 or 60); harmonics are not removed
     notch_q: float = 30.0
+    #: mains interference taken out of every sweep by regression on its baseline window
+    #: (harmonics 1-3 of 50 or 60 Hz; ``auto`` picks the one with more power): auto | 50 |
+    #: 60 | off
+    mains: str = "auto"
 
 
 @dataclass(frozen=True)
@@ -289,6 +293,9 @@ def config_from_dict(data: dict[str, Any], where: str = "analysis config") -> An
     return cfg
 
 
+MAINS_CHOICES = ("auto", "50", "60", "off")
+
+
 def _validate(cfg: AnalysisConfig, where: str) -> None:
     if cfg.amplitude not in AMPLITUDE_MEASURES:
         raise ConfigError(f"{where} amplitude: {cfg.amplitude!r} is not one of "
@@ -300,6 +307,9 @@ def _validate(cfg: AnalysisConfig, where: str) -> None:
     if method not in THRESHOLD_METHODS:
         raise ConfigError(f"{where} [recruitment] threshold_method: {method!r} is not one of "
                           f"{', '.join(THRESHOLD_METHODS)}")
+    if cfg.conditioning.mains not in MAINS_CHOICES:
+        raise ConfigError(f"{where} [conditioning] mains: {cfg.conditioning.mains!r} is not "
+                          f"one of {', '.join(MAINS_CHOICES)}")
     unknown = set(cfg.qc.exclude) - {"background", "clipping"}
     if unknown:
         raise ConfigError(f"{where} [qc] exclude: unknown flag {sorted(unknown)[0]!r} "

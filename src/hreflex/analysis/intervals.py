@@ -111,7 +111,7 @@ def recruitment_intervals(r: RecruitmentResult, level: np.ndarray, m_amp: np.nda
         key = f"{wave}_threshold_mA"
         if wave in curves and getattr(r, key) is not None:
             cv = curves[wave]
-            level_mV = threshold_levels(cfg, cv["top"], mmax, noise)
+            level_mV = threshold_levels(cfg, cv["top"], mmax, noise, wave)
             values[key] = first_crossing(grid, cv["curve"], level_mV)
     out = {}
     for key, samples in values.items():

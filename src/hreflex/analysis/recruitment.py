@@ -112,9 +112,13 @@ def curve_values(model: str, params: np.ndarray, grid: np.ndarray, tested: np.nd
 
 
 def threshold_levels(cfg: RecruitmentConfig, top: np.ndarray, mmax: np.ndarray,
-                     noise_p2p_mV: float) -> np.ndarray:
-    """(B,) response level that defines the threshold (``docs/METRICS.md``, step 6)."""
+                     noise_p2p_mV: float, wave: str) -> np.ndarray:
+    """(B,) response level that defines the ``wave`` ("m"/"h") threshold
+    (``docs/METRICS.md``, step 6). ``fraction``: of the curve's own maximum, which for M is
+    Mmax (its asymptote) where known, else the top of the fitted curve over the tested range."""
     if cfg.threshold_method == "fraction":
+        if wave == "m":
+            top = np.where(np.isfinite(mmax), mmax, top)
         return cfg.threshold * top
     if cfg.threshold_method == "mmax":
         return cfg.threshold * mmax
@@ -287,7 +291,7 @@ def recruitment(levels_mA: np.ndarray, m_stats: Stats | None, h_stats: Stats | N
         if vals is None:
             why.setdefault(key, why.get(f"{wave}_slope_mV_per_mA", "no acceptable fit"))
             continue
-        level = threshold_levels(cfg, vals["top"], mmax, noise)
+        level = threshold_levels(cfg, vals["top"], mmax, noise, wave)
         value = first_crossing(grid, vals["curve"], level)[0]
         if not np.isfinite(level[0]):  # the level itself is not known
             why[key] = (f"the {cfg.threshold_method} threshold needs "

@@ -145,7 +145,8 @@ def _filtered(data: np.ndarray, time_ms: np.ndarray, fs: float,
 
 
 def prepare(session: Session, cfg: AnalysisConfig) -> Prepared:
-    """Epochs of every stimulus, scaled to volts, DC removed; the priors of the channels."""
+    """Epochs of every stimulus, scaled to volts, DC and mains removed; the priors of the
+    channels."""
     if cfg.windows.source == "recorded":
         session = _as_recorded(session)
     stim = session.stimuli
@@ -162,6 +163,8 @@ def prepare(session: Session, cfg: AnalysisConfig) -> Prepared:
     data, _ = cond.remove_baseline(ep.data_V, ep.time_ms, c_cfg.baseline_ms,
                                    pulse_end_ms + max(p.blank_ms[1] for p in priors),
                                    overwrite=True)
+    if cfg.windows.source != "recorded":  # recorded windows: measure as the system did
+        cond.remove_mains(data, ep.time_ms, c_cfg.baseline_ms, c_cfg.mains)
     usable = ep.unusable == ""
     if (usable.sum(axis=0) < usable.shape[0]).any():
         messages.append(f"{int((~usable.all(axis=1)).sum())} of {usable.shape[0]} sweeps "
