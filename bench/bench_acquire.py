@@ -9,9 +9,14 @@ kill -9 loop.
    lost blocks (must be 0), host CPU of this process (all engine threads; goal ≤ 30 % of one
    core at real time), live-sweep latency (from the true end of each sweep window to its
    live line; goal ≤ 50 ms), sync (|row - true sample|), recorder backlog and flush gaps,
-   and the heartbeat intervals as the stimulator received them (HEARTBEAT or ARM, device true
-   time): p50 / p99 / max against the acceptance of issue 14 (p99 < timeout/4, no interval
-   above timeout/3; the protocol's own bound is timeout/3), with MET / MISSED.
+   and the heartbeat intervals p50 / p99 / max against the acceptance of issue 14 (p99 <
+   timeout/4, no interval above timeout/3; the protocol's own bound is timeout/3), with MET /
+   MISSED, at three points: as the host's heartbeat thread sent them (before the write), as
+   the emulated stimulator's thread read them from its pty, and as it handled them
+   (HEARTBEAT or ARM, device true time: what its watchdog saw). ``hb transit`` splits each
+   heartbeat's way (matched by request id): the host's write call, write returned -> read
+   by the device thread (the kernel's pty delivery plus the device thread's wake-up), read ->
+   handled (the bench lock, the emulator's own work).
    ``--burn N`` runs N CPU-burning processes (``while True: pass``) during the stream;
    ``--device-nice -10`` raises the devices' process priority (they stand in for hardware).
 2. **Kill loop**: ``--kills`` times, ``hreflex acquire`` in a child process is killed with
@@ -63,10 +68,13 @@ def serve(speed: float, signal: str, seed: int, nice: int = 0) -> None:
         usage = resource.getrusage(resource.RUSAGE_SELF)
         from hreflex.protocol import Opcode
 
-        beats = [c.true_time_s for c in list(b.stimulator.commands)
+        beats = [c for c in list(b.stimulator.commands)
                  if c.command.opcode in (Opcode.HEARTBEAT, Opcode.ARM)]
         print(json.dumps({
-            "heartbeats": beats,
+            "heartbeats": [c.true_time_s for c in beats],
+            "heartbeats_read": [c.read_time_s for c in beats if c.read_time_s is not None],
+            "heartbeats_by_rid": [(c.command.request_id, c.read_time_s, c.true_time_s)
+                                  for c in beats if c.command.opcode == Opcode.HEARTBEAT],
             "pulses": [(p.true_time_s, p.amplifier_sample_index) for p in b.delivered],
             "blocks_sent": status.blocks_sent, "dropped_samples": status.dropped_samples,
             "cpu_s": usage.ru_utime + usage.ru_stime}), flush=True)
@@ -148,12 +156,15 @@ def heartbeat_report(times_s: list[float], speed: float, where: str) -> None:
           f"{verdict(top <= third)}; above timeout/3: {int((gaps_ms > third).sum())}")
 
 
-def record_heartbeat_sends() -> list[float]:
+def record_heartbeat_sends() -> tuple[list[float], dict[int, list[tuple[float, float]]]]:
     """Wrap the stimulator client's heartbeat loop so each send's wall time (as true time at
-    speed 1: time.monotonic) is recorded here; returns the list it fills."""
-    from hreflex.devices import stimulator
+    speed 1: time.monotonic) is recorded (the first list), and the port writes of HEARTBEAT
+    commands: request id -> [(monotonic before the write, after it returned)]."""
+    from hreflex.devices import link, stimulator
+    from hreflex.protocol import Command, Opcode, decode_wire
 
     sent: list[float] = []
+    writes: dict[int, list[tuple[float, float]]] = {}
     loop = stimulator.heartbeat_loop
 
     def recording(send, period_s, stop, **kw):
@@ -162,8 +173,46 @@ def record_heartbeat_sends() -> list[float]:
             return send()
         return loop(timed, period_s, stop, **kw)
 
+    write = link.DeviceLink.write
+
+    def timed_write(self, data: bytes) -> None:
+        t0 = time.monotonic()
+        write(self, data)
+        try:
+            cmd = decode_wire(data)
+        except Exception:
+            return
+        if isinstance(cmd, Command) and cmd.opcode == Opcode.HEARTBEAT:
+            writes.setdefault(cmd.request_id, []).append((t0, time.monotonic()))
+
     stimulator.heartbeat_loop = recording
-    return sent
+    link.DeviceLink.write = timed_write
+    return sent, writes
+
+
+def transit_report(writes: dict[int, list[tuple[float, float]]], device: list, speed: float,
+                   t0: float) -> None:
+    """Where a heartbeat's lateness arises, per heartbeat (matched by request id and time):
+    host (loop timestamp -> write returned is not covered here: see 'sent'), write itself,
+    pty -> device thread read, read -> handled."""
+    write_ms, transit_ms, handle_ms = [], [], []
+    for rid, read_s, handled_s in device:
+        cands = writes.get(rid, [])
+        if read_s is None or not cands:
+            continue
+        read_wall = t0 + read_s / speed
+        before, after = min(cands, key=lambda w: abs(read_wall - w[1]))
+        write_ms.append((after - before) * 1e3)
+        transit_ms.append((read_wall - after) * 1e3)
+        handle_ms.append((handled_s - read_s) / speed * 1e3)
+
+    def q(x):
+        return (f"p50 {np.percentile(x, 50):.1f} / p99 {np.percentile(x, 99):.1f} / max "
+                f"{np.max(x):.1f} ms")
+
+    if write_ms:
+        print(f"hb transit  {len(write_ms)} heartbeats: host write {q(write_ms)}; write "
+              f"returned -> device thread read {q(transit_ms)}; read -> handled {q(handle_ms)}")
 
 
 def stream(minutes: float, speed: float, out: Path, burn: int = 0, nice: int = 0) -> None:
@@ -174,7 +223,7 @@ def stream(minutes: float, speed: float, out: Path, burn: int = 0, nice: int = 0
     isi = 2.0
     n = max(2, int(minutes * 60 / isi))
     child, ports = start_devices(speed, "emg", 1, nice)
-    sent = record_heartbeat_sends()
+    sent, writes = record_heartbeat_sends()
     hogs = burners(burn)
     try:
         cfg = load_config(config(out, ports["amplifier"], ports["stimulator"], speed, n, isi,
@@ -228,7 +277,9 @@ def stream(minutes: float, speed: float, out: Path, burn: int = 0, nice: int = 0
     print(f"recorder    {st.n_flushes} flushes, longest gap {st.max_flush_gap_s * 1000:.0f} ms, "
           f"max backlog {st.max_backlog}")
     heartbeat_report(sent, 1.0, "sent by the host (its clock)")
-    heartbeat_report(truth["heartbeats"], speed, "received by the device (incl. ARM)")
+    heartbeat_report(truth["heartbeats_read"], speed, "read by the device thread from its pty")
+    heartbeat_report(truth["heartbeats"], speed, "handled by the device (incl. ARM)")
+    transit_report(writes, truth["heartbeats_by_rid"], speed, ports["t0"])
 
 
 def kill_loop(kills: int, out: Path, seed: int = 0) -> None:

@@ -101,3 +101,39 @@ def test_host_window_in_rows():
     # 50 ms device + speed x (2 reads of 10 ms + 5 ms) at speed 1: 75 ms = 375 rows at 5 kHz;
     # search 2 s + 0.1 s = 10 500 rows
     assert host_window(5000.0, 1.0, 0.01) == pytest.approx((375.0, 10_500.0))
+
+
+def _fit_from_edges(p, n=6):
+    """Pulses 1 s apart (device µs 1e6·k, rows 50 040 + 5000·k), each with its edge and its
+    host window (FIRE at 10 + k s, answered 20 ms later): placed by trigger, the fit follows."""
+    for k in range(n):
+        p.sync.add_edges(np.array([50_040 + 5000 * k]))
+        ev = StimEvent(k + 1, None, 1_000_000 * (k + 1), 20_000, 1000)
+        p.add(Fired(k, ev, 10.0 + k, 10.02 + k, 0.0, [], (20.0, 1000.0)))
+        p.resolve(next_row=50_040 + 5000 * k + POST_N)
+    assert p.sync.fit is not None and not p.pending
+
+
+def test_a_busy_host_whose_window_lags_the_fit_does_not_restart_the_sync():
+    p, faults = placer()
+    _fit_from_edges(p)
+    # pulse 7 lies in a gap (no edge) at row 80 040; the host's row clock lags: its window
+    # (79 700 .. 79 800) ends 240 rows before the pulse, beyond 2 x margin, within the search
+    ev = StimEvent(7, None, 7_000_000, 20_000, 1000)
+    p.add(Fired(6, ev, 15.94, 15.96, 0.0, [], (20.0, 1000.0)))
+    (f,) = p.resolve(next_row=90_000)
+    assert faults == [] and f.placement.method == "timestamp"
+    assert abs(f.placement.row - 80_040) <= 1
+
+
+def test_a_fit_that_predicts_the_pulse_before_the_fire_was_sent_restarts_the_sync():
+    p, faults = placer()
+    _fit_from_edges(p)
+    # pulse 7's device time says 0.5 s after pulse 6 (row ~77 540), but FIRE was sent when
+    # the host clock says row 79 700 (1 s after pulse 6): the clocks no longer match
+    p.sync.add_edges(np.array([80_040]))
+    ev = StimEvent(7, None, 6_500_000, 20_000, 1000)
+    p.add(Fired(6, ev, 15.94, 15.96, 0.0, [], (20.0, 1000.0)))
+    (f,) = p.resolve(next_row=90_000)
+    assert faults == ["clock_restart"]
+    assert (f.placement.row, f.placement.method) == (80_040, TRIGGER)  # found by the host window

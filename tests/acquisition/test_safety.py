@@ -86,7 +86,8 @@ def test_guard_sends_checked_wire_values():
         (100.0, Opcode.FIRE, {}),
     ]
     assert guard.stimulus == (12.5, 1000.0) and guard.n_fired == 1
-    assert guard.earliest_fire_s == pytest.approx(100.2)  # 5 Hz
+    # 5 Hz: 0.2 s from the answer, for a device clock up to 0.1 % slow, + 2 µs of flooring
+    assert guard.earliest_fire_s == pytest.approx(100.0 + 0.2 / 0.999 + 2e-6, abs=1e-9)
 
 
 @pytest.mark.parametrize(("mA", "us", "why"), [
@@ -117,7 +118,10 @@ def test_guard_fire_needs_stimulus_rate_and_count():
     clock.t += 0.1999  # 5 Hz needs 0.2 s
     with pytest.raises(SafetyError, match="exceeds the rate limit of 5 Hz"):
         guard.fire()
-    clock.t = 100.2
+    clock.t = 100.2  # exactly 1 / rate: a device clock a little slow would measure less
+    with pytest.raises(SafetyError, match="exceeds the rate limit of 5 Hz"):
+        guard.fire()
+    clock.t = 100.0 + 0.2 / 0.999 + 2e-6
     guard.fire()
     clock.t += 10
     with pytest.raises(SafetyError, match="max_stimuli = 2 already delivered"):

@@ -81,8 +81,9 @@ def test_rate_limit_is_enforced_before_sending(rig) -> None:
     with pytest.raises(SafetyError, match="nothing sent: RATE_LIMIT"):
         stim.fire()
     assert len(sent(bench, Opcode.FIRE)) == 1
-    wait_for(lambda: bench.true_time_s() >= bench.delivered[0].true_time_s + 2.01,
-             what="the minimum interval")
+    # counted from the FIRE's answer, which came after the device delivered the pulse
+    assert stim.earliest_fire_s >= bench.delivered[0].true_time_s + 2.0
+    wait_for(lambda: bench.true_time_s() >= stim.earliest_fire_s, what="the minimum interval")
     second = stim.fire()
     interval_us = second.device_time_us - first.device_time_us
     assert interval_us * limits.max_rate_mHz >= 1e9  # spec section 5.3, on the device clock

@@ -19,6 +19,7 @@ from hreflex.protocol import (
     Status,
     StimEvent,
     StimLimits,
+    encode_wire,
 )
 from tests.devices.helpers import pattern
 
@@ -146,3 +147,19 @@ def test_bench_links_faults_api_and_cleanup(rig) -> None:
         bench.stimulator.inject("stall", seconds=1)
     bench.close()
     assert not bench.directory.exists()
+
+
+def test_commands_record_when_their_bytes_were_read_and_when_handled(rig) -> None:
+    bench = rig.bench()
+    ask = answers(rig.raw(bench.stimulator_url))
+    assert ask(1, Opcode.HEARTBEAT) == Reason.OK and ask(2, Opcode.GET_STATUS) == Reason.OK
+    received = list(bench.stimulator.commands)
+    assert [c.command.request_id for c in received] == [1, 2]
+    # read from the pty first, handled after (the bench lock may delay the handling)
+    assert all(c.read_time_s is not None and c.read_time_s <= c.true_time_s for c in received)
+    assert received[0].read_time_s <= received[1].read_time_s
+    # a device polled by hand (no pty read) has no read time
+    dev = bench.stimulator
+    n = len(dev.commands)
+    dev.poll(encode_wire(Command.make(3, Opcode.HEARTBEAT)))
+    assert dev.commands[n].read_time_s is None and dev.commands[n].command.request_id == 3

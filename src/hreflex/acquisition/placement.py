@@ -94,8 +94,12 @@ class PulsePlacer:
                 or f.event.pulse_counter <= last.pulse_counter):
             self.sync.new_epoch()  # the stimulator restarted: its clock too
         elif fit is not None and t_us is not None and host is not None:
+            # the host rows are lower bounds (RowClock): a prediction before the FIRE was sent
+            # is a clock mismatch, one after its answer may be a busy host (its reads late),
+            # so that side gets the bootstrap search's allowance too
             p = fit.predict(t_us)
-            if not host[0] - 2 * self.host_margin <= p <= host[1] + 2 * self.host_margin:
+            if not (host[0] - 2 * self.host_margin <= p
+                    <= host[1] + 2 * self.host_margin + self.host_search):
                 self.sync.new_epoch()
                 self._fault("clock_restart", "stimulator clock no longer matches the EMG clock; "
                                             "synchronisation starts again")

@@ -13,6 +13,13 @@ host knows:
 - :class:`StimulusGuard`: the only object that sends stimulator commands. ``set_stimulus``
   and ``fire`` are checked (intensity, pulse width, rate, stimulus count) *before* anything
   is sent; a refused command raises :class:`SafetyError` and nothing goes out.
+
+The rate holds at the device by construction, whatever the transport delays: a FIRE goes no
+sooner than :func:`~hreflex.protocol.safety.host_fire_spacing_s` after the previous FIRE was
+*answered* (its ACK or NACK arrived, or the host gave up on it), not after it was sent. The
+device processed the previous FIRE before it answered and sees the next one only after it
+was sent, so a late delivery of the previous FIRE cannot bring two FIREs closer at the device
+than at the host (``firmware_io/PROTOCOL.md`` §5.3).
 """
 
 from __future__ import annotations
@@ -26,7 +33,7 @@ from typing import Any
 
 from hreflex.errors import SafetyError
 from hreflex.protocol.frames import Opcode, Reason, mA_to_uA, whole_us
-from hreflex.protocol.safety import StimLimits, check_stimulus
+from hreflex.protocol.safety import StimLimits, check_stimulus, host_fire_spacing_s
 
 #: what a refusal reason means, for messages
 _REASON_TEXT = {
@@ -105,11 +112,15 @@ class StimulusGuard:
     e.g. ``Command.make(request_id, opcode, **fields)``, writes it and returns whatever the
     driver returns, e.g. the device's response); it must be thread-safe, since ``disarm``
     may be sent from another thread while a command is in flight. The guard keeps the stimulus last sent and the
-    time of the last FIRE (``clock``: seconds, monotonic). Every ``set_stimulus`` and
-    ``fire`` is checked with :func:`check_stimulus`; ``fire`` also needs a stimulus set and
-    fewer than ``max_stimuli`` pulses so far. A refusal raises :class:`SafetyError` and sends
-    nothing. A FIRE counts as delivered from the moment it is sent (also if ``send`` raises).
-    ``disarm`` is always sent and never waits for another command to finish.
+    time the last FIRE was answered (``clock``: seconds, monotonic). Every ``set_stimulus``
+    and ``fire`` is checked with :func:`check_stimulus`; ``fire`` also needs a stimulus set,
+    fewer than ``max_stimuli`` pulses so far and ``clock() >= earliest_fire_s``. A refusal
+    raises :class:`SafetyError` and sends nothing. A FIRE counts as delivered from the moment
+    it is sent (also if ``send`` raises or the device refuses it), and the rate is counted
+    from the moment ``send`` returned or raised (the answer, or the host gave up). A caller
+    that later gets any answer from the device (e.g. GET_STATUS after a FIRE without answer)
+    calls :meth:`answered` so that the rate counts from then. ``disarm`` is always sent and
+    never waits for another command to finish.
     """
 
     _GUARDED = (Opcode.SET_STIMULUS, Opcode.FIRE)
@@ -139,12 +150,18 @@ class StimulusGuard:
 
     @property
     def earliest_fire_s(self) -> float:
-        """Clock time from which a FIRE respects the rate limit (``-inf`` before the first)."""
+        """Clock time from which a FIRE respects the rate limit at the device (``-inf`` before
+        the first): the previous FIRE's answer + :func:`host_fire_spacing_s`."""
         if self._last_fire_s is None:
             return -math.inf
-        if self.limits.max_rate_mHz == 0:
-            return math.inf
-        return self._last_fire_s + 1000.0 / self.limits.max_rate_mHz
+        return self._last_fire_s + host_fire_spacing_s(self.limits)
+
+    def answered(self) -> None:
+        """The device answered a command sent after the last FIRE: that FIRE was processed
+        (or lost) before now, so the rate counts from now (never earlier than before)."""
+        with self._lock:
+            if self._last_fire_s is not None:
+                self._last_fire_s = max(self._last_fire_s, self._clock())
 
     def set_stimulus(self, intensity_mA: float, pulse_width_us: float) -> Any:
         """Check, then send SET_STIMULUS (intensity truncated to µA, width to µs)."""
@@ -171,14 +188,22 @@ class StimulusGuard:
                     f"fire refused: [limits] max_stimuli = {self.max_stimuli} already delivered "
                     "(nothing was sent)"
                 )
-            now = self._clock()
-            since = None if self._last_fire_s is None else now - self._last_fire_s
-            why = refusal(self.limits, *self._stimulus, since)
+            why = refusal(self.limits, *self._stimulus, None)
             if why is not None:
                 raise SafetyError(f"fire refused: {why} (nothing was sent)")
+            now = self._clock()
+            if now < self.earliest_fire_s:
+                raise SafetyError(
+                    f"fire refused: {now - self._last_fire_s:.6g} s after the previous FIRE was "
+                    f"answered exceeds the rate limit of {self.limits.max_rate_mHz / 1000:g} Hz "
+                    f"(the next may go {self.earliest_fire_s - now:.6g} s from now; nothing "
+                    "was sent)")
             self._last_fire_s = now
             self.n_fired += 1
-            return self._send(Opcode.FIRE)
+            try:
+                return self._send(Opcode.FIRE)
+            finally:  # answered, refused or given up: the device is done with it by now
+                self._last_fire_s = max(now, self._clock())
 
     def arm(self) -> Any:
         """Send ARM (the device refuses it without a stimulus set)."""

@@ -6,7 +6,9 @@ guard refuses before anything is sent), and the stimulator's own reports (STIM_E
 ARM only when needed (first time, changed stimulus, after the device disarmed or restarted),
 then FIRE, which is never retried blind: after a FIRE without answer the device is asked
 whether the pulse went out (a late STIM_EVENT, else its pulse counter). Retryable refusals
-(NOT_ARMED, NO_STIMULUS, RATE_LIMIT, BUSY) are retried up to :data:`FIRE_ATTEMPTS` times.
+(NOT_ARMED, NO_STIMULUS, RATE_LIMIT, BUSY) are recorded as a ``nack`` fault and retried up to
+:data:`FIRE_ATTEMPTS` times, never sooner than the guard allows (its rate then counts from the
+refusal, and every FIRE sent counts against ``max_stimuli``).
 Each delivered pulse becomes a :class:`~.outcome.Fired` handed to ``on_pulse`` (placement);
 so does every pulse the stimulator reports that this session did not fire (``unplanned``).
 The exit path's DISARM is :meth:`~.supervisor.DeviceSupervisor.close` (through the guard).
@@ -128,14 +130,19 @@ class Stimulation:
 
     def _was_delivered(self) -> tuple[bool, StimEvent | None]:
         """After a FIRE without answer: did the pulse go out? A STIM_EVENT that arrives anyway
-        says so (it comes before the answer); else the device's pulse counter (GET_STATUS)."""
+        says so (it comes before the answer); else the device's pulse counter (GET_STATUS).
+        Either answer shows the device has handled the FIRE by now: the guard counts the rate
+        from then (:meth:`StimulusGuard.answered`)."""
         event = self._late_event(0.05)
         if event is not None or not self.stim.link.connected:
+            if event is not None:
+                self.guard.answered()
             return event is not None, event
         try:
             count = self.stim.status().pulses_delivered
         except DeviceError:
             return False, None
+        self.guard.answered()  # commands are handled in order: the FIRE came before this
         if count == self._pulses_known:
             return False, None
         self._pulses_known = count

@@ -10,14 +10,15 @@
 Safety: every stimulus command passes one guard before anything is sent. The driver holds
 effective limits (the caller's, lowered to the device's where those are lower) and refuses
 with :class:`SafetyError` what :func:`~hreflex.protocol.check_stimulus` (intensity, pulse
-width) or :func:`~hreflex.protocol.check_rate` (time since the previous FIRE, on the
-experiment clock) refuses. FIRE is never retried: a lost answer may mean a delivered pulse.
+width) refuses, and a FIRE sooner than :func:`~hreflex.protocol.host_fire_spacing_s` after
+the previous FIRE was answered (experiment clock; from the answer, not the send, so that a
+delayed delivery of the previous FIRE cannot bring two closer at the device: PROTOCOL.md
+§5.3). FIRE is never retried: a lost answer may mean a delivered pulse.
 A heartbeat thread keeps the device's watchdog fed (every timeout / 5: :func:`heartbeat_loop`).
 """
 
 from __future__ import annotations
 
-import math
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -37,8 +38,8 @@ from hreflex.protocol import (
     Status,
     StimEvent,
     StimLimits,
-    check_rate,
     check_stimulus,
+    host_fire_spacing_s,
     mA_to_uA,
     whole_us,
 )
@@ -169,21 +170,30 @@ class StimulatorClient:
         """DISARM."""
         self.link.request(Opcode.DISARM)
 
+    @property
+    def earliest_fire_s(self) -> float:
+        """Experiment time from which :meth:`fire` sends (``-inf`` before the first FIRE): the
+        previous FIRE's answer (or failure) + :func:`host_fire_spacing_s`."""
+        if self._last_fire_s is None:
+            return float("-inf")
+        return self._last_fire_s + host_fire_spacing_s(self.limits)
+
     def fire(self) -> StimEvent:
-        """FIRE one pulse; returns its STIM_EVENT (also put on the event queue). Sooner than
-        1 / max rate after the previous FIRE (experiment clock): :class:`SafetyError`, nothing
-        sent. Not retried; a device refusal (NOT_ARMED, RATE_LIMIT) raises ``NackError``."""
+        """FIRE one pulse; returns its STIM_EVENT (also put on the event queue). Before
+        :attr:`earliest_fire_s` (experiment clock): :class:`SafetyError`, nothing sent. Not
+        retried; a device refusal (NOT_ARMED, RATE_LIMIT) raises ``NackError``."""
         with self._fire_lock:
             now = self.timebase.now_s()
-            if self._last_fire_s is not None:
-                why = check_rate(self.limits, math.floor((now - self._last_fire_s) * 1e6))
-                if why is not None:
-                    raise SafetyError(
-                        f"{self.name}: FIRE {(now - self._last_fire_s) * 1e3:.1f} ms after the "
-                        f"previous one refused, nothing sent: {why.name} "
-                        f"({_describe(self.limits)})")
+            if now < self.earliest_fire_s:
+                raise SafetyError(
+                    f"{self.name}: FIRE {(now - self._last_fire_s) * 1e3:.1f} ms after the "
+                    f"previous one was answered refused, nothing sent: RATE_LIMIT "
+                    f"({_describe(self.limits)})")
             self._last_fire_s = now
-            response, frames = self.link.request(Opcode.FIRE, retries=0)
+            try:
+                response, frames = self.link.request(Opcode.FIRE, retries=0)
+            finally:  # answered, refused or given up: the rate counts from now
+                self._last_fire_s = max(now, self.timebase.now_s())
         event = next((f for f in frames if isinstance(f, StimEvent)
                       and f.request_id == response.request_id), None)
         if event is None:

@@ -39,6 +39,7 @@ from hreflex.protocol.safety import (
     check_fire,
     check_rate,
     check_stimulus,
+    host_fire_spacing_s,
 )
 from hreflex.protocol.text import frame_from_text, frame_to_text
 
@@ -48,7 +49,7 @@ __all__ = [
     "CobsError", "Command", "Decoded", "DecoderStats", "DeviceKind", "Frame", "FrameError",
     "FrameType", "Gap", "Identity", "Opcode", "Reason", "Response", "SampleBlock",
     "SampleBlocks", "Status", "StimEvent", "StimLimits", "StimSafety", "StreamDecoder",
-    "check_fire", "check_rate", "check_stimulus", "frame_from_text", "frame_to_text",
+    "check_fire", "check_rate", "check_stimulus", "host_fire_spacing_s", "frame_from_text", "frame_to_text",
     "cobs_decode", "cobs_encode", "decode_frame", "decode_wire", "encode_frame", "encode_wire",
     "mA_to_uA",
     "whole_us",

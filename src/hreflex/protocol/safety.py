@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from hreflex.protocol.frames import Identity, Reason, mA_to_uA, whole_us
 
 __all__ = ["StimLimits", "StimSafety", "check_stimulus", "check_rate", "check_fire",
+           "host_fire_spacing_s", "CLOCK_TOLERANCE_PPM",
            "HEARTBEAT_DEFAULT_MS", "HEARTBEAT_MIN_MS", "HEARTBEAT_MAX_MS"]
 
 HEARTBEAT_DEFAULT_MS = 1000
@@ -56,6 +57,26 @@ def check_rate(limits: StimLimits, since_last_us: int) -> Reason | None:
     if limits.max_rate_mHz == 0:
         return Reason.RATE_LIMIT
     return None if since_last_us * limits.max_rate_mHz >= 1_000_000_000 else Reason.RATE_LIMIT
+
+
+#: how far a device's clock may run slow against the host's (ppm) and still never see two
+#: FIREs closer than 1 / max rate when the host spaces them by :func:`host_fire_spacing_s`
+CLOCK_TOLERANCE_PPM = 1000
+
+
+def host_fire_spacing_s(limits: StimLimits) -> float:
+    """Host seconds from the *answer* (ACK or NACK, or giving up) to one FIRE until the next
+    FIRE may be sent (``inf`` when ``max_rate_mHz`` is 0); ``firmware_io/PROTOCOL.md`` §5.3.
+
+    The device processed the previous FIRE before it answered, and the next one reaches it
+    after it was sent, so whatever the transport delays, the device sees at least this much
+    host time between the two. ``1 / max rate`` is divided by ``1 - CLOCK_TOLERANCE_PPM``
+    (a device clock up to 0.1 % slow still measures ≥ 1 / max rate) and 2 µs are added (both
+    ends of the device's interval are whole µs, floored).
+    """
+    if limits.max_rate_mHz == 0:
+        return math.inf
+    return 1000.0 / limits.max_rate_mHz / (1.0 - CLOCK_TOLERANCE_PPM * 1e-6) + 2e-6
 
 
 def check_stimulus(limits: StimLimits, intensity_mA: float, pulse_width_us: float,

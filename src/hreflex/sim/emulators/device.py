@@ -83,10 +83,13 @@ _COMMAND_FAULTS = ("nack", "no_response")
 
 @dataclass(frozen=True)
 class ReceivedCommand:
-    """A command as the device received it, at true time ``true_time_s``."""
+    """A command as the device received it: handled at true time ``true_time_s`` (the time the
+    firmware acted on it, e.g. fed its watchdog); ``read_time_s`` is when the device thread
+    got its bytes from the pty (None when :meth:`EmulatedDevice.poll` was called without)."""
 
     true_time_s: float
     command: Command
+    read_time_s: float | None = None
 
 
 @dataclass(frozen=True)
@@ -196,10 +199,12 @@ class EmulatedDevice:
 
     def _run(self) -> None:
         while not self._stop.is_set():
-            self.poll(self.link.read(self.POLL_S))
+            data = self.link.read(self.POLL_S)
+            self.poll(data, read_s=self.timebase.now_s() if data else None)
             self.link.flush(self.timebase.now_s())
 
-    def poll(self, data: bytes = b"", now: float | None = None) -> None:
+    def poll(self, data: bytes = b"", now: float | None = None,
+             read_s: float | None = None) -> None:
         """One turn of the firmware loop at true time ``now`` (default: now, read under the
         lock): pending faults, time-driven work (it happened before these bytes arrived),
         then the commands in ``data``. The device thread calls it; tests may call it on a
@@ -212,7 +217,7 @@ class EmulatedDevice:
                 for frame in self._decoder.feed(data).frames:
                     self.frames_received += 1
                     if isinstance(frame, Command):
-                        self._command(frame, now)
+                        self._command(frame, now, read_s)
 
     def _apply_now_faults(self, now: float) -> None:
         if self._reconnect is not None and now >= self._reconnect[0]:
@@ -241,8 +246,8 @@ class EmulatedDevice:
             self.faults.append(FaultRecord(kind, now, detail=detail))
         self._now_faults.clear()
 
-    def _command(self, cmd: Command, now: float) -> None:
-        self.commands.append(ReceivedCommand(now, cmd))
+    def _command(self, cmd: Command, now: float, read_s: float | None = None) -> None:
+        self.commands.append(ReceivedCommand(now, cmd, read_s))
         fault = _take(self._command_faults, lambda f: f.params["opcode"] in (None, cmd.opcode))
         if fault is not None:
             self.faults.append(FaultRecord(fault.kind, now, FrameType.COMMAND,
