@@ -12,6 +12,7 @@ matplotlib load inside the command that uses them), so ``hreflex --help`` and
 
 from __future__ import annotations
 
+import gc
 import importlib
 import importlib.util
 import os
@@ -85,7 +86,19 @@ def main() -> None:
         click.echo(f"Error: {THREADS_ENV}={os.environ[THREADS_ENV]!r} is not a positive "
                    "integer (the number of BLAS threads)", err=True)
         sys.exit(2)
-    cli.main(prog_name="hreflex")
+    try:
+        cli.main(prog_name="hreflex")
+    finally:
+        _settle_before_exit()
+
+
+def _settle_before_exit() -> None:
+    """Collect the command's garbage now (finalizers run, as they would at exit), then freeze
+    what is left (modules, classes, functions: alive until exit anyway): the interpreter's
+    collections at shutdown skip frozen objects. With numpy and h5py loaded that shutdown
+    otherwise spends 20-40 ms traversing them after every command."""
+    gc.collect()
+    gc.freeze()
 
 
 if __name__ == "__main__":  # pragma: no cover
