@@ -1,8 +1,8 @@
 """Reading only the sweeps (``read_session(lazy=True)``): the analysis is bit for bit the one
-of the whole file read into memory, only chunk-aligned sweep windows of ``/emg/continuous``
-are read, ``/emg/trigger`` never, and the input hash follows the recipe of docs/FORMAT.md
-("What hreflex analyze reads, and the input hash"), recomputed here with plain h5py and
-hashlib."""
+of the whole file read into memory, only the sweep windows of ``/emg/continuous`` are read
+(one request each), ``/emg/trigger`` never, and the input hash follows the recipe of
+docs/FORMAT.md ("What hreflex analyze reads, and the input hash"), recomputed here with
+plain h5py and hashlib."""
 
 from __future__ import annotations
 
@@ -24,7 +24,7 @@ from hreflex.analysis import AnalysisConfig, analyze_session
 from hreflex.cli import cli
 from hreflex.io.format import FAULT_DTYPE, RECORDED_WINDOW_DTYPE, empty_table
 from hreflex.io.session import read_session
-from hreflex.io.writer import FINISHED_CHUNK_ROWS, write_session
+from hreflex.io.writer import write_session
 from tests.analysis.simdata import short_recruitment, simulated
 from tests.conftest import small_session
 
@@ -68,10 +68,21 @@ def test_lazy_analysis_is_bit_for_bit_the_eager_one(fcr_file, edge_file):
     assert "outside the recording" in eager and "overlaps recorded gap" in eager
 
 
-def test_small_read_requests_give_the_same_sweeps(edge_file, monkeypatch):
+def test_hash_blocks_do_not_change_sweeps_or_hash(edge_file, monkeypatch):
+    """The hashing thread takes the windows a block at a time; one SHA-256 stream, so the
+    block size changes neither the sweeps nor the hash."""
+    def run() -> tuple[str, dict]:
+        session = read_session(edge_file, lazy=True)
+        doc = analyze_session(session).to_dict()
+        doc.pop("created_utc")
+        return json.dumps(doc, sort_keys=True), session.read_hash.provenance()
+
     eager = _doc(edge_file, False)
-    monkeypatch.setattr(lazy, "MAX_READ_ROWS", 2 * FINISHED_CHUNK_ROWS)  # many short requests
-    assert _doc(edge_file, True) == eager
+    reference = run()
+    assert reference[0] == eager
+    for block in (1, 3):
+        monkeypatch.setattr(lazy, "HASH_BLOCK", block)
+        assert run() == reference
 
 
 def test_online_highpass_reads_all_samples_and_matches(tmp_path):
@@ -101,7 +112,22 @@ def test_epoched_file_reads_the_same(tmp_path):
     assert _doc(path, True) == _doc(path, False)
 
 
-def test_only_chunk_aligned_sweep_windows_are_read(edge_file, monkeypatch):
+def _watch_sample_reads(monkeypatch) -> list[tuple[str, int, int]]:
+    """Every sample request of :mod:`hreflex.io.lazy`: (dataset, first row, last row)."""
+    requests = []
+    real = lazy.read_rows
+
+    def spy(dsid, mspace, fspace, flat, mtype):
+        (row0, col0), (row1, col1) = fspace.get_select_bounds()
+        assert (col0, col1) == (0, flat.shape[1] - 1)  # all channels
+        requests.append((h5py.h5i.get_name(dsid).decode(), row0, row1))
+        return real(dsid, mspace, fspace, flat, mtype)
+
+    monkeypatch.setattr(lazy, "read_rows", spy)
+    return requests
+
+
+def test_only_the_sweep_windows_are_read(edge_file, monkeypatch):
     reads = []
     real = h5py.Dataset.__getitem__
 
@@ -110,38 +136,42 @@ def test_only_chunk_aligned_sweep_windows_are_read(edge_file, monkeypatch):
         return real(self, key)
 
     monkeypatch.setattr(h5py.Dataset, "__getitem__", spy)
+    requests = _watch_sample_reads(monkeypatch)
     session = read_session(edge_file, lazy=True)
-    assert not any(name == "/emg/trigger" for name, _ in reads)  # not even opened for data
+    assert not any(name in ("/emg/trigger", "/emg/continuous") for name, _ in reads)
     reads.clear()
     analyze_session(session)
-    names = {name for name, _ in reads}
-    assert names == {"/emg/continuous"} and "/emg/trigger" not in names
+    assert reads == []  # no sample through h5py's high-level reads, the trigger never
     n_rows = session.continuous.shape[0]
-    rows = 0
-    for _, key in reads:
-        assert key.start % FINISHED_CHUNK_ROWS == 0  # whole chunks from a chunk boundary
-        assert key.stop % FINISHED_CHUNK_ROWS == 0 or key.stop == n_rows
-        rows += key.stop - key.start
-    n_windows = len(session.stimuli) - 2  # two leave the recording
-    assert len(reads) <= n_windows  # at most one request per window
-    assert rows <= n_windows * 2 * FINISHED_CHUNK_ROWS < n_rows  # never the whole recording
+    start, n = session.read_hash.sweep_start_sample, session.read_hash.sweep_n_samples
+    first = session.stimuli["sample_index"].astype(np.int64) + start
+    first = first[(first >= 0) & (first + n <= n_rows)]
+    assert len(first) == len(session.stimuli) - 2  # two leave the recording
+    # one request per window, of exactly its rows, in the table's order
+    assert requests == [("/emg/continuous", a, a + n - 1) for a in first.tolist()]
+    assert len(first) * n < n_rows  # never the whole recording
 
 
-def test_windows_sharing_a_chunk_are_one_request(tmp_path, monkeypatch):
+def test_each_window_is_one_request_in_the_order_given(tmp_path, monkeypatch):
+    """Overlapping windows, windows sharing a chunk, and an order that is not the file's."""
     session = small_session(n_samples=40000)
     stim = session.stimuli.copy()
-    stim["sample_index"] = [1000, 3000, 20000]  # chunks 0 | 0 | 4
+    stim["sample_index"] = [20000, 1000, 1200]  # chunk 4 | chunk 0, overlapping
     path = tmp_path / "three.h5"
     write_session(path, replace(session, stimuli=stim))
     samples = read_session(path, lazy=True).continuous
-    reads = []
-    real = h5py.Dataset.__getitem__
-    monkeypatch.setattr(h5py.Dataset, "__getitem__",
-                        lambda self, key: reads.append(key) or real(self, key))
+    requests = _watch_sample_reads(monkeypatch)
     out = samples.read_windows(stim["sample_index"], -100, 500)
-    assert [(k.start, k.stop) for k in reads] == [(0, 4096), (16384, 20480)]
+    assert requests == [("/emg/continuous", s - 100, s + 399) for s in stim["sample_index"]]
+    assert out.shape == (3, session.n_channels, 500) and out.dtype == session.continuous.dtype
     for k, s in enumerate(stim["sample_index"]):
         assert np.array_equal(out[k], session.continuous[s - 100:s + 400].T)
+    expected = hashlib.sha256(b"".join(session.continuous[s - 100:s + 400].tobytes()
+                                       for s in stim["sample_index"]))
+    digest = hashlib.sha256()  # what the windows add to the hash: their rows, in this order
+    samples.digest._digest = digest
+    samples.read_windows(stim["sample_index"], -100, 500)
+    assert digest.hexdigest() == expected.hexdigest()
 
 
 # -- the input hash, by the recipe of docs/FORMAT.md ---------------------------------------

@@ -47,12 +47,9 @@ def command(file: Path, config_path: Path | None, output: Path | None, csv_dir: 
 
     from hreflex.analysis import analyze_session, load_config
     from hreflex.commands.text import summary_text
-    from hreflex.commands.windows_from import read_windows_from
     from hreflex.errors import ConfigError
-    from hreflex.export.results_csv import write_result_csv
     from hreflex.io.files import atomic_folder, atomic_output
     from hreflex.io.session import read_session
-    from hreflex.io.writer import store_analysis
 
     if store and no_store:
         raise ConfigError("--store and --no-store contradict each other; give one")
@@ -65,7 +62,11 @@ def command(file: Path, config_path: Path | None, output: Path | None, csv_dir: 
         cfg = load_config(config_path)
         if windows_source is not None:
             cfg = replace(cfg, windows=replace(cfg.windows, source=windows_source))
-        given = read_windows_from(windows_from, cfg) if windows_from is not None else None
+        given = None
+        if windows_from is not None:
+            from hreflex.commands.windows_from import read_windows_from  # (import time)
+
+            given = read_windows_from(windows_from, cfg)
         session = read_session(file, lazy=True)  # only the sweeps, hashed as they are read
         result = analyze_session(session, cfg, input_info={"path": str(file)},
                                  windows_from=given)
@@ -73,6 +74,8 @@ def command(file: Path, config_path: Path | None, output: Path | None, csv_dir: 
         doc = result.to_dict()
         partial.write_text(json.dumps(doc, indent=1, ensure_ascii=False), encoding="utf-8")
         if tmp:
+            from hreflex.export.results_csv import write_result_csv  # (import time)
+
             write_result_csv(result, doc, tmp)
     click.echo(summary_text(doc))
     for message in doc["messages"]:
@@ -84,5 +87,7 @@ def command(file: Path, config_path: Path | None, output: Path | None, csv_dir: 
     if csv_dir is not None:
         click.echo(f"wrote CSV files to {csv_dir}")
     if store:
+        from hreflex.io.writer import store_analysis  # (import time)
+
         store_analysis(file, doc, result.annotations)
         click.echo(f"stored results and {len(result.annotations)} QC annotations in {file}")

@@ -8,8 +8,6 @@ from __future__ import annotations
 
 import hashlib
 import os
-import shutil
-import tempfile
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -125,6 +123,9 @@ def atomic_folder(folder: PathLike, names: Iterable[str] = (), overwrite: bool =
         raise ConfigError(f"{folder}: is a file, not a folder; give a folder name")
     inputs = list(inputs)
     check_outputs([folder / n for n in names], inputs=inputs, overwrite=overwrite)
+    import shutil  # here: the single-file commands never need them (import time)
+    import tempfile
+
     folder.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{folder.name}.partial-", dir=folder.parent))
     try:

@@ -9,15 +9,21 @@ from typing import Any
 
 from hreflex.errors import ConfigError
 
-if sys.version_info >= (3, 11):
-    import tomllib
-else:  # pragma: no cover - exercised on Python 3.10 only
-    import tomli as tomllib
+
+def _tomllib():
+    """The TOML parser, imported when a file is parsed (``hreflex analyze`` without
+    ``--config`` never needs it)."""
+    if sys.version_info >= (3, 11):
+        import tomllib
+    else:  # pragma: no cover - exercised on Python 3.10 only
+        import tomli as tomllib
+    return tomllib
 
 
 def load_toml(path: str | Path) -> dict[str, Any]:
     """Parse a TOML file; raise :class:`ConfigError` naming the file on any problem."""
     path = Path(path)
+    tomllib = _tomllib()
     try:
         return tomllib.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
