@@ -57,6 +57,8 @@ def remove_baseline(data_V: np.ndarray, time_ms: np.ndarray, window_ms: tuple[fl
 MAINS_HARMONICS = (1, 2, 3)
 
 
+#: ``mains = "auto"`` judges 50 against 60 Hz on this many sweeps (the first ones)
+AUTO_SWEEPS = 200
 #: rows of :func:`_mains_design` that are the mains (the others model the baseline's drift)
 N_MAINS_ROWS = 2 * len(MAINS_HARMONICS)
 
@@ -73,13 +75,17 @@ def _mains_design(time_ms: np.ndarray, freq_Hz: float, centre_ms: float = 0.0) -
 def mains_fit(data_V: np.ndarray, time_ms: np.ndarray, window: slice, freq_Hz: float
               ) -> tuple[np.ndarray, float]:
     """Least-squares mains of every sweep (..., n_samples) over its ``window`` samples, with
-    a parabola for the drift: ``(coefficients (..., N_MAINS_ROWS), power)``, power = the mean square of the fitted
-    mains over the window (all sweeps), V^2."""
+    a parabola for the drift: ``(coefficients (..., N_MAINS_ROWS), power)``, power = the mean
+    square of the fitted mains over the window (all sweeps), V^2. In ``data_V``'s dtype."""
     t = time_ms[window]
     x = _mains_design(t, freq_Hz, float(t.mean()))
-    coef = data_V[..., window].astype(np.float64) @ np.linalg.pinv(x)  # (..., k + 3)
+    coef = data_V[..., window] @ np.linalg.pinv(x).astype(data_V.dtype)  # (..., k + 3)
     mains = coef[..., :N_MAINS_ROWS]
-    return mains, float(np.mean((mains @ x[:N_MAINS_ROWS]) ** 2))
+    gram = (x[:N_MAINS_ROWS] @ x[:N_MAINS_ROWS].T / t.size).astype(data_V.dtype)
+    flat = mains.reshape(-1, N_MAINS_ROWS)
+    power = float(np.einsum("si,ij,sj->", flat, gram, flat, dtype=np.float64)) / max(
+        flat.shape[0], 1)
+    return mains, power
 
 
 def remove_mains(data_V: np.ndarray, time_ms: np.ndarray, window_ms: tuple[float, float],
@@ -89,8 +95,9 @@ def remove_mains(data_V: np.ndarray, time_ms: np.ndarray, window_ms: tuple[float
     Mains interference is a steady sinusoid, so the fit on the baseline predicts it under the
     responses; where the stimulation rate locks to it (trains at 5 or 10 Hz are whole mains
     periods) averaging over sweeps would not take it out. ``mains``: "50", "60", "auto"
-    (the one whose fit has more power) or "off". The window must hold one period at least,
-    else nothing is done. In place; returns ``(data, the frequency used or None)``."""
+    (the one whose fit has more power over the first ``AUTO_SWEEPS`` sweeps) or "off". The
+    window must hold one period at least, else nothing is done. In place; returns
+    ``(data, the frequency used or None)``."""
     sl = window_slice(time_ms, window_ms)
     if mains == "off" or sl is None:
         return data_V, None
@@ -99,10 +106,11 @@ def remove_mains(data_V: np.ndarray, time_ms: np.ndarray, window_ms: tuple[float
     freqs = [f for f in freqs if span_ms >= 1000.0 / f]
     if not freqs:
         return data_V, None
-    fits = [mains_fit(data_V, time_ms, sl, f) for f in freqs]
-    k = int(np.argmax([power for _, power in fits]))
-    coef, freq = fits[k][0], freqs[k]
-    data_V -= (coef @ _mains_design(time_ms, freq)[:N_MAINS_ROWS]).astype(data_V.dtype)
+    if len(freqs) > 1:  # which mains: judged on the first sweeps (all channels)
+        sample = data_V[:AUTO_SWEEPS]
+        freqs = [freqs[int(np.argmax([mains_fit(sample, time_ms, sl, f)[1] for f in freqs]))]]
+    coef, freq = mains_fit(data_V, time_ms, sl, freqs[0])[0], freqs[0]
+    data_V -= coef @ _mains_design(time_ms, freq)[:N_MAINS_ROWS].astype(data_V.dtype)
     return data_V, freq
 
 
