@@ -24,6 +24,7 @@ import numpy as np
 
 from hreflex.analysis import AnalysisConfig, analyze_session
 from hreflex.analysis.config import RecruitmentConfig
+from hreflex.analysis.pooling import level_stats
 from hreflex.analysis.recruitment import RecruitmentResult, recruitment
 from hreflex.analysis.results import AnalysisResult
 from hreflex.io.session import Session
@@ -161,15 +162,9 @@ def realised_recruitment(rec: RecruitmentResult, truth: SimulationTruth, use: np
     intensity = truth.schedule.intensity_mA
     level = np.argmin(np.abs(intensity[:, None] - rec.levels_mA[None, :]), axis=1)
     n_lv = rec.levels_mA.size
-    n = np.bincount(level[use], minlength=n_lv)
-    stats = []
-    for amp in (truth.M_actual_mV[:, c], truth.H_actual_mV[:, c]):
-        s1 = np.bincount(level[use], weights=amp[use], minlength=n_lv)
-        s2 = np.bincount(level[use], weights=amp[use] ** 2, minlength=n_lv)
-        mean = np.where(n > 0, s1 / np.maximum(n, 1), np.nan)
-        sd = np.sqrt(np.maximum(s2 / np.maximum(n, 1) - mean**2, 0.0) * n
-                     / np.maximum(n - 1, 1))
-        stats.append((mean, sd, n))
+    amp = np.stack([truth.M_actual_mV[:, c], truth.H_actual_mV[:, c]], axis=1)
+    mean, sd, n = level_stats(amp, level, n_lv, np.repeat(use[:, None], 2, axis=1))
+    stats = [(mean[:, k], sd[:, k], n[:, k]) for k in range(2)]
     return recruitment(rec.levels_mA, stats[0], stats[1], (None, None), cfg)
 
 

@@ -5,8 +5,8 @@ artifact blanking (linear bridge), and
 optional zero-phase Butterworth band-pass and mains notch (``scipy.signal.sosfiltfilt``;
 ``scipy.signal`` is imported only when a filter is used: it costs ~0.9 s of start-up).
 Blanking comes before filtering so the filters never smear the stimulus artifact into the
-M window. Each function returns a new array and leaves its input alone (unless asked to
-overwrite it).
+M window. Each function returns a new array and leaves its input alone, except
+:func:`remove_mains` (always in place) and :func:`remove_baseline` with ``overwrite=True``.
 """
 
 from __future__ import annotations
@@ -55,8 +55,6 @@ def remove_baseline(data_V: np.ndarray, time_ms: np.ndarray, window_ms: tuple[fl
 
 #: harmonics of the mains frequency that :func:`remove_mains` takes out
 MAINS_HARMONICS = (1, 2, 3)
-
-
 #: ``mains = "auto"`` judges 50 against 60 Hz on this many sweeps (the first ones)
 AUTO_SWEEPS = 200
 #: rows of :func:`_mains_design` that are the mains (the others model the baseline's drift)

@@ -23,9 +23,9 @@ ONSET_FRACTION = 0.01
 TAU_GRID = tuple(float(v) for v in np.geomspace(0.25, 64.0, 25))
 
 
-def _baseline_predictions(y: np.ndarray, lo: int, hi: int, smooth: int, persist: int,
-                          noise_V: float, decay: bool = True) -> tuple[np.ndarray, np.ndarray, np.ndarray,
-                                                   np.ndarray]:
+def _baseline_predictions(
+        y: np.ndarray, lo: int, hi: int, smooth: int, persist: int, noise_V: float,
+        decay: bool = True) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """For every j in ``lo + 2 .. hi - 1``: the baseline fitted to ``y[lo:j]``, predicted at
     ``j .. j + persist - 1``: a constant, or ``C + A exp(-(t - lo) / tau)`` for the tau of
     ``TAU_GRID`` that fits best, whichever has the smaller ``SSE + 2 k noise^2`` (k = 1 or 2

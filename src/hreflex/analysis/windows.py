@@ -244,23 +244,34 @@ def _pick_h(s: _Scene, prior: WindowPrior, m: int | None, informative: bool, smo
 def _reach(s: _Scene, first: int, last: int, smooth: int, m: int) -> tuple[int, int]:
     """Components ``first..last`` widened to the unassigned neighbours (after the M
     component ``m``; not touching, profiles' cosine at least ``REACH_COSINE``) that the matched
-    waveform of ``first..last`` reaches without a gap (:func:`_extent`): on a weak channel one
+    waveform of ``first..last`` reaches without a gap (:func:`_bridged`): on a weak channel one
     wave can come out as pieces that single levels show apart."""
     c = component(s.x, s.sigma, s.comps[first].start, s.comps[last].stop)
-    core = c.waveform_V[c.start:c.stop]
-    thr = max(BOUND_SD * c.noise_V, BOUND_FRACTION * float(core.max() - core.min()))
-    env = moving_rms(c.waveform_V, max(1, smooth // 2))
-    def joins(a: int, b: int) -> bool:  # a precedes b, one of them in first..last
-        gap = s.comps[a].stop < s.comps[b].start
-        return (s.roles[a if b in (first, last) else b] == "" and gap
-                and float(s.comps[a].weights @ s.comps[b].weights) >= REACH_COSINE
-                and _bridged(env, s.comps[a].stop, s.comps[b].start, thr, smooth))
+    thr, env = _threshold(c), _envelope(c, smooth)
+
+    def joins(inner: int, outer: int) -> bool:
+        """Whether the unassigned ``outer`` joins the wave's piece ``inner`` across a gap."""
+        a, b = s.comps[min(inner, outer)], s.comps[max(inner, outer)]
+        return (s.roles[outer] == "" and a.stop < b.start
+                and float(a.weights @ b.weights) >= REACH_COSINE
+                and _bridged(env, a.stop, b.start, thr, smooth))
 
     while last + 1 < len(s.comps) and joins(last, last + 1):
         last += 1
-    while first - 1 > m and joins(first - 1, first):
+    while first - 1 > m and joins(first, first - 1):
         first -= 1
     return first, last
+
+
+def _threshold(c: Component) -> float:
+    """Baseline threshold of a component's waveform: ``BOUND_SD`` x its noise or
+    ``BOUND_FRACTION`` x its core's peak-to-peak, the larger (V)."""
+    return max(BOUND_SD * c.noise_V, BOUND_FRACTION * float(np.ptp(c.waveform_V[c.start:c.stop])))
+
+
+def _envelope(c: Component, smooth: int) -> np.ndarray:
+    """Envelope of a component's waveform: its moving RMS over half ``smooth`` samples (V)."""
+    return moving_rms(c.waveform_V, max(1, smooth // 2))
 
 
 def _wave_end(w: np.ndarray, first: int, last_core: int, hi: int, thr: float) -> int:
@@ -288,14 +299,13 @@ def _bounds(c: Component, lo: int, hi: int, search: int, smooth: int, decay: boo
     ``BOUND_FRACTION`` x the peak-to-peak)."""
     w = c.waveform_V
     core = w[c.start:c.stop]
-    p2p = float(core.max() - core.min())
-    thr = max(BOUND_SD * c.noise_V, BOUND_FRACTION * p2p)
+    thr = _threshold(c)
     peak = c.start + int(np.argmax(np.abs(core - w[search])))
-    onset = takeoff(w, search, peak, c.noise_V, smooth, min_departure_V=ONSET_FRACTION * p2p,
-                    decay=decay)
+    onset = takeoff(w, search, peak, c.noise_V, smooth,
+                    min_departure_V=ONSET_FRACTION * float(np.ptp(core)), decay=decay)
     if onset is not None and onset < lo:  # departed under the neighbour: its residue, or the
         onset = float(lo)  # wave begins right where the neighbour ends
-    env = moving_rms(w, max(1, smooth // 2))
+    env = _envelope(c, smooth)
     if onset is not None:
         start = int(np.floor(onset))
     else:  # no take-off (e.g. it starts at the blanking): the envelope's first crossing
@@ -306,11 +316,18 @@ def _bounds(c: Component, lo: int, hi: int, search: int, smooth: int, decay: boo
     return start, max(stop, peak + 1), onset
 
 
+def _gaps(env: np.ndarray, a: int, b: int, thr: float) -> np.ndarray:
+    """The runs of ``env`` at or below ``thr`` in ``a..b-1``, the one before its first sample
+    above and the one after its last included (either may be empty): (k, 2) integer rows of
+    (length, end) in samples, ``end`` (exclusive) counted from ``a``."""
+    pos = np.r_[-1, np.flatnonzero(env[a:b] > thr), max(b - a, 0)]
+    return np.c_[np.diff(pos) - 1, pos[1:]]
+
+
 def _bridged(env: np.ndarray, a: int, b: int, thr: float, bridge: int) -> bool:
     """Whether ``env`` stays above ``thr`` from sample ``a`` to ``b`` but for gaps of at most
     ``bridge`` samples."""
-    pos = np.r_[-1, np.flatnonzero(env[a:b] > thr), max(b - a, 0)]
-    return bool(np.all(np.diff(pos) <= bridge + 1))
+    return bool(np.all(_gaps(env, a, b, thr)[:, 0] <= bridge))
 
 
 def _extent(env: np.ndarray, stop: int, hi: int, thr: float, bridge: int) -> int:
@@ -318,11 +335,10 @@ def _extent(env: np.ndarray, stop: int, hi: int, thr: float, bridge: int) -> int
     ``stop`` (gaps of at most ``bridge`` samples bridged), at most ``hi``; at least ``stop +
     bridge``. The component's span comes from single levels' activity; the matched waveform
     pools every level, so on a weak channel it shows phases no single level shows."""
-    above = np.flatnonzero(env[stop:hi] > thr)
-    gaps = np.diff(np.r_[-1, above])
-    cut = np.flatnonzero(gaps > bridge)
-    last = above[: cut[0]] if cut.size else above
-    return min(max(stop + bridge, stop + int(last[-1]) + 1 if last.size else 0), hi)
+    gaps = _gaps(env, stop, hi, thr)
+    wide = np.flatnonzero(gaps[:, 0] > bridge)
+    length, end = gaps[wide[0] if wide.size else -1]  # the first wide gap, else the last run
+    return min(max(stop + bridge, stop + int(end - length)), hi)
 
 
 def find_windows(level_mean_V: np.ndarray, time_ms: np.ndarray, prior: WindowPrior,
