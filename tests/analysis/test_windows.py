@@ -130,3 +130,16 @@ def test_windows_carry_evidence_and_confidence():
     one = find_windows(x[7:8], T, DEFAULT_PRIORS[0], WindowConfig(), 1.0, BASELINE, MA[7:8])
     assert one.m.confidence <= 0.6 and "not checked" in one.m.evidence
     assert any("1 stimulated intensity level" in n for n in one.notes)
+
+
+@pytest.mark.parametrize("bump_mV", [0.06, 0.1])
+def test_a_bump_then_a_quiet_gap_is_not_the_take_off(bump_mV):
+    """Like the 4x-noise soleus case: a short bump 6 ms before H (in H's matched waveform,
+    under the single levels' activity) departs from the baseline, then the signal is quiet
+    again for 5 ms: H's window starts at H's own take-off (31 ms), not at the bump."""
+    u = (T - 25) / 0.5
+    bump = np.where((u > 0) & (u < 1), bump_mV * 1e-3 * np.sin(np.pi * u), 0.0)
+    x = _levels((M_PROFILE, _wave(8, 8, 8e-3)), (H_PROFILE, _wave(31, 9, 3e-3) + bump))
+    w = find_windows(x, T, DEFAULT_PRIORS[0], WindowConfig(), 1.0, BASELINE, MA)
+    assert w.h.start_ms == pytest.approx(31.0, abs=0.5)
+    assert w.h.onset_ms == pytest.approx(31.0, abs=0.5)

@@ -301,11 +301,19 @@ def _bounds(c: Component, lo: int, hi: int, search: int, smooth: int, decay: boo
     core = w[c.start:c.stop]
     thr = _threshold(c)
     peak = c.start + int(np.argmax(np.abs(core - w[search])))
-    onset = takeoff(w, search, peak, c.noise_V, smooth,
-                    min_departure_V=ONSET_FRACTION * float(np.ptp(core)), decay=decay)
+    env = _envelope(c, smooth)
+    departure = ONSET_FRACTION * float(np.ptp(core))
+    onset = takeoff(w, search, peak, c.noise_V, smooth, min_departure_V=departure, decay=decay)
+    if onset is not None:  # a take-off the wave does not follow: a bump, then a quiet gap
+        gaps = _gaps(env, int(onset), c.start, thr)
+        quiet = np.flatnonzero(gaps[:, 0] > smooth)
+        if quiet.size:
+            again = int(onset) + int(gaps[quiet[-1], 1] - gaps[quiet[-1], 0])
+            later = takeoff(w, again, peak, c.noise_V, smooth, min_departure_V=departure,
+                            decay=decay)
+            onset = onset if later is None else later
     if onset is not None and onset < lo:  # departed under the neighbour: its residue, or the
         onset = float(lo)  # wave begins right where the neighbour ends
-    env = _envelope(c, smooth)
     if onset is not None:
         start = int(np.floor(onset))
     else:  # no take-off (e.g. it starts at the blanking): the envelope's first crossing
