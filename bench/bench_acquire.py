@@ -1,7 +1,8 @@
-"""Acquisition engine bench: a long 16 ch × 20 kHz session through pty serial ports, then a
-kill -9 loop.
+"""Acquisition engine bench: a long 16 ch × 20 kHz session through emulated device ports, then
+a kill -9 loop.
 
     .venv/bin/python bench/bench_acquire.py [--minutes 10] [--speed 1] [--kills 10] [--burn 2]
+                                            [--transport socket|pty]
 
 1. **Stream**: emulated devices run in a child process (16 channels at 20 kHz, 1 ms blocks,
    simulated soleus EMG, clocks ±100 ppm, 20 ms delivery jitter); this process runs the real
@@ -12,11 +13,16 @@ kill -9 loop.
    and the heartbeat intervals p50 / p99 / max against the acceptance of issue 14 (p99 <
    timeout/4, no interval above timeout/3; the protocol's own bound is timeout/3), with MET /
    MISSED, at three points: as the host's heartbeat thread sent them (before the write), as
-   the emulated stimulator's thread read them from its pty, and as it handled them
+   the emulated stimulator's thread read them from its port, and as it handled them
    (HEARTBEAT or ARM, device true time: what its watchdog saw). ``hb transit`` splits each
    heartbeat's way (matched by request id): the host's write call, write returned -> read
-   by the device thread (the kernel's pty delivery plus the device thread's wake-up), read ->
+   by the device thread (the kernel's delivery plus the device thread's wake-up), read ->
    handled (the bench lock, the emulator's own work).
+   ``--transport``: how the host reaches the emulated devices (both, and in the kill loop):
+   ``socket`` (default: ``socket://127.0.0.1:PORT``; the host's write is in the device's
+   socket when it returns, as a USB-serial write is submitted) or ``pty`` (real serial ports,
+   whose kernel flip-buffer worker is late under CPU load: docs/ACQUISITION.md). The load
+   average is printed at the start and the end of the stream.
    ``--burn N`` runs N CPU-burning processes (``while True: pass``) during the stream;
    ``--device-nice -10`` raises the devices' process priority (they stand in for hardware).
 2. **Kill loop**: ``--kills`` times, ``hreflex acquire`` in a child process is killed with
@@ -29,6 +35,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import resource
 import subprocess
 import sys
@@ -45,12 +52,10 @@ RATE, NCH = 20000, 16
 HEARTBEAT_TIMEOUT_MS = 1000
 
 
-def serve(speed: float, signal: str, seed: int, nice: int = 0) -> None:
+def serve(speed: float, signal: str, seed: int, nice: int = 0, transport: str = "socket") -> None:
     """Child mode: run the devices, print their ports, on a line on stdin print the truth.
     ``nice`` (< 0 needs root): the emulated devices stand in for hardware, which no CPU-burning
     process on the host can slow down."""
-    import os
-
     from hreflex.sim.emulators import EmulatedBench
 
     if nice:
@@ -58,7 +63,7 @@ def serve(speed: float, signal: str, seed: int, nice: int = 0) -> None:
 
     with EmulatedBench(preset="soleus_healthy", n_channels=NCH, sample_rate_Hz=RATE,
                        speed=speed, drift_ppm=(100.0, -100.0), jitter_ms=20.0, seed=seed,
-                       signal=signal) as b:
+                       signal=signal, transport=transport) as b:
         t0 = time.monotonic() - b.timebase.now_s() / speed
         print(json.dumps({"amplifier": b.amplifier_url, "stimulator": b.stimulator_url,
                           "t0": t0}), flush=True)
@@ -122,11 +127,11 @@ name = "bench"
     return path
 
 
-def start_devices(speed: float, signal: str, seed: int,
-                  nice: int = 0) -> tuple[subprocess.Popen, dict]:
+def start_devices(speed: float, signal: str, seed: int, nice: int = 0,
+                  transport: str = "socket") -> tuple[subprocess.Popen, dict]:
     child = subprocess.Popen([sys.executable, __file__, "--serve", "--speed", str(speed),
                               "--signal", signal, "--seed", str(seed), "--device-nice",
-                              str(nice)],
+                              str(nice), "--transport", transport],
                              stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
     return child, json.loads(child.stdout.readline())
 
@@ -215,14 +220,20 @@ def transit_report(writes: dict[int, list[tuple[float, float]]], device: list, s
               f"returned -> device thread read {q(transit_ms)}; read -> handled {q(handle_ms)}")
 
 
-def stream(minutes: float, speed: float, out: Path, burn: int = 0, nice: int = 0) -> None:
+def load_average() -> str:
+    return " / ".join(f"{x:.2f}" for x in os.getloadavg()) + " (1 / 5 / 15 min)"
+
+
+def stream(minutes: float, speed: float, out: Path, burn: int = 0, nice: int = 0,
+           transport: str = "socket") -> None:
     from hreflex.acquisition.config import load_config
     from hreflex.acquisition.engine import Engine
     from hreflex.io.session import read_session
 
     isi = 2.0
     n = max(2, int(minutes * 60 / isi))
-    child, ports = start_devices(speed, "emg", 1, nice)
+    child, ports = start_devices(speed, "emg", 1, nice, transport)
+    load_start = load_average()
     sent, writes = record_heartbeat_sends()
     hogs = burners(burn)
     try:
@@ -233,6 +244,7 @@ def stream(minutes: float, speed: float, out: Path, burn: int = 0, nice: int = 0
         result = engine.run()
         wall, cpu = time.monotonic() - wall0, time.process_time() - cpu0
         t0_engine = time.monotonic() - engine.now() / speed
+        load_end = load_average()
         child.stdin.write("done\n")
         child.stdin.flush()
         truth = json.loads(child.stdout.readline())
@@ -254,7 +266,9 @@ def stream(minutes: float, speed: float, out: Path, burn: int = 0, nice: int = 0
     lost = truth["blocks_sent"] * 20 - st.n_samples
     print(f"stream      {NCH} ch x {RATE} Hz, {result.device_s / 60:.1f} min of device time "
           f"in {wall:.0f} s wall (speed {speed:g}), {len(rows)} stimuli, stopped: "
-          f"{result.stopped}; {burn} CPU-burning processes, devices process nice {nice}")
+          f"{result.stopped}; {burn} CPU-burning processes, devices process nice {nice}, "
+          f"transport {transport}")
+    print(f"load avg    at the start {load_start}; at the end {load_end}")
     print(f"file        {result.path} ({result.path.stat().st_size / 1e6:.0f} MB), rows "
           f"{st.n_samples}, gap samples {st.gap_samples}, device dropped "
           f"{truth['dropped_samples']}, sent - recorded {lost} samples "
@@ -277,12 +291,12 @@ def stream(minutes: float, speed: float, out: Path, burn: int = 0, nice: int = 0
     print(f"recorder    {st.n_flushes} flushes, longest gap {st.max_flush_gap_s * 1000:.0f} ms, "
           f"max backlog {st.max_backlog}")
     heartbeat_report(sent, 1.0, "sent by the host (its clock)")
-    heartbeat_report(truth["heartbeats_read"], speed, "read by the device thread from its pty")
+    heartbeat_report(truth["heartbeats_read"], speed, "read by the device thread from its port")
     heartbeat_report(truth["heartbeats"], speed, "handled by the device (incl. ARM)")
     transit_report(writes, truth["heartbeats_by_rid"], speed, ports["t0"])
 
 
-def kill_loop(kills: int, out: Path, seed: int = 0) -> None:
+def kill_loop(kills: int, out: Path, seed: int = 0, transport: str = "socket") -> None:
     from hreflex.acquisition.recover import recover
     from hreflex.io.session import read_session
     from hreflex.sim.emulators import EmulatedBench
@@ -293,7 +307,7 @@ def kill_loop(kills: int, out: Path, seed: int = 0) -> None:
         d = out / f"kill{i}"
         d.mkdir()
         with EmulatedBench(preset="soleus_healthy", n_channels=NCH, sample_rate_Hz=RATE,
-                           speed=1.0, seed=i, signal="test") as b:
+                           speed=1.0, seed=i, signal="test", transport=transport) as b:
             cfg = config(d, b.amplifier_url, b.stimulator_url, 1.0, 50, 0.3)
             child = subprocess.Popen([sys.executable, "-m", "hreflex", "acquire", str(cfg)],
                                      cwd=d, stdout=subprocess.DEVNULL,
@@ -345,18 +359,20 @@ def main() -> None:
     ap.add_argument("--burn", type=int, default=0, help="CPU-burning processes during the stream")
     ap.add_argument("--device-nice", type=int, default=0,
                     help="nice value of the emulated devices' process (e.g. -10, needs root)")
+    ap.add_argument("--transport", choices=("socket", "pty"), default="socket",
+                    help="how the host reaches the emulated devices (default socket)")
     ap.add_argument("--serve", action="store_true", help=argparse.SUPPRESS)
     ap.add_argument("--signal", default="emg", help=argparse.SUPPRESS)
     ap.add_argument("--seed", type=int, default=1, help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.serve:
-        serve(args.speed, args.signal, args.seed, args.device_nice)
+        serve(args.speed, args.signal, args.seed, args.device_nice, args.transport)
         return
     out = Path(tempfile.mkdtemp(prefix="bench-acquire-"))
     if args.minutes > 0:
-        stream(args.minutes, args.speed, out, args.burn, args.device_nice)
+        stream(args.minutes, args.speed, out, args.burn, args.device_nice, args.transport)
     if args.kills > 0:
-        kill_loop(args.kills, out)
+        kill_loop(args.kills, out, transport=args.transport)
 
 
 if __name__ == "__main__":

@@ -9,6 +9,7 @@ import pytest
 from hreflex.devices import NackError
 from hreflex.errors import DeviceError
 from hreflex.protocol import Opcode, Reason
+from hreflex.sim.emulators import TRANSPORTS
 from tests.devices.helpers import Collector, pattern, wait_for
 
 RATE_HZ, N_CH, BLOCK = 5000, 2, 5  # blocks of 1 ms
@@ -48,8 +49,9 @@ def assert_accounted(got: Collector) -> np.ndarray:
     return idx
 
 
-def test_dropped_blocks_become_one_gap_with_the_exact_samples(rig) -> None:
-    bench, amp, got = streaming(rig)
+@pytest.mark.parametrize("transport", TRANSPORTS)
+def test_dropped_blocks_become_one_gap_with_the_exact_samples(rig, transport) -> None:
+    bench, amp, got = streaming(rig, transport=transport)
     bench.amplifier.inject("drop", n=3)
     hit = applied(bench.amplifier, "drop", 3)
     assert [r.seq for r in hit] == [hit[0].seq + k for k in range(3)]
@@ -137,8 +139,9 @@ def test_device_reset_is_a_reset_record_and_the_clock_restarts(rig) -> None:
     assert np.array_equal(got.samples(), pattern(idx, N_CH))
 
 
-def test_disconnect_without_reboot_reconnects_at_the_same_path_with_a_gap(rig) -> None:
-    bench, amp, got = streaming(rig)
+@pytest.mark.parametrize("transport", TRANSPORTS)
+def test_disconnect_without_reboot_reconnects_at_the_same_path_with_a_gap(rig, transport) -> None:
+    bench, amp, got = streaming(rig, transport=transport)
     bench.amplifier.inject("disconnect", duration_s=2.0, reboot=False)
     got.pump(lambda c: "reconnected" in c.kinds(), what="the reconnection")
     got.pump(lambda c: c.gaps, what="data after the reconnection")
@@ -150,8 +153,9 @@ def test_disconnect_without_reboot_reconnects_at_the_same_path_with_a_gap(rig) -
     assert_accounted(got)
 
 
-def test_disconnect_with_reboot_then_restart_streams_again(rig) -> None:
-    bench, amp, got = streaming(rig)
+@pytest.mark.parametrize("transport", TRANSPORTS)
+def test_disconnect_with_reboot_then_restart_streams_again(rig, transport) -> None:
+    bench, amp, got = streaming(rig, transport=transport)
     bench.amplifier.inject("disconnect", duration_s=1.0, reboot=True)
     got.pump(lambda c: "reconnected" in c.kinds(), what="the reconnection")
     before = len(got.indices())
@@ -164,8 +168,9 @@ def test_disconnect_with_reboot_then_restart_streams_again(rig) -> None:
     assert not got.gaps and bench.amplifier.epoch == 2
 
 
-def test_a_device_that_does_not_come_back_is_reported_lost(rig) -> None:
-    bench = rig.bench(signal="test", sample_rate_Hz=RATE_HZ)
+@pytest.mark.parametrize("transport", TRANSPORTS)
+def test_a_device_that_does_not_come_back_is_reported_lost(rig, transport) -> None:
+    bench = rig.bench(signal="test", sample_rate_Hz=RATE_HZ, transport=transport)
     amp = rig.amplifier(bench, reconnect_timeout_s=0.3)
     bench.amplifier.inject("disconnect", duration_s=1000.0)
     got = Collector(amp)

@@ -11,6 +11,7 @@ import pytest
 from hreflex.devices import LinkEvent, NackError
 from hreflex.errors import DeviceError, SafetyError
 from hreflex.protocol import Opcode, Reason, Status, StimEvent, StimLimits
+from hreflex.sim.emulators import TRANSPORTS
 from tests.devices.helpers import LIMITS, wait_for
 
 
@@ -57,8 +58,9 @@ def test_fire_when_disarmed_is_nacked(rig) -> None:
     assert bench.delivered == []
 
 
-def test_fire_delivers_one_pulse_and_reports_it(rig) -> None:
-    bench = rig.bench()
+@pytest.mark.parametrize("transport", TRANSPORTS)
+def test_fire_delivers_one_pulse_and_reports_it(rig, transport) -> None:
+    bench = rig.bench(transport=transport)
     stim = rig.stimulator(bench)
     stim.set_stimulus(12.5, 1000)
     stim.arm()
@@ -102,8 +104,9 @@ def test_heartbeats_keep_the_device_armed(rig) -> None:
     assert len(sent(bench, Opcode.HEARTBEAT)) >= 5 * 3  # every timeout / 5 (at least timeout / 4)
 
 
-def test_watchdog_disarms_when_heartbeats_stop_arriving(rig) -> None:
-    bench = rig.bench()
+@pytest.mark.parametrize("transport", TRANSPORTS)
+def test_watchdog_disarms_when_heartbeats_stop_arriving(rig, transport) -> None:
+    bench = rig.bench(transport=transport)
     stim = rig.stimulator(bench, heartbeat_timeout_ms=200)
     stim.set_stimulus(10.0, 200)
     stim.arm()
@@ -141,9 +144,10 @@ def test_injected_nack_names_the_reason(rig) -> None:
         stim.arm()
 
 
+@pytest.mark.parametrize("transport", TRANSPORTS)
 @pytest.mark.parametrize("how", ["normal", "exception"])
-def test_leaving_the_context_disarms_before_heartbeats_stop(rig, how) -> None:
-    bench = rig.bench()
+def test_leaving_the_context_disarms_before_heartbeats_stop(rig, how, transport) -> None:
+    bench = rig.bench(transport=transport)
     expect = pytest.raises(RuntimeError) if how == "exception" else contextlib.nullcontext()
     with expect, rig.stimulator(bench) as stim:
         stim.set_stimulus(10.0, 200)
@@ -158,8 +162,9 @@ def test_leaving_the_context_disarms_before_heartbeats_stop(rig, how) -> None:
     assert Opcode.DISARM in ops[ops.index(Opcode.ARM):]
 
 
-def test_reboot_after_disconnect_leaves_the_device_disarmed(rig) -> None:
-    bench = rig.bench()
+@pytest.mark.parametrize("transport", TRANSPORTS)
+def test_reboot_after_disconnect_leaves_the_device_disarmed(rig, transport) -> None:
+    bench = rig.bench(transport=transport)
     stim = rig.stimulator(bench)
     stim.set_stimulus(10.0, 200)
     stim.arm()

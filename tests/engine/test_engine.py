@@ -1,5 +1,5 @@
-"""Acceptance: whole sessions on emulated devices (pty serial ports, drifting clocks, delivery
-jitter), checked against the bench's ground truth of every delivered pulse and the amplifier's
+"""Acceptance: whole sessions on emulated devices (pty serial ports or localhost sockets,
+drifting clocks, delivery jitter), checked against the bench's ground truth of every delivered pulse and the amplifier's
 known test signal."""
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ from hreflex.io.format import decode_str
 from hreflex.io.validate import check_file
 from hreflex.protocol import Opcode
 from hreflex.sim import get_preset
+from hreflex.sim.emulators import TRANSPORTS
 from hreflex.sim.truth import intensity_for_H_fraction
 from tests.engine.helpers import config_dict, gap_mask, pattern, placement_errors, run_engine
 
@@ -64,7 +65,8 @@ def test_recruitment_then_rdd_under_drift_and_jitter(tmp_path):
     assert res.recorder.gap_samples == 0
 
 
-def test_every_sample_on_its_row_and_triggers_on_the_true_samples(tmp_path):
+@pytest.mark.parametrize("transport", TRANSPORTS)
+def test_every_sample_on_its_row_and_triggers_on_the_true_samples(tmp_path, transport):
     png = tmp_path / "live.png"  # with the live plot: it must not disturb anything
     readers = []
 
@@ -74,8 +76,12 @@ def test_every_sample_on_its_row_and_triggers_on_the_true_samples(tmp_path):
                 [sys.executable, "-m", "hreflex", "info", str(engine.path)],
                 stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True))
 
-    run = run_engine(tmp_path, bench_options={"signal": "test"}, plot=png,
+    run = run_engine(tmp_path, bench_options={"signal": "test", "transport": transport},
+                     plot=png,
                      on_fire=read_while_recording)
+    # the host opened what the transport serves (both devices)
+    urls = (run.bench.amplifier_url, run.bench.stimulator_url)
+    assert {url.startswith("socket://127.0.0.1:") for url in urls} == {transport == "socket"}
     assert png.read_bytes()[:4] == b"\x89PNG"
     out, _ = readers[0].communicate(timeout=60)
     assert readers[0].returncode == 0 and "layout      continuous, 5000 Hz" in out, out

@@ -14,6 +14,7 @@ from hreflex.acquisition.journal import SOURCE_CLOCK, JournalReader, parse_clock
 from hreflex.io.format import decode_str
 from hreflex.io.validate import check_file
 from hreflex.protocol import FrameType, Opcode, Reason
+from hreflex.sim.emulators import TRANSPORTS
 from tests.engine.helpers import (
     config_dict,
     diagnosis,
@@ -92,11 +93,13 @@ def expected_gaps(records):
     return [(a, b - a) for a, b in merged]
 
 
-def test_lost_and_corrupt_frames_become_gaps_at_the_right_samples(tmp_path):
+@pytest.mark.parametrize("transport", TRANSPORTS)
+def test_lost_and_corrupt_frames_become_gaps_at_the_right_samples(tmp_path, transport):
     log = io.StringIO()
     run = run_test_signal(tmp_path, {
         1: [("amplifier", "drop", {"n": 3})], 3: [("amplifier", "bitflip", {"n": 2})],
-        5: [("amplifier", "truncate", {"n": 1})], 7: [("amplifier", "garbage", {})]}, log=log)
+        5: [("amplifier", "truncate", {"n": 1})], 7: [("amplifier", "garbage", {})]}, log=log,
+        transport=transport)
     s, res = run.session, run.result
     assert res.stopped is None and len(s.stimuli) == 16 and check_file(res.path) == []
     assert fault_spans(s, "gap") == expected_gaps(run.bench_faults["amplifier"])
@@ -144,9 +147,11 @@ def test_a_stall_that_overflows_the_device_buffer(tmp_path):
     assert_samples_in_place(run)
 
 
-def test_amplifier_disconnect_with_reboot(tmp_path):
+@pytest.mark.parametrize("transport", TRANSPORTS)
+def test_amplifier_disconnect_with_reboot(tmp_path, transport):
     run = run_test_signal(tmp_path, {3: [("amplifier", "disconnect",
-                                          {"duration_s": 5.0, "reboot": True})]})
+                                          {"duration_s": 5.0, "reboot": True})]},
+                          transport=transport)
     res, s = run.result, run.session
     assert res.stopped is None and len(s.stimuli) == 16 and check_file(res.path) == []
     assert {"disconnect", "reconnect", "restart", "gap"} <= set(fault_kinds(s))
@@ -194,12 +199,13 @@ def test_refused_and_unanswered_fires_deliver_each_pulse_once(tmp_path):
 
 
 @pytest.mark.parametrize("fault", ["reset", "disconnect"])
-def test_stimulator_restart_and_corrupt_frames(tmp_path, fault):
+def test_stimulator_restart_and_corrupt_frames(tmp_path, fault, transport="pty"):
     restart = ("reset", {}) if fault == "reset" else ("disconnect", {"duration_s": 5.0,
                                                                      "reboot": True})
     run = run_test_signal(tmp_path, {3: [("stimulator", *restart)],
                                      7: [("stimulator", "bitflip", {"n": 2})],
-                                     11: [("stimulator", "drop", {"n": 2})]})
+                                     11: [("stimulator", "drop", {"n": 2})]},
+                          transport=transport)
     res, s = run.result, run.session
     assert res.stopped is None and len(s.stimuli) == len(run.truth) == 16
     assert placement_errors(run).max() <= 1, diagnosis(run)  # its clock restarted too
@@ -222,12 +228,14 @@ def test_a_device_that_does_not_come_back_stops_the_session_safely(tmp_path):
     assert not stim.armed and stim.last_disarm_reason == Reason.HOST_DISARM
 
 
-def test_a_lost_stimulator_is_disarmed_by_its_watchdog(tmp_path):
+@pytest.mark.parametrize("transport", TRANSPORTS)
+def test_a_lost_stimulator_is_disarmed_by_its_watchdog(tmp_path, transport):
     d = config_dict()
     d["recording"] = {**d["recording"], "reconnect_timeout_s": 0.3}
     d["devices"]["stimulator"]["heartbeat_timeout_ms"] = 2000  # 0.1 s wall at 20 x
     run = run_test_signal(tmp_path, {3: [("stimulator", "disconnect",
-                                          {"duration_s": 60.0, "reboot": False})]}, d)
+                                          {"duration_s": 60.0, "reboot": False})]}, d,
+                          transport=transport)
     assert run.result.stopped, run.result.faults
     assert len(run.session.stimuli) == 4
     stim = run.bench.stimulator.safety

@@ -51,7 +51,8 @@ class DeliveredPulse:
 
 
 class EmulatedBench:
-    """Both emulated devices, their links in a temporary directory, and the truth.
+    """Both emulated devices, their ports (pty links in a temporary directory, or sockets),
+    and the truth.
 
     ``speed``: experiment seconds per wall second (shared :attr:`timebase`); ``drift_ppm``:
     (amplifier, stimulator) clock errors; ``jitter_ms``: output delivery jitter of both
@@ -61,6 +62,9 @@ class EmulatedBench:
     ``n_channels``, ``sample_rate_Hz`` (None: the
     preset's), ``noise``, ``contraction_probability`` and ``seed`` go to the amplifier's
     :class:`~hreflex.sim.EmgSynth`; ``buffer_bytes`` is the amplifier's output buffer.
+    ``transport``: ``"pty"`` (default: real serial ports at stable paths) or ``"socket"``
+    (``socket://127.0.0.1:PORT``: no pty between host and device), for both devices or as
+    (amplifier, stimulator).
     """
 
     def __init__(self, preset: str | Preset = "soleus_healthy", n_channels: int | None = None,
@@ -69,21 +73,25 @@ class EmulatedBench:
                  seed: int = 1, signal: str = "emg", noise: bool = True,
                  contraction_probability: float = 0.0, limits: StimLimits = DEFAULT_LIMITS,
                  buffer_bytes: int = 1 << 23, trigger_line: bool = True,
-                 latch_sample_index: bool = False) -> None:
+                 latch_sample_index: bool = False,
+                 transport: str | tuple[str, str] = "pty") -> None:
         self.timebase = Timebase(speed)
         self.lock = threading.RLock()
         self.directory = Path(tempfile.mkdtemp(prefix="hreflex-bench-"))
         self._delivered: list[DeliveredPulse] = []
+        amp_transport, stim_transport = ((transport, transport) if isinstance(transport, str)
+                                         else transport)
         common = {"timebase": self.timebase, "lock": self.lock, "jitter_ms": jitter_ms}
         self.amplifier = EmulatedAmplifier(
             self.directory / "amplifier", preset=preset, n_channels=n_channels,
             sample_rate_Hz=sample_rate_Hz, signal=signal, noise=noise,
             contraction_probability=contraction_probability, buffer_bytes=buffer_bytes,
-            trigger_line=trigger_line, drift_ppm=drift_ppm[0], seed=seed, **common)
+            trigger_line=trigger_line, drift_ppm=drift_ppm[0], seed=seed,
+            transport=amp_transport, **common)
         self.stimulator = EmulatedStimulator(
             self.directory / "stimulator", limits=limits, on_pulse=self._deliver,
             latch_sample_index=latch_sample_index, drift_ppm=drift_ppm[1], seed=seed + 1,
-            **common)
+            transport=stim_transport, **common)
         try:
             self.amplifier.start()
             self.stimulator.start()

@@ -1,5 +1,6 @@
-"""What both device emulators share: a thread serving a :class:`PtyLink`, command dispatch
-with the firmware's checks, the record of received commands, and fault injection.
+"""What both device emulators share: a thread serving its port (a :class:`PtyLink` or a
+:class:`SocketLink`, :data:`TRANSPORTS`), command dispatch with the firmware's checks, the
+record of received commands, and fault injection.
 
 Fault kinds for :meth:`EmulatedDevice.inject` (times are true time, in experiment seconds):
 
@@ -10,7 +11,7 @@ Fault kinds for :meth:`EmulatedDevice.inject` (times are true time, in experimen
 | ``truncate`` | ``n=1``, ``frame_type`` | the next n frames are cut short, then the 0x00 delimiter |
 | ``garbage`` | ``n_bytes=64`` | random bytes, then a 0x00, between two frames |
 | ``stall`` | ``duration_s=1.0`` | output held back (the device keeps working; its buffer may overflow) |
-| ``disconnect`` | ``duration_s=1.0``, ``reboot=True`` | the pty and its link vanish, then come back at the same path; ``reboot``: the device lost power and restarts in its power-on state |
+| ``disconnect`` | ``duration_s=1.0``, ``reboot=True`` | the port vanishes (pty and link; or the socket's connection is reset and it stops listening), then comes back at the same path or port; ``reboot``: the device lost power and restarts in its power-on state |
 | ``reset`` | none | the firmware restarts: counters and device clock restart at 0 (an amplifier resumes streaming, a stimulator comes back disarmed without stimulus) |
 | ``nack`` | ``n=1``, ``opcode=None``, ``reason=Reason.BUSY`` | the next n commands (of ``opcode``) are refused with ``reason``, not executed |
 | ``no_response`` | ``n=1``, ``opcode=None``, ``execute=True`` | the next n commands (of ``opcode``) get no answer; ``execute``: only the answer is lost |
@@ -49,9 +50,16 @@ from hreflex.protocol import (
     encode_frame,
 )
 from hreflex.sim.emulators.clock import DeviceClock
+from hreflex.sim.emulators.delivery import DeviceEnd
 from hreflex.sim.emulators.pty_link import PtyLink
+from hreflex.sim.emulators.socket_link import SocketLink
 
-__all__ = ["EmulatedDevice", "FaultRecord", "ReceivedCommand", "FAULT_KINDS"]
+__all__ = ["EmulatedDevice", "FaultRecord", "ReceivedCommand", "FAULT_KINDS", "TRANSPORTS",
+           "make_link"]
+
+#: how the host reaches an emulated device: ``"pty"`` (a real serial port at a stable path,
+#: the default) or ``"socket"`` (``socket://127.0.0.1:PORT``, no pty in the way)
+TRANSPORTS = ("pty", "socket")
 
 #: fault kind -> its parameters with their defaults
 FAULT_KINDS: dict[str, dict[str, Any]] = {
@@ -113,6 +121,16 @@ class _Armed:
     remaining: int
 
 
+def make_link(transport: str, path: str | Path, *, jitter_s: float,
+              rng: np.random.Generator) -> DeviceEnd:
+    """The device end of ``transport`` (:data:`TRANSPORTS`); ``path`` is the pty link's."""
+    if transport == "pty":
+        return PtyLink(path, jitter_s=jitter_s, rng=rng)
+    if transport == "socket":
+        return SocketLink(jitter_s=jitter_s, rng=rng)
+    raise ValueError(f"unknown transport {transport!r}; valid: {', '.join(TRANSPORTS)}")
+
+
 def _take(armed: list[_Armed], applies: Callable[[_Armed], bool]) -> _Armed | None:
     """The first armed fault for which ``applies(fault)``; it is used up after n uses."""
     for f in armed:
@@ -125,7 +143,8 @@ def _take(armed: list[_Armed], applies: Callable[[_Armed], bool]) -> _Armed | No
 
 
 class EmulatedDevice:
-    """A device behind a pty at ``path``, driven by its own thread (see the module doc).
+    """A device behind a port, driven by its own thread (see the module doc): a pty linked at
+    ``path`` or, with ``transport="socket"``, a localhost TCP port (``path`` unused).
 
     ``timebase`` is the bench's true time; ``lock`` (shared by the devices of a bench) guards
     all device state, so a stimulus and the amplifier's sampling happen in one time order.
@@ -139,13 +158,15 @@ class EmulatedDevice:
     POLL_S = 0.001
 
     def __init__(self, path: str | Path, *, timebase: Timebase, lock: threading.RLock | None = None,
-                 drift_ppm: float = 0.0, jitter_ms: float = 0.0, seed: int = 0) -> None:
+                 drift_ppm: float = 0.0, jitter_ms: float = 0.0, seed: int = 0,
+                 transport: str = "pty") -> None:
         self.timebase = timebase
         self.lock = lock or threading.RLock()
         self.seed = seed
         self.rng = np.random.default_rng(seed)
         self.clock = DeviceClock(drift_ppm, boot_s=timebase.now_s())
-        self.link = PtyLink(path, jitter_s=jitter_ms / 1000.0, rng=self.rng)
+        self.transport = transport
+        self.link = make_link(transport, path, jitter_s=jitter_ms / 1000.0, rng=self.rng)
         #: every command received, in order (the proof of what the host sent)
         self.commands: list[ReceivedCommand] = []
         #: every fault applied, in order
@@ -162,11 +183,12 @@ class EmulatedDevice:
 
     @property
     def url(self) -> str:
-        """The stable path the host opens."""
-        return str(self.link.path)
+        """What the host opens: the stable path, or ``socket://127.0.0.1:PORT`` (after
+        :meth:`start`)."""
+        return self.link.url
 
     def start(self) -> None:
-        """Create the pty, announce the device (one 0x00) and start serving."""
+        """Create the port, announce the device (one 0x00) and start serving."""
         self.link.connect()
         self.link.send(b"\x00", self.timebase.now_s())
         self._thread.start()

@@ -3,8 +3,8 @@
 Real devices do not take CPU time from the host. Emulated ones running in the host's process
 do, and their threads compete with the host's for the GIL; at 16 channels × 20 kHz and faster
 than real time that can starve the host's reader. :class:`BenchProcess` runs the bench in a
-child process instead; the host opens the same pty paths and shares the bench's true time
-(the monotonic clock is system-wide), and the bench is reached with :meth:`BenchProcess.call`:
+child process instead; the host opens the same ports (pty paths or sockets) and shares the
+bench's true time (the monotonic clock is system-wide), and the bench is reached with :meth:`BenchProcess.call`:
 
     with BenchProcess(signal="test", n_channels=16, sample_rate_Hz=20000, speed=10) as bench:
         amp = AmplifierClient(bench.amplifier_url, timebase=bench.timebase)
