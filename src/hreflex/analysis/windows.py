@@ -15,9 +15,9 @@ short:
    ``m_onset_ms``) largest at the top intensity; the **H-reflex** the largest remaining one
    after it with onset in ``h_onset_ms``. Two H candidates of nearly the same size leave H
    undetermined, with both named in the reason.
-4. **Bounds** on the component's matched waveform: from where it leaves the baseline (the
-   take-off from a drifting artifact tail, :func:`hreflex.analysis.latency.takeoff`) to
-   where it returns (its envelope below 4 x its noise and 1 % of its peak), never across a
+4. **Bounds** on the component's matched waveform (:mod:`hreflex.analysis.edges`): from
+   where it leaves the baseline (the take-off, also from a drifting artifact tail) to where
+   it returns (its envelope below 4 x its noise and 1 % of its peak), never across a
    neighbouring component.
 
 Each window carries its evidence (one line) and a confidence in [0, 1]. Manual windows from
@@ -32,7 +32,7 @@ import numpy as np
 
 from hreflex.analysis.components import Component, component, components, moving_rms
 from hreflex.analysis.config import WindowConfig, WindowPrior
-from hreflex.analysis.latency import ONSET_FRACTION, takeoff
+from hreflex.analysis.edges import bridged, edge_threshold, envelope, wave_bounds
 
 #: a component whose smallest stimulated level is at least this fraction of its largest does
 #: not depend on intensity (judged only when some level has little M: below INFORMATIVE)
@@ -51,14 +51,8 @@ PIECE_COSINE = 0.9
 #: the steep part of the artifact is over once a sample-to-sample step is below this fraction
 #: of the largest step of the artifact
 ARTIFACT_STEP = 0.1
-#: window bounds: envelope above this x the waveform's noise and ...
-BOUND_SD = 4.0
-#: ... this fraction of its peak-to-peak
-BOUND_FRACTION = 0.01
 #: noise RMS assumed at least this fraction of the largest |x| after the pulse (60 dB)
 DYNAMIC_RANGE = 1e-3
-#: a wave ends after its last phase whose peak |x| is at least this fraction of its largest
-LAST_PHASE = 0.1
 
 
 @dataclass(frozen=True)
@@ -244,109 +238,23 @@ def _pick_h(s: _Scene, prior: WindowPrior, m: int | None, informative: bool, smo
 def _reach(s: _Scene, first: int, last: int, smooth: int, m: int) -> tuple[int, int]:
     """Components ``first..last`` widened to the unassigned neighbours (after the M
     component ``m``; not touching, profiles' cosine at least ``REACH_COSINE``) that the matched
-    waveform of ``first..last`` reaches without a gap (:func:`_bridged`): on a weak channel one
+    waveform of ``first..last`` reaches without a gap (:func:`bridged`): on a weak channel one
     wave can come out as pieces that single levels show apart."""
     c = component(s.x, s.sigma, s.comps[first].start, s.comps[last].stop)
-    thr, env = _threshold(c), _envelope(c, smooth)
+    thr, env = edge_threshold(c), envelope(c, smooth)
 
     def joins(inner: int, outer: int) -> bool:
         """Whether the unassigned ``outer`` joins the wave's piece ``inner`` across a gap."""
         a, b = s.comps[min(inner, outer)], s.comps[max(inner, outer)]
         return (s.roles[outer] == "" and a.stop < b.start
                 and float(a.weights @ b.weights) >= REACH_COSINE
-                and _bridged(env, a.stop, b.start, thr, smooth))
+                and bridged(env, a.stop, b.start, thr, smooth))
 
     while last + 1 < len(s.comps) and joins(last, last + 1):
         last += 1
     while first - 1 > m and joins(first, first - 1):
         first -= 1
     return first, last
-
-
-def _threshold(c: Component) -> float:
-    """Baseline threshold of a component's waveform: ``BOUND_SD`` x its noise or
-    ``BOUND_FRACTION`` x its core's peak-to-peak, the larger (V)."""
-    return max(BOUND_SD * c.noise_V, BOUND_FRACTION * float(np.ptp(c.waveform_V[c.start:c.stop])))
-
-
-def _envelope(c: Component, smooth: int) -> np.ndarray:
-    """Envelope of a component's waveform: its moving RMS over half ``smooth`` samples (V)."""
-    return moving_rms(c.waveform_V, max(1, smooth // 2))
-
-
-def _wave_end(w: np.ndarray, first: int, last_core: int, hi: int, thr: float) -> int:
-    """End (exclusive) of the wave of ``w`` whose phases lie in ``first..last_core-1``: the
-    first sample after its last phase of at least ``LAST_PHASE`` of its peak |w| where |w|
-    is back below ``thr`` or crosses the baseline (0), at most ``hi``."""
-    seg = np.abs(w[first:max(last_core, first + 1)])
-    if seg.size == 0:
-        return first
-    big = np.flatnonzero(seg >= LAST_PHASE * seg.max())
-    last = first + int(big[-1])  # inside the last significant phase
-    after = w[last:hi]
-    sign = np.sign(w[last])
-    back = np.flatnonzero((np.abs(after) < thr) | (np.sign(after) != sign))
-    return last + int(back[0]) if back.size else hi
-
-
-def _bounds(c: Component, lo: int, hi: int, search: int, smooth: int, decay: bool = True
-            ) -> tuple[int, int, float | None]:
-    """Onset and end (exclusive) samples of a component's wave within ``lo..hi-1``, and its
-    fractional take-off sample (None if not found). The take-off is searched from
-    ``search`` (<= lo: a demixed waveform is a valid baseline under a touching neighbour);
-    the end is where the waveform returns to baseline after its last phase of at least
-    ``LAST_PHASE`` of its peak (:func:`_wave_end`; threshold ``BOUND_SD`` x noise and
-    ``BOUND_FRACTION`` x the peak-to-peak)."""
-    w = c.waveform_V
-    core = w[c.start:c.stop]
-    thr = _threshold(c)
-    peak = c.start + int(np.argmax(np.abs(core - w[search])))
-    env = _envelope(c, smooth)
-    departure = ONSET_FRACTION * float(np.ptp(core))
-    onset = takeoff(w, search, peak, c.noise_V, smooth, min_departure_V=departure, decay=decay)
-    if onset is not None:  # a take-off the wave does not follow: a bump, then a quiet gap
-        gaps = _gaps(env, int(onset), c.start, thr)
-        quiet = np.flatnonzero(gaps[:, 0] > smooth)
-        if quiet.size:
-            again = int(onset) + int(gaps[quiet[-1], 1] - gaps[quiet[-1], 0])
-            later = takeoff(w, again, peak, c.noise_V, smooth, min_departure_V=departure,
-                            decay=decay)
-            onset = onset if later is None else later
-    if onset is not None and onset < lo:  # departed under the neighbour: its residue, or the
-        onset = float(lo)  # wave begins right where the neighbour ends
-    if onset is not None:
-        start = int(np.floor(onset))
-    else:  # no take-off (e.g. it starts at the blanking): the envelope's first crossing
-        above = np.flatnonzero(env[lo:peak + 1] > thr)
-        start = lo + int(above[0]) if above.size else c.start
-    start = min(max(start, lo), peak)
-    stop = _wave_end(w, c.start, _extent(env, c.stop, hi, thr, smooth), hi, thr)
-    return start, max(stop, peak + 1), onset
-
-
-def _gaps(env: np.ndarray, a: int, b: int, thr: float) -> np.ndarray:
-    """The runs of ``env`` at or below ``thr`` in ``a..b-1``, the one before its first sample
-    above and the one after its last included (either may be empty): (k, 2) integer rows of
-    (length, end) in samples, ``end`` (exclusive) counted from ``a``."""
-    pos = np.r_[-1, np.flatnonzero(env[a:b] > thr), max(b - a, 0)]
-    return np.c_[np.diff(pos) - 1, pos[1:]]
-
-
-def _bridged(env: np.ndarray, a: int, b: int, thr: float, bridge: int) -> bool:
-    """Whether ``env`` stays above ``thr`` from sample ``a`` to ``b`` but for gaps of at most
-    ``bridge`` samples."""
-    return bool(np.all(_gaps(env, a, b, thr)[:, 0] <= bridge))
-
-
-def _extent(env: np.ndarray, stop: int, hi: int, thr: float, bridge: int) -> int:
-    """Where the matched waveform's envelope ``env`` stays above ``thr`` after a component's
-    ``stop`` (gaps of at most ``bridge`` samples bridged), at most ``hi``; at least ``stop +
-    bridge``. The component's span comes from single levels' activity; the matched waveform
-    pools every level, so on a weak channel it shows phases no single level shows."""
-    gaps = _gaps(env, stop, hi, thr)
-    wide = np.flatnonzero(gaps[:, 0] > bridge)
-    length, end = gaps[wide[0] if wide.size else -1]  # the first wide gap, else the last run
-    return min(max(stop + bridge, stop + int(end - length)), hi)
 
 
 def find_windows(level_mean_V: np.ndarray, time_ms: np.ndarray, prior: WindowPrior,
@@ -436,7 +344,7 @@ def _windows(s: _Scene, m: int | None, h: int | None, i0: int, end: int, smooth:
             lo = max(lo, ms[1])
         hi = s.comps[k + 1].start if k + 1 < len(s.comps) else end
         # after a wave that has ended (not touching) the baseline is quiet: no decay model
-        a, b, onset = _bounds(c, lo, hi, min(search, lo), smooth,
+        a, b, onset = wave_bounds(c, lo, hi, min(search, lo), smooth,
                               decay=lo == i0 or touching)
         if key == "m":
             ms = (a, b)
