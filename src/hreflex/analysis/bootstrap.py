@@ -34,7 +34,11 @@ def resampled_means(values: np.ndarray, level: np.ndarray, n_levels: int,
     firsts = start[present]  # sweeps are sorted by level: sum each level's block
     n = count[present][:, None]
     mean = np.add.reduceat(v, firsts, axis=0) / n
-    boot = np.add.reduceat(v[pick], firsts, axis=1) / n[None]
+    # one column at a time: gathering the rows of the (n, k) array at once (v[pick]) is
+    # several times slower than k gathers of contiguous columns (same values, same sums)
+    cols = np.ascontiguousarray(v.T)
+    boot = np.stack([np.add.reduceat(col[pick], firsts, axis=1) for col in cols],
+                    axis=-1) / n[None]
     corr = np.where(n > 1, np.sqrt(n / np.maximum(n - 1, 1)), 1.0)
     out[:, present] = mean + corr * (boot - mean)
     return out

@@ -90,7 +90,7 @@ def recruitment_intervals(r: RecruitmentResult, level: np.ndarray, m_amp: np.nda
         if r.mmax_source == "fit":
             mv = curve_values("boltzmann", _refit(r.m_fit, r.levels_mA, r.m_mean_mV,
                                                   r.m_sd_mV, r.n, boot["m"]),
-                              grid, tested, cfg.plateau_fraction)
+                              grid, tested, cfg.plateau_fraction, slopes=False)
             mmax, curves["m"] = mv["max"], mv
         else:
             mmax = pooled_mmax(boot["m"], cfg.plateau_fraction)
@@ -99,7 +99,7 @@ def recruitment_intervals(r: RecruitmentResult, level: np.ndarray, m_amp: np.nda
         if r.hmax_source == "fit":
             hv = curve_values("bell", _refit(r.h_fit, r.levels_mA, r.h_mean_mV, r.h_sd_mV,
                                             r.n, boot["h"]), grid, tested,
-                              cfg.plateau_fraction)
+                              cfg.plateau_fraction, slopes=False)
             hmax, curves["h"] = hv["max"], hv
         else:
             hmax = np.nanmax(boot["h"], axis=1)

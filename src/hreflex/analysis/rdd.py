@@ -9,6 +9,7 @@ averaged and divided by the same at the reference frequency (the lowest by defau
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import lru_cache
 
 import numpy as np
 
@@ -171,10 +172,12 @@ def _t_central(theta: float, dof: int, coef: np.ndarray) -> float:
     return float(2 / np.pi * (theta + (sn * np.sum(coef * powers) if dof > 1 else 0.0)))
 
 
+@lru_cache(maxsize=256)  # a pure function of (q, dof); an analysis asks for few dofs, often
 def t_quantile(q: float, dof: int) -> float:
     """The ``q`` quantile (0.5 < q < 1) of Student's t with integer ``dof`` >= 1 (what
     ``scipy.special.stdtrit`` gives, without importing scipy): bisection of the central
-    probability 2q - 1 in theta = atan(t / sqrt(dof)), to double precision."""
+    probability 2q - 1 in theta = atan(t / sqrt(dof)), to double precision (cached: 60
+    steps cost ~1 ms)."""
     dof = int(dof)
     k = np.arange(1, (dof + 1) // 2)  # enough ratios for either sum (sliced to length)
     if dof % 2 == 0:  # 1, 1/2, 1.3/(2.4), ... (dof / 2 terms)

@@ -89,26 +89,33 @@ def first_crossing(grid: np.ndarray, curves: np.ndarray, level: np.ndarray) -> n
 
 
 def curve_values(model: str, params: np.ndarray, grid: np.ndarray, tested: np.ndarray,
-                 plateau_fraction: float) -> dict[str, np.ndarray]:
+                 plateau_fraction: float, slopes: bool = True) -> dict[str, np.ndarray]:
     """Summary values of fitted curves, one per row of ``params`` (B, k) (floor first).
 
     M (``boltzmann``): ``max`` = the asymptote where the fitted M at the top of the grid is
     at least ``plateau_fraction`` of it (NaN otherwise), ``plateau`` (bool), ``slope``;
     H (``bell``): ``max`` over the tested grid, ``at`` its intensity, ``slope`` on the
-    rising limb. Always ``curve`` (B, G) and ``top`` (the curve's maximum over ``tested``).
+    rising limb. Always ``curve`` (B, G) and ``top`` (the curve's maximum over ``tested``);
+    ``slope`` only with ``slopes`` (the bootstrap has no use for it).
     """
     curve = response(model, grid, params[:, 1:])
-    grad = np.gradient(curve, grid, axis=1)
-    top = np.max(np.where(tested, curve, -np.inf), axis=1)
+    in_range = np.where(tested, curve, -np.inf)
+    top = np.max(in_range, axis=1)
+    grad = np.gradient(curve, grid, axis=1) if slopes else None
     if model == "boltzmann":
         asym = params[:, 1]
         plateau = curve[:, -1] >= plateau_fraction * asym
-        return {"curve": curve, "top": top, "max": np.where(plateau, asym, np.nan),
-                "plateau": plateau, "slope": grad.max(axis=1)}
-    k = np.argmax(np.where(tested, curve, -np.inf), axis=1)
-    rising = np.arange(grid.size)[None, :] <= k[:, None]
-    return {"curve": curve, "top": top, "max": curve[np.arange(k.size), k], "at": grid[k],
-            "slope": np.max(np.where(rising, grad, -np.inf), axis=1)}
+        out = {"curve": curve, "top": top, "max": np.where(plateau, asym, np.nan),
+               "plateau": plateau}
+        if grad is not None:
+            out["slope"] = grad.max(axis=1)
+        return out
+    k = np.argmax(in_range, axis=1)
+    out = {"curve": curve, "top": top, "max": curve[np.arange(k.size), k], "at": grid[k]}
+    if grad is not None:
+        rising = np.arange(grid.size)[None, :] <= k[:, None]
+        out["slope"] = np.max(np.where(rising, grad, -np.inf), axis=1)
+    return out
 
 
 def threshold_levels(cfg: RecruitmentConfig, top: np.ndarray, mmax: np.ndarray,
