@@ -108,7 +108,9 @@ def remove_mains(data_V: np.ndarray, time_ms: np.ndarray, window_ms: tuple[float
         sample = data_V[:AUTO_SWEEPS]
         freqs = [freqs[int(np.argmax([mains_fit(sample, time_ms, sl, f)[1] for f in freqs]))]]
     coef, freq = mains_fit(data_V, time_ms, sl, freqs[0])[0], freqs[0]
-    data_V -= coef @ _mains_design(time_ms, freq)[:N_MAINS_ROWS].astype(data_V.dtype)
+    design = _mains_design(time_ms, freq)[:N_MAINS_ROWS].astype(data_V.dtype)
+    for i in range(0, data_V.shape[0], AUTO_SWEEPS):  # blocks of sweeps: no full-size temporary
+        data_V[i:i + AUTO_SWEEPS] -= coef[i:i + AUTO_SWEEPS] @ design
     return data_V, freq
 
 
