@@ -88,3 +88,15 @@ def test_threshold_default_depends_on_method():
     cfg = config_from_dict({"recruitment": {"threshold_method": "background",
                                             "threshold_value": 4}})
     assert cfg.recruitment.threshold == 4.0
+
+
+@pytest.mark.parametrize(("value", "kept"), [(50, "50"), (60.0, "60"), ("60", "60"),
+                                             ("off", "off")])
+def test_mains_as_a_number_or_a_word(value, kept):
+    assert config_from_dict({"conditioning": {"mains": value}}).conditioning.mains == kept
+
+
+@pytest.mark.parametrize("value", [55, 50.5, True, "55", "50 Hz"])
+def test_a_mains_that_is_not_50_or_60_is_refused_by_name(value):
+    with pytest.raises(ConfigError, match=r"\[conditioning\] mains"):
+        config_from_dict({"conditioning": {"mains": value}})

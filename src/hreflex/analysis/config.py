@@ -215,6 +215,9 @@ def _coerce(cls: type, name: str, value: Any, where: str) -> Any:
             raise ConfigError(f"{key}: must be in {left}{lo:g}, {top}{right}, got {value!r}")
         return type(default)(value)
     if isinstance(default, str):
+        if name == "mains" and isinstance(value, (int, float)) and not isinstance(value, bool) \
+                and math.isfinite(value) and value == int(value):
+            return str(int(value))  # mains = 50 as well as "50" (Hz)
         if not isinstance(value, str):
             raise ConfigError(f"{key}: expected a string, got {value!r}")
         return value
