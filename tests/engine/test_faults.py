@@ -109,7 +109,11 @@ def test_lost_and_corrupt_frames_become_gaps_at_the_right_samples(tmp_path, tran
     errors = " ".join(decode_str(f["detail"]) for f in s.faults if f["kind"] == b"frame_error")
     assert "crc 2" in errors and ("cobs" in errors or "crc" in errors)  # truncated, garbage
     assert_samples_in_place(run)
-    assert placement_errors(run).max() <= 1, diagnosis(run)
+    # trigger placements on their sample; the drop at stimulus 1 may take that pulse's edge,
+    # which is then placed by timestamp from 1 pair: ACQUISITION.md allows 2 samples there
+    err = placement_errors(run)
+    by_edge = np.array([decode_str(m) for m in s.stimuli["sync_method"]]) == "trigger"
+    assert err[by_edge].max() <= 1 and err[~by_edge].max(initial=0) <= 2, diagnosis(run)
     assert_every_fault_printed(s, log.getvalue())
 
 
