@@ -51,7 +51,9 @@ def wave_bounds(c: Component, lo: int, hi: int, search: int, smooth: int, decay:
                 ) -> tuple[int, int, float | None]:
     """Onset and end (exclusive) samples of a component's wave within ``lo..hi-1``, and its
     fractional take-off sample (None if not found). The take-off is searched from
-    ``search`` (<= lo: a demixed waveform is a valid baseline under a touching neighbour);
+    ``search`` (<= lo: a demixed waveform is a valid baseline under a touching neighbour),
+    and again from the last quiet stretch (envelope at or below the threshold for more than
+    ``smooth`` samples) between that take-off and the component's start, if there is one;
     the end is where the waveform returns to baseline after its last phase of at least
     ``LAST_PHASE`` of its peak (:func:`wave_end`; threshold ``BOUND_SD`` x noise and
     ``BOUND_FRACTION`` x the peak-to-peak)."""
