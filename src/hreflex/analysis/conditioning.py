@@ -57,6 +57,9 @@ def remove_baseline(data_V: np.ndarray, time_ms: np.ndarray, window_ms: tuple[fl
 MAINS_HARMONICS = (1, 2, 3)
 #: ``mains = "auto"`` judges 50 against 60 Hz on this many sweeps (the first ones)
 AUTO_SWEEPS = 200
+#: :func:`remove_mains` subtracts the fitted mains from this many sweeps at a time (its
+#: temporary is a block, not the whole recording)
+SUBTRACT_SWEEPS = 200
 #: rows of :func:`_mains_design` that are the mains (the others model the baseline's drift)
 N_MAINS_ROWS = 2 * len(MAINS_HARMONICS)
 
@@ -109,8 +112,8 @@ def remove_mains(data_V: np.ndarray, time_ms: np.ndarray, window_ms: tuple[float
         freqs = [freqs[int(np.argmax([mains_fit(sample, time_ms, sl, f)[1] for f in freqs]))]]
     coef, freq = mains_fit(data_V, time_ms, sl, freqs[0])[0], freqs[0]
     design = _mains_design(time_ms, freq)[:N_MAINS_ROWS].astype(data_V.dtype)
-    for i in range(0, data_V.shape[0], AUTO_SWEEPS):  # blocks of sweeps: no full-size temporary
-        data_V[i:i + AUTO_SWEEPS] -= coef[i:i + AUTO_SWEEPS] @ design
+    for i in range(0, data_V.shape[0], SUBTRACT_SWEEPS):
+        data_V[i:i + SUBTRACT_SWEEPS] -= coef[i:i + SUBTRACT_SWEEPS] @ design
     return data_V, freq
 
 
