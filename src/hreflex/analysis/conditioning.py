@@ -73,20 +73,64 @@ def _mains_design(time_ms: np.ndarray, freq_Hz: float, centre_ms: float = 0.0) -
     return np.vstack([*rows, np.ones_like(time_ms), u, u**2])
 
 
+def _mains_coefficients(data_V: np.ndarray, time_ms: np.ndarray, window: slice,
+                        freq_Hz: float) -> tuple[np.ndarray, np.ndarray]:
+    """Least-squares fit of every sweep (..., n_samples) over its ``window`` samples:
+    ``(coefficients (..., N_MAINS_ROWS + 3), design over the window)``, in ``data_V``'s
+    dtype (one small product per sweep: a sweep's fit does not depend on the others)."""
+    t = time_ms[window]
+    x = _mains_design(t, freq_Hz, float(t.mean()))
+    return data_V[..., window] @ np.linalg.pinv(x).astype(data_V.dtype), x
+
+
 def mains_fit(data_V: np.ndarray, time_ms: np.ndarray, window: slice, freq_Hz: float
               ) -> tuple[np.ndarray, float]:
     """Least-squares mains of every sweep (..., n_samples) over its ``window`` samples, with
     a parabola for the drift: ``(coefficients (..., N_MAINS_ROWS), power)``, power = the mean
     square of the fitted mains over the window (all sweeps), V^2. In ``data_V``'s dtype."""
-    t = time_ms[window]
-    x = _mains_design(t, freq_Hz, float(t.mean()))
-    coef = data_V[..., window] @ np.linalg.pinv(x).astype(data_V.dtype)  # (..., k + 3)
+    coef, x = _mains_coefficients(data_V, time_ms, window, freq_Hz)
     mains = coef[..., :N_MAINS_ROWS]
-    gram = (x[:N_MAINS_ROWS] @ x[:N_MAINS_ROWS].T / t.size).astype(data_V.dtype)
+    gram = (x[:N_MAINS_ROWS] @ x[:N_MAINS_ROWS].T / x.shape[1]).astype(data_V.dtype)
     flat = mains.reshape(-1, N_MAINS_ROWS)
     power = float(np.einsum("si,ij,sj->", flat, gram, flat, dtype=np.float64)) / max(
         flat.shape[0], 1)
     return mains, power
+
+
+def mains_choices(time_ms: np.ndarray, window_ms: tuple[float, float], mains: str
+                  ) -> list[float]:
+    """The mains frequencies ``mains`` ("50", "60", "auto", "off") allows whose period fits
+    in the baseline ``window_ms`` (none: no mains removal; two: "auto", judged on sweeps)."""
+    sl = window_slice(time_ms, window_ms)
+    if mains == "off" or sl is None:
+        return []
+    span_ms = float(time_ms[sl][-1] - time_ms[sl][0])
+    freqs = [50.0, 60.0] if mains == "auto" else [float(mains)]
+    return [f for f in freqs if span_ms >= 1000.0 / f]
+
+
+def mains_frequency(sample_V: np.ndarray, time_ms: np.ndarray, window_ms: tuple[float, float],
+                    freqs: list[float]) -> float | None:
+    """Which of ``freqs`` (:func:`mains_choices`) to take out: the only one, or the one whose
+    fit has more power over the sweeps of ``sample_V`` (the first ``AUTO_SWEEPS``, all
+    channels); None without any."""
+    if len(freqs) <= 1:
+        return freqs[0] if freqs else None
+    sl = window_slice(time_ms, window_ms)
+    return freqs[int(np.argmax([mains_fit(sample_V, time_ms, sl, f)[1] for f in freqs]))]
+
+
+def subtract_mains(data_V: np.ndarray, time_ms: np.ndarray, window_ms: tuple[float, float],
+                   freq_Hz: float) -> None:
+    """Subtract from every sweep (..., n_samples), in place, the mains at ``freq_Hz``
+    (harmonics ``MAINS_HARMONICS``) fitted to its baseline ``window_ms``, extended over the
+    whole sweep; ``SUBTRACT_SWEEPS`` sweeps at a time. Each sweep's result depends on that
+    sweep only, so sweeps may come a block at a time."""
+    coef = _mains_coefficients(data_V, time_ms, window_slice(time_ms, window_ms), freq_Hz)[0]
+    coef = coef[..., :N_MAINS_ROWS]
+    design = _mains_design(time_ms, freq_Hz)[:N_MAINS_ROWS].astype(data_V.dtype)
+    for i in range(0, data_V.shape[0], SUBTRACT_SWEEPS):
+        data_V[i:i + SUBTRACT_SWEEPS] -= coef[i:i + SUBTRACT_SWEEPS] @ design
 
 
 def remove_mains(data_V: np.ndarray, time_ms: np.ndarray, window_ms: tuple[float, float],
@@ -98,23 +142,38 @@ def remove_mains(data_V: np.ndarray, time_ms: np.ndarray, window_ms: tuple[float
     periods) averaging over sweeps would not take it out. ``mains``: "50", "60", "auto"
     (the one whose fit has more power over the first ``AUTO_SWEEPS`` sweeps) or "off". The
     window must hold one period at least, else nothing is done. In place; returns
-    ``(data, the frequency used or None)``."""
-    sl = window_slice(time_ms, window_ms)
-    if mains == "off" or sl is None:
-        return data_V, None
-    span_ms = float(time_ms[sl][-1] - time_ms[sl][0])
-    freqs = [50.0, 60.0] if mains == "auto" else [float(mains)]
-    freqs = [f for f in freqs if span_ms >= 1000.0 / f]
-    if not freqs:
-        return data_V, None
-    if len(freqs) > 1:  # which mains: judged on the first sweeps (all channels)
-        sample = data_V[:AUTO_SWEEPS]
-        freqs = [freqs[int(np.argmax([mains_fit(sample, time_ms, sl, f)[1] for f in freqs]))]]
-    coef, freq = mains_fit(data_V, time_ms, sl, freqs[0])[0], freqs[0]
-    design = _mains_design(time_ms, freq)[:N_MAINS_ROWS].astype(data_V.dtype)
-    for i in range(0, data_V.shape[0], SUBTRACT_SWEEPS):
-        data_V[i:i + SUBTRACT_SWEEPS] -= coef[i:i + SUBTRACT_SWEEPS] @ design
+    ``(data, the frequency used or None)``. :class:`MainsByBlock` does the same to sweeps
+    arriving a block at a time."""
+    freq = mains_frequency(data_V[:AUTO_SWEEPS], time_ms, window_ms,
+                           mains_choices(time_ms, window_ms, mains))
+    if freq is not None:
+        subtract_mains(data_V, time_ms, window_ms, freq)
     return data_V, freq
+
+
+class MainsByBlock:
+    """:func:`remove_mains` on sweeps (n_sweeps, ...) that arrive a block at a time, in
+    order: call it with ``(sweeps, lo, hi, time_ms)`` for each block ``lo..hi-1`` (the rows
+    before ``lo`` came already). It subtracts as soon as the frequency is known ("auto":
+    once the first ``AUTO_SWEEPS`` sweeps, or all there are, have come); the result is
+    :func:`remove_mains`'s, bit for bit. ``freq_Hz``: the frequency used (None: none)."""
+
+    def __init__(self, window_ms: tuple[float, float], mains: str) -> None:
+        self.window_ms, self.mains = window_ms, mains
+        self.freq_Hz: float | None = None
+        self._decided, self._done = False, 0
+
+    def __call__(self, sweeps: np.ndarray, lo: int, hi: int, time_ms: np.ndarray) -> None:
+        if not self._decided:
+            freqs = mains_choices(time_ms, self.window_ms, self.mains)
+            if len(freqs) > 1 and hi < min(AUTO_SWEEPS, sweeps.shape[0]):
+                return  # not yet the sweeps "auto" is judged on
+            self.freq_Hz = mains_frequency(sweeps[:AUTO_SWEEPS], time_ms, self.window_ms,
+                                           freqs)
+            self._decided = True
+        if self.freq_Hz is not None:
+            subtract_mains(sweeps[self._done:hi], time_ms, self.window_ms, self.freq_Hz)
+        self._done = hi
 
 
 def blank(data_V: np.ndarray, start: int, stop: int) -> np.ndarray:

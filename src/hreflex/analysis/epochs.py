@@ -7,6 +7,7 @@ stimulus sample. Everything here works on raw samples; :func:`to_volts` scales a
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -14,6 +15,11 @@ from numpy.lib.stride_tricks import sliding_window_view
 
 from hreflex.io.format import FAULT_DTYPE
 from hreflex.io.lazy import LazySamples
+
+#: In-place work on sweeps in volts, a block at a time: ``condition(sweeps_V, lo, hi,
+#: time_ms)`` conditions rows ``lo..hi-1`` of ``sweeps_V`` (n_sweeps, n_channels, n_samples),
+#: the rows before ``lo`` done already (blocks come in order); ``time_ms`` (n_samples,).
+Condition = Callable[[np.ndarray, int, int, np.ndarray], None]
 
 
 @dataclass
@@ -57,7 +63,7 @@ def gather(continuous: np.ndarray | LazySamples, sample_index: np.ndarray, start
     sample_index = np.asarray(sample_index, dtype=np.int64)
     first = sample_index + int(start)
     n_total = continuous.shape[0]
-    inside = (first >= 0) & (first + n_samples <= n_total)
+    inside = _inside(first, n_samples, n_total)
     out_shape = (len(sample_index), continuous.shape[1], n_samples)
     if n_total < n_samples:
         return np.zeros(out_shape, continuous.dtype), inside
@@ -71,6 +77,11 @@ def gather(continuous: np.ndarray | LazySamples, sample_index: np.ndarray, start
     sweeps = view[np.where(inside, first, 0)]
     sweeps[~inside] = 0
     return sweeps, inside
+
+
+def _inside(first: np.ndarray, n_samples: int, n_total: int) -> np.ndarray:
+    """(n_sweeps,) True where the epoch ``[first, first + n_samples)`` lies in ``0..n_total``."""
+    return (first >= 0) & (first + n_samples <= n_total)
 
 
 def gap_overlap(first: np.ndarray, n_samples: int, faults: np.ndarray) -> np.ndarray:
@@ -112,27 +123,81 @@ def to_volts(raw: np.ndarray, scale_V_per_count: np.ndarray,
     ``clip_level_V`` (n_channels,) is the amplifier limit; the returned :class:`Saturation`
     marks raw samples at or beyond it, less half a count (None without a limit).
     """
-    scale = np.asarray(scale_V_per_count, dtype=np.float64)
-    volts = np.empty(raw.shape, dtype=np.float32)  # raw x scale in float64, rounded once
+    volts = np.empty(raw.shape, dtype=np.float32)
+    _scale_into(raw, np.asarray(scale_V_per_count, dtype=np.float64), volts)
+    return volts, saturation(raw, scale_V_per_count, clip_level_V)
+
+
+def _scale_into(raw: np.ndarray, scale: np.ndarray, volts: np.ndarray) -> None:
+    """``volts[...] = raw x scale`` (n_channels,) float64, rounded once to float32."""
     np.multiply(raw, scale[None, :, None], out=volts, casting="same_kind")
+
+
+def saturation(raw: np.ndarray, scale_V_per_count: np.ndarray,
+               clip_level_V: np.ndarray | None) -> Saturation | None:
+    """The :class:`Saturation` of raw sweeps for an amplifier limit ``clip_level_V``
+    (n_channels,) V (raw at or beyond it, less half a count); None without a limit."""
     if clip_level_V is None:
-        return volts, None
+        return None
+    scale = np.asarray(scale_V_per_count, dtype=np.float64)
     level = np.asarray(clip_level_V, dtype=np.float64) / np.abs(scale) - 0.5
     if raw.dtype.kind in "iu":  # compare in the raw type: no float copy of the sweeps
         level = np.clip(np.ceil(level), 0, np.iinfo(raw.dtype).max).astype(raw.dtype)
-    return volts, Saturation(raw, level)
+    return Saturation(raw, level)
+
+
+def _usable_volts(raw: np.ndarray, scale: np.ndarray, volts: np.ndarray, known: np.ndarray,
+                  lo: int, hi: int, time_ms: np.ndarray, condition: Condition | None
+                  ) -> np.ndarray | None:
+    """Scale raw sweeps ``lo..hi-1`` (hi - lo, n_channels, n_samples) into those rows of
+    ``volts``, zero the unusable ones (``known`` (n_sweeps, n_channels) True, or holding NaN
+    samples), then ``condition`` them. Returns the (hi - lo, n_channels) rows with NaN
+    samples (None for integer counts)."""
+    block = volts[lo:hi]
+    _scale_into(raw, scale, block)
+    nan_rows = None if raw.dtype.kind != "f" else ~np.isfinite(block).all(axis=2)
+    zero = known[lo:hi] if nan_rows is None else known[lo:hi] | nan_rows
+    if zero.any():
+        block[zero] = 0.0  # (QC ignores saturation in unusable sweeps)
+    if condition is not None:
+        condition(volts, lo, hi, time_ms)
+    return nan_rows
+
+
+def _streamed(samples: LazySamples, index: np.ndarray, start: int, n: int,
+              scale: np.ndarray, known: np.ndarray, time_ms: np.ndarray,
+              condition: Condition | None) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
+    """Windows of the file (every one inside the recording) read, and scaled, zeroed and
+    conditioned by :func:`_usable_volts` a block at a time in the reading's second thread
+    while the next ones are read: ``(raw, volts, NaN rows or None)``."""
+    volts = np.empty((len(index), samples.shape[1], n), dtype=np.float32)
+    nan_rows: list[np.ndarray | None] = []
+
+    def each_block(lo: int, hi: int, rows: np.ndarray) -> None:
+        nan_rows.append(_usable_volts(rows.transpose(0, 2, 1), scale, volts, known, lo, hi,
+                                      time_ms, condition))
+
+    raw = samples.read_windows(index, start, n, each_block=each_block)
+    if not nan_rows or nan_rows[0] is None:
+        return raw, volts, None
+    return raw, volts, np.concatenate(nan_rows)
 
 
 def make_epochs(session, start_ms: float, stop_ms: float,
-                clip_level_V: np.ndarray | None = None) -> Epochs:
+                clip_level_V: np.ndarray | None = None,
+                condition: Condition | None = None) -> Epochs:
     """Sweeps of a :class:`~hreflex.io.session.Session` covering ``start_ms..stop_ms``.
 
     Continuous files are cut around ``stimuli.sample_index``; epoched files are used as they
     are (their own time range, which may be shorter or longer than asked). Sweeps that leave
-    the recording, overlap a ``gap`` fault or hold NaN samples are marked in ``unusable``.
+    the recording, overlap a ``gap`` fault or hold NaN samples are marked in ``unusable``
+    (and are zeros). ``condition`` (:data:`Condition`), if given, then works in place on the
+    sweeps (e.g. baseline removal): on all at once, or, when every window is read from the
+    file, a block at a time as soon as it is read (in the reading's second thread).
     """
     fs = float(session.sample_rate_Hz)
     n_ch = session.n_channels
+    scale = np.asarray(session.scale_V_per_count, dtype=np.float64)
     if session.sweeps is not None:
         raw = np.asarray(session.sweeps)
         t0_ms = -float(session.pre_trigger_ms)
@@ -141,10 +206,10 @@ def make_epochs(session, start_ms: float, stop_ms: float,
         start = int(np.floor(start_ms * fs / 1000.0))
         n = max(1, int(np.ceil(stop_ms * fs / 1000.0)) - start + 1)
         index = np.asarray(session.stimuli["sample_index"], dtype=np.int64)
-        raw, inside = gather(session.continuous, index, start, n)
-        t0_ms = start * 1000.0 / fs
-        reasons = np.full((raw.shape[0], n_ch), "", dtype=object)
         n_total = session.continuous.shape[0]
+        inside = _inside(index + start, n, n_total)
+        t0_ms = start * 1000.0 / fs
+        reasons = np.full((len(index), n_ch), "", dtype=object)
         reasons[~inside] = (
             f"epoch {start_ms:g}..{stop_ms:g} ms outside the recording (0..{n_total - 1})")
         gap = gap_overlap(index + start, n, session.faults)
@@ -152,11 +217,23 @@ def make_epochs(session, start_ms: float, stop_ms: float,
             f = session.faults[k]
             reasons[gap == k] = (f"overlaps recorded gap at samples {f['sample_start']}.."
                                  f"{f['sample_start'] + f['n_samples'] - 1}")
-    volts, saturated = to_volts(raw, session.scale_V_per_count, clip_level_V)
-    if raw.dtype.kind == "f":  # integer counts cannot be NaN
-        bad = ~np.isfinite(volts).all(axis=2) & (reasons == "")
-        reasons[bad] = "NaN samples (not recorded)"
-    unusable = reasons != ""
-    if unusable.any():
-        volts[unusable] = 0.0  # (QC ignores saturation in unusable sweeps)
-    return Epochs(volts, t0_ms, fs, saturated, reasons)
+        if isinstance(session.continuous, LazySamples) and inside.all() and index.size:
+            time_ms = t0_ms + np.arange(n) * (1000.0 / fs)
+            raw, volts, nan_rows = _streamed(session.continuous, index, start, n, scale,
+                                             reasons != "", time_ms, condition)
+            return _epochs(raw, volts, nan_rows, reasons, t0_ms, fs, scale, clip_level_V)
+        raw = gather(session.continuous, index, start, n)[0]
+    volts = np.empty(raw.shape, dtype=np.float32)
+    time_ms = t0_ms + np.arange(raw.shape[2]) * (1000.0 / fs)
+    nan_rows = _usable_volts(raw, scale, volts, reasons != "", 0, raw.shape[0], time_ms,
+                             condition)
+    return _epochs(raw, volts, nan_rows, reasons, t0_ms, fs, scale, clip_level_V)
+
+
+def _epochs(raw: np.ndarray, volts: np.ndarray, nan_rows: np.ndarray | None,
+            reasons: np.ndarray, t0_ms: float, fs: float, scale: np.ndarray,
+            clip_level_V: np.ndarray | None) -> Epochs:
+    """The :class:`Epochs`, with NaN rows (not unusable already) named in ``reasons``."""
+    if nan_rows is not None:  # integer counts cannot be NaN
+        reasons[nan_rows & (reasons == "")] = "NaN samples (not recorded)"
+    return Epochs(volts, t0_ms, fs, saturation(raw, scale, clip_level_V), reasons)

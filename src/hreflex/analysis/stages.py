@@ -156,15 +156,22 @@ def prepare(session: Session, cfg: AnalysisConfig) -> Prepared:
     messages = sorted({f"no window prior for species {species!r}; using {p.name!r}"
                        for p in priors if p.species.lower() != species.lower()})
     c_cfg, q_cfg = cfg.conditioning, cfg.qc
-    ep = make_epochs(session, min(c_cfg.baseline_ms[0], q_cfg.background_ms[0]),
-                     max(p.max_end_ms for p in priors), _clip_level_V(session, cfg))
     width = stim["pulse_width_us"][np.isfinite(stim["pulse_width_us"])]
     pulse_end_ms = float(np.median(width)) / 1000.0 if width.size else 0.0
-    data, _ = cond.remove_baseline(ep.data_V, ep.time_ms, c_cfg.baseline_ms,
-                                   pulse_end_ms + max(p.blank_ms[1] for p in priors),
-                                   overwrite=True)
-    if cfg.windows.source != "recorded":  # recorded windows: measure as the system did
-        cond.remove_mains(data, ep.time_ms, c_cfg.baseline_ms, c_cfg.mains)
+    fallback_ms = pulse_end_ms + max(p.blank_ms[1] for p in priors)
+    mains = cond.MainsByBlock(c_cfg.baseline_ms, c_cfg.mains)
+    measured_as_recorded = cfg.windows.source == "recorded"  # (no mains removal then)
+
+    def condition(sweeps_V: np.ndarray, lo: int, hi: int, time_ms: np.ndarray) -> None:
+        cond.remove_baseline(sweeps_V[lo:hi], time_ms, c_cfg.baseline_ms, fallback_ms,
+                             overwrite=True)
+        if not measured_as_recorded:
+            mains(sweeps_V, lo, hi, time_ms)
+
+    ep = make_epochs(session, min(c_cfg.baseline_ms[0], q_cfg.background_ms[0]),
+                     max(p.max_end_ms for p in priors), _clip_level_V(session, cfg),
+                     condition=condition)  # DC and mains removed as the sweeps are read
+    data = ep.data_V
     usable = ep.unusable == ""
     if (usable.sum(axis=0) < usable.shape[0]).any():
         messages.append(f"{int((~usable.all(axis=1)).sum())} of {usable.shape[0]} sweeps "

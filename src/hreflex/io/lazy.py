@@ -14,6 +14,7 @@ from __future__ import annotations
 import hashlib
 import queue
 import threading
+from collections.abc import Callable
 from pathlib import Path
 
 import h5py
@@ -32,6 +33,9 @@ HASHED_NUMBERS = (("devices/amplifier", "adc_bits"), ("devices/source", "online_
                   ("devices/source", "online_highpass_order"))
 #: Windows hashed at a time (in the hashing thread, while the next ones are read).
 HASH_BLOCK = 256
+#: What :meth:`LazySamples.read_windows` may hand every block of finished windows to:
+#: ``each_block(lo, hi, rows)``, windows ``lo..hi-1`` as stored, (hi - lo, n, n_channels).
+BlockHook = Callable[[int, int, np.ndarray], None]
 _NAN = np.float64(np.nan)
 
 
@@ -129,7 +133,8 @@ class LazySamples:
         self.digest.samples = "all"
         return data
 
-    def read_windows(self, sample_index: np.ndarray, start: int, n: int) -> np.ndarray:
+    def read_windows(self, sample_index: np.ndarray, start: int, n: int,
+                     each_block: BlockHook | None = None) -> np.ndarray:
         """Windows of ``n`` rows starting ``start`` rows after each ``sample_index`` (m,)
         (each wholly inside ``shape``), as (m, n_channels, n) in the stored dtype, in the
         order given (a transposed view of the rows as stored, so hashing them copies nothing).
@@ -139,11 +144,14 @@ class LazySamples:
         covering several windows, and than one read of their union; ``docs/FORMAT.md``).
         Hashes every window's rows (row-major, as stored) in the order given
         (``samples = "sweeps"``), a block of windows at a time in a second thread while
-        the next ones are read."""
+        the next ones are read. ``each_block(lo, hi, rows)``, if given, is called in that
+        thread for every block once it is hashed (windows ``lo..hi-1``, rows as stored:
+        (hi - lo, n, n_channels)), in order, so work on the windows (e.g. scaling them)
+        overlaps the reading; what it raises is raised here."""
         first = np.asarray(sample_index, dtype=np.int64) + int(start)
         m, n_ch = len(first), self.shape[1]
         out = np.empty((m, n, n_ch), dtype=self.dtype)  # rows as stored
-        hasher = _BlockHasher(self.digest)
+        hasher = _BlockHasher(self.digest, each_block)
         try:
             if m and n:  # (no rows: nothing to read, nothing hashed)
                 with open_h5(self.path) as f:
@@ -172,10 +180,10 @@ class LazySamples:
                 raise FileFormatError(f"{self.path}: cannot read emg/continuous rows {row}.."
                                       f"{row + n - 1} ({exc})") from None
             if k + 1 - done == HASH_BLOCK:
-                hasher.put(out[done:k + 1])
+                hasher.put(done, k + 1, out[done:k + 1])
                 done = k + 1
         if done < len(first):
-            hasher.put(out[done:])
+            hasher.put(done, len(first), out[done:])
 
 
 def read_rows(dsid: h5py.h5d.DatasetID, mspace: h5py.h5s.SpaceID, fspace: h5py.h5s.SpaceID,
@@ -188,25 +196,31 @@ def read_rows(dsid: h5py.h5d.DatasetID, mspace: h5py.h5s.SpaceID, fspace: h5py.h
 class _BlockHasher:
     """Hashes the blocks :meth:`put` into a :class:`ReadHash`, in order, in one thread of
     its own (``hashlib`` lets other threads run while it hashes a large block: the hashing
-    overlaps the reading). :meth:`close` waits for the last block and re-raises what the
-    thread raised."""
+    overlaps the reading), then hands each to ``each_block`` (if given). :meth:`close` waits
+    for the last block and re-raises what the thread raised (blocks after an error are
+    skipped)."""
 
-    def __init__(self, digest: ReadHash) -> None:
+    def __init__(self, digest: ReadHash, each_block: BlockHook | None = None) -> None:
         self._digest, self._blocks, self._error = digest, queue.SimpleQueue(), None
+        self._each_block = each_block
         self._thread = threading.Thread(target=self._run, name="hreflex-read-hash",
                                         daemon=True)
         self._thread.start()
 
     def _run(self) -> None:
-        while (block := self._blocks.get()) is not None:
+        while (item := self._blocks.get()) is not None:
             if self._error is None:
+                lo, hi, block = item
                 try:
                     self._digest.add(block)
+                    if self._each_block is not None:
+                        self._each_block(lo, hi, block)
                 except BaseException as exc:  # handed to close(), in the reading thread
                     self._error = exc
 
-    def put(self, block: np.ndarray) -> None:
-        self._blocks.put(block)
+    def put(self, lo: int, hi: int, block: np.ndarray) -> None:
+        """Windows ``lo..hi-1``, read: ``block`` (hi - lo, n, n_channels) as stored."""
+        self._blocks.put((lo, hi, block))
 
     def close(self) -> None:
         self._blocks.put(None)
