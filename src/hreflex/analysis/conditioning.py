@@ -73,24 +73,16 @@ def _mains_design(time_ms: np.ndarray, freq_Hz: float, centre_ms: float = 0.0) -
     return np.vstack([*rows, np.ones_like(time_ms), u, u**2])
 
 
-def _mains_coefficients(data_V: np.ndarray, time_ms: np.ndarray, window: slice,
-                        freq_Hz: float) -> tuple[np.ndarray, np.ndarray]:
-    """Least-squares fit of every sweep (..., n_samples) over its ``window`` samples:
-    ``(coefficients (..., N_MAINS_ROWS + 3), design over the window)``, in ``data_V``'s
-    dtype (one small product per sweep: a sweep's fit does not depend on the others)."""
-    t = time_ms[window]
-    x = _mains_design(t, freq_Hz, float(t.mean()))
-    return data_V[..., window] @ np.linalg.pinv(x).astype(data_V.dtype), x
-
-
 def mains_fit(data_V: np.ndarray, time_ms: np.ndarray, window: slice, freq_Hz: float
               ) -> tuple[np.ndarray, float]:
     """Least-squares mains of every sweep (..., n_samples) over its ``window`` samples, with
     a parabola for the drift: ``(coefficients (..., N_MAINS_ROWS), power)``, power = the mean
     square of the fitted mains over the window (all sweeps), V^2. In ``data_V``'s dtype."""
-    coef, x = _mains_coefficients(data_V, time_ms, window, freq_Hz)
+    t = time_ms[window]
+    x = _mains_design(t, freq_Hz, float(t.mean()))
+    coef = data_V[..., window] @ np.linalg.pinv(x).astype(data_V.dtype)  # (..., k + 3)
     mains = coef[..., :N_MAINS_ROWS]
-    gram = (x[:N_MAINS_ROWS] @ x[:N_MAINS_ROWS].T / x.shape[1]).astype(data_V.dtype)
+    gram = (x[:N_MAINS_ROWS] @ x[:N_MAINS_ROWS].T / t.size).astype(data_V.dtype)
     flat = mains.reshape(-1, N_MAINS_ROWS)
     power = float(np.einsum("si,ij,sj->", flat, gram, flat, dtype=np.float64)) / max(
         flat.shape[0], 1)
@@ -120,15 +112,24 @@ def mains_frequency(sample_V: np.ndarray, time_ms: np.ndarray, window_ms: tuple[
     return freqs[int(np.argmax([mains_fit(sample_V, time_ms, sl, f)[1] for f in freqs]))]
 
 
-def subtract_mains(data_V: np.ndarray, time_ms: np.ndarray, window_ms: tuple[float, float],
-                   freq_Hz: float) -> None:
-    """Subtract from every sweep (..., n_samples), in place, the mains at ``freq_Hz``
-    (harmonics ``MAINS_HARMONICS``) fitted to its baseline ``window_ms``, extended over the
-    whole sweep; ``SUBTRACT_SWEEPS`` sweeps at a time. Each sweep's result depends on that
-    sweep only, so sweeps may come a block at a time."""
-    coef = _mains_coefficients(data_V, time_ms, window_slice(time_ms, window_ms), freq_Hz)[0]
-    coef = coef[..., :N_MAINS_ROWS]
-    design = _mains_design(time_ms, freq_Hz)[:N_MAINS_ROWS].astype(data_V.dtype)
+def mains_model(time_ms: np.ndarray, window_ms: tuple[float, float], freq_Hz: float,
+                dtype: np.dtype) -> tuple[slice, np.ndarray, np.ndarray]:
+    """What :func:`subtract_mains` needs, computed once for any number of sweeps: the
+    baseline window, the least-squares projector over it ((window samples, N_MAINS_ROWS +
+    3)) and the mains over the whole sweep ((N_MAINS_ROWS, n_samples)), in ``dtype``."""
+    window = window_slice(time_ms, window_ms)
+    t = time_ms[window]
+    projector = np.linalg.pinv(_mains_design(t, freq_Hz, float(t.mean()))).astype(dtype)
+    return window, projector, _mains_design(time_ms, freq_Hz)[:N_MAINS_ROWS].astype(dtype)
+
+
+def subtract_mains(data_V: np.ndarray, model: tuple[slice, np.ndarray, np.ndarray]) -> None:
+    """Subtract from every sweep (..., n_samples), in place, the mains of ``model``
+    (:func:`mains_model`: harmonics ``MAINS_HARMONICS`` fitted to the sweep's baseline
+    window, extended over the whole sweep); ``SUBTRACT_SWEEPS`` sweeps at a time. Each
+    sweep's result depends on that sweep only, so sweeps may come a block at a time."""
+    window, projector, design = model
+    coef = (data_V[..., window] @ projector)[..., :N_MAINS_ROWS]
     for i in range(0, data_V.shape[0], SUBTRACT_SWEEPS):
         data_V[i:i + SUBTRACT_SWEEPS] -= coef[i:i + SUBTRACT_SWEEPS] @ design
 
@@ -147,7 +148,7 @@ def remove_mains(data_V: np.ndarray, time_ms: np.ndarray, window_ms: tuple[float
     freq = mains_frequency(data_V[:AUTO_SWEEPS], time_ms, window_ms,
                            mains_choices(time_ms, window_ms, mains))
     if freq is not None:
-        subtract_mains(data_V, time_ms, window_ms, freq)
+        subtract_mains(data_V, mains_model(time_ms, window_ms, freq, data_V.dtype))
     return data_V, freq
 
 
@@ -161,7 +162,7 @@ class MainsByBlock:
     def __init__(self, window_ms: tuple[float, float], mains: str) -> None:
         self.window_ms, self.mains = window_ms, mains
         self.freq_Hz: float | None = None
-        self._decided, self._done = False, 0
+        self._decided, self._done, self._model = False, 0, None
 
     def __call__(self, sweeps: np.ndarray, lo: int, hi: int, time_ms: np.ndarray) -> None:
         if not self._decided:
@@ -171,8 +172,10 @@ class MainsByBlock:
             self.freq_Hz = mains_frequency(sweeps[:AUTO_SWEEPS], time_ms, self.window_ms,
                                            freqs)
             self._decided = True
-        if self.freq_Hz is not None:
-            subtract_mains(sweeps[self._done:hi], time_ms, self.window_ms, self.freq_Hz)
+            if self.freq_Hz is not None:
+                self._model = mains_model(time_ms, self.window_ms, self.freq_Hz, sweeps.dtype)
+        if self._model is not None:
+            subtract_mains(sweeps[self._done:hi], self._model)
         self._done = hi
 
 
