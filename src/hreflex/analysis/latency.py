@@ -40,8 +40,10 @@ def _baseline_predictions(
     js = np.arange(2, n)  # fit on [0, j)
     ahead = js[:, None] + np.arange(persist)[None, :]
 
-    def sums(v: np.ndarray) -> np.ndarray:  # sums over [0, j)
-        return np.concatenate([[0.0], np.cumsum(v)])[js]
+    def sums(v: np.ndarray) -> np.ndarray:  # sums over [0, j), along the last axis
+        c = np.zeros((*v.shape[:-1], v.shape[-1] + 1))
+        np.cumsum(v, axis=-1, out=c[..., 1:])
+        return c[..., js]
 
     s1, sy, syy = js.astype(float), sums(seg), sums(seg**2)
     sse_c = np.maximum(syy - sy**2 / s1, 0.0)  # the constant model
@@ -50,26 +52,32 @@ def _baseline_predictions(
     spread = np.repeat(np.sqrt(1 + 1 / s1)[:, None], persist, axis=1)
     sse_best = sse_c.copy()
     dof = np.maximum(js - 1, 1)
-    for tau in TAU_GRID if decay else ():
-        e = np.exp(-t / (tau * smooth))
-        se, see, sey = sums(e[:n]), sums(e[:n] ** 2), sums(e[:n] * seg)
-        det = s1 * see - se**2
-        ok = (js >= 6) & (det > 1e-9 * np.maximum(s1 * see, 1e-300))
-        det = np.where(ok, det, 1.0)
-        # least squares of y = C + A e: [[s1, se], [se, see]] [C, A] = [sy, sey]
-        C = (see * sy - se * sey) / det
-        A = (s1 * sey - se * sy) / det
-        sse = np.maximum(syy - C * sy - A * sey, 0.0)
-        better = ok & (sse + 4 * noise_V**2 < best)
-        if not better.any():
-            continue
-        ea = e[ahead]
-        var = (see[:, None] - 2 * se[:, None] * ea + s1[:, None] * ea**2) / det[:, None]
-        best = np.where(better, sse + 4 * noise_V**2, best)
-        sse_best = np.where(better, sse, sse_best)
-        dof = np.where(better, np.maximum(js - 2, 1), dof)
-        pred = np.where(better[:, None], C[:, None] + A[:, None] * ea, pred)
-        spread = np.where(better[:, None], np.sqrt(1.0 + np.maximum(var, 0.0)), spread)
+    if not decay:
+        return lo + js, pred, spread, np.sqrt(sse_best / dof)
+    # every tau of the grid at once: rows (G,) of e, columns j
+    e = np.exp(-t[None, :] / (np.asarray(TAU_GRID)[:, None] * smooth))  # (G, n + persist)
+    se, see, sey = sums(e[:, :n]), sums(e[:, :n] ** 2), sums(e[:, :n] * seg)
+    det = s1 * see - se**2
+    ok = (js >= 6) & (det > 1e-9 * np.maximum(s1 * see, 1e-300))
+    det = np.where(ok, det, 1.0)
+    # least squares of y = C + A e: [[s1, se], [se, see]] [C, A] = [sy, sey]
+    C = (see * sy - se * sey) / det
+    A = (s1 * sey - se * sy) / det
+    sse = np.maximum(syy - C * sy - A * sey, 0.0)
+    score = np.where(ok, sse + 4 * noise_V**2, np.inf)
+    score[np.isnan(score)] = np.inf
+    g = np.argmin(score, axis=0)  # per j the first tau of the smallest score
+    k = np.arange(js.size)
+    better = score[g, k] < best  # (the decay beats the constant by its extra parameter)
+    if not better.any():
+        return lo + js, pred, spread, np.sqrt(sse_best / dof)
+    ea = e[g[:, None], ahead]
+    var = ((see[g, k][:, None] - 2 * se[g, k][:, None] * ea + s1[:, None] * ea**2)
+           / det[g, k][:, None])
+    sse_best = np.where(better, sse[g, k], sse_best)
+    dof = np.where(better, np.maximum(js - 2, 1), dof)
+    pred = np.where(better[:, None], C[g, k][:, None] + A[g, k][:, None] * ea, pred)
+    spread = np.where(better[:, None], np.sqrt(1.0 + np.maximum(var, 0.0)), spread)
     return lo + js, pred, spread, np.sqrt(sse_best / dof)
 
 
