@@ -62,14 +62,15 @@ def onset_crossing(x: np.ndarray, peak: np.ndarray, threshold: np.ndarray,
     col = np.arange(m)
     power = moving_mean(x * x, smooth_samples)
     quiet = power < thr * thr
-    quiet[col[None, :] >= peak[:, None]] = False
+    quiet &= col[None, :] < peak[:, None]  # (before the peak only)
     has_quiet = quiet.any(axis=1)
     last_quiet = np.where(has_quiet, m - 1 - np.argmax(quiet[:, ::-1], axis=1), -1)
-    above = np.abs(x) >= thr
-    above[col[None, :] <= last_quiet[:, None]] = False
+    mag = np.abs(x)
+    above = mag >= thr
+    above &= col[None, :] > last_quiet[:, None]  # (after the quiet stretch only)
     j = np.argmax(above, axis=1)  # first sample above after the quiet stretch
-    mag_j, mag_0 = np.abs(x[rows, j]), np.abs(x[rows, np.maximum(j - 1, 0)])
-    ok = has_quiet & (j > 0) & (j <= peak) & (np.abs(x[rows, peak]) >= threshold)
+    mag_j, mag_0 = mag[rows, j], mag[rows, np.maximum(j - 1, 0)]
+    ok = has_quiet & (j > 0) & (j <= peak) & (mag[rows, peak] >= threshold)
     frac = np.clip((threshold - mag_0) / np.where(mag_j > mag_0, mag_j - mag_0, 1.0), 0.0, 1.0)
     dt = time_ms[1] - time_ms[0] if m > 1 else 0.0
     return np.where(ok, time_ms[np.maximum(j - 1, 0)] + frac * dt, np.nan)
