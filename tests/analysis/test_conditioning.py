@@ -5,7 +5,15 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from hreflex.analysis.conditioning import bandpass, blank, notch, remove_baseline, remove_mains
+from hreflex.analysis.conditioning import (
+    AUTO_SWEEPS,
+    MainsByBlock,
+    bandpass,
+    blank,
+    notch,
+    remove_baseline,
+    remove_mains,
+)
 from hreflex.errors import ConfigError
 
 FS = 5000.0
@@ -80,3 +88,24 @@ def test_mains_locked_to_the_stimulus_is_taken_out_under_the_response(mains_Hz, 
     assert left[:, t > 0].std() < 6e-6 < (x - drift - wave)[:, t > 0].std() / 2
     assert remove_mains(x.copy(), t, (-55.0, -5.0), "off")[1] is None
     assert remove_mains(x.copy(), t, (-15.0, -5.0), "50")[1] is None  # half a period only
+
+
+@pytest.mark.parametrize("block", [1, 7, 64, AUTO_SWEEPS + 50])
+@pytest.mark.parametrize("setting", ["auto", "50", "off"])
+def test_mains_by_block_is_remove_mains_bit_for_bit(block, setting):
+    """Sweeps that arrive a block at a time (the reading's blocks): the same frequency and
+    the same samples as remove_mains on all of them at once, whatever the block size (also
+    blocks smaller than the AUTO_SWEEPS "auto" is judged on)."""
+    t = np.arange(-55.0, 80.0, 0.1)
+    rng = np.random.default_rng(7)
+    n = AUTO_SWEEPS + 100
+    phase = rng.uniform(0, 2 * np.pi, (n, 2, 1))
+    x = (20e-6 * np.sin(2 * np.pi * 60.0 * t / 1000 + phase)
+         + rng.normal(0, 5e-6, (n, 2, t.size))).astype(np.float32)
+    whole, freq = remove_mains(x.copy(), t, (-55.0, -5.0), setting)
+    assert freq == {"auto": 60.0, "50": 50.0, "off": None}[setting]
+    streamed, by_block = x.copy(), MainsByBlock((-55.0, -5.0), setting)
+    for lo in range(0, n, block):
+        by_block(streamed, lo, min(lo + block, n), t)
+    assert by_block.freq_Hz == freq
+    np.testing.assert_array_equal(streamed, whole)

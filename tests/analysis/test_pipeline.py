@@ -68,3 +68,23 @@ def test_channels_in_threads_give_the_sequential_result():
     one.pop("created_utc"), two.pop("created_utc")
     assert any(ch["rdd"] for ch in one["channels"])  # RDD rows made in the threads too
     assert json.dumps(two, sort_keys=True) == json.dumps(one, sort_keys=True)
+
+
+def test_m_and_h_measured_in_two_threads_are_the_one_thread_measures():
+    """``stages.measure`` measures H in a second thread: each wave equals ``measure_wave``
+    called on its own, field for field, bit for bit."""
+    import hreflex.analysis.stages as stages
+    from hreflex.analysis.measures import MEASURE_NAMES, measure_wave
+
+    session, _ = short_recruitment()
+    cfg = config_from_dict({})
+    prepared = stages.prepare(session, cfg)
+    found = stages.find(prepared, stages.plan(prepared))
+    measured = stages.measure(prepared, found)
+    for wave, got in (("m", measured.m), ("h", measured.h)):
+        alone = measure_wave(measured.data, prepared.time_ms, found.windows, wave,
+                             measured.noise_V, cfg.windows.onset_sd,
+                             prepared.epochs.saturated)
+        for name in MEASURE_NAMES:
+            np.testing.assert_array_equal(getattr(got, name), getattr(alone, name))
+        assert np.isfinite(got.p2p_mV).all()

@@ -10,6 +10,7 @@ run, tested or replaced on its own (live analysis during acquisition, ``compare`
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 
 import numpy as np
@@ -228,7 +229,10 @@ def find(p: Prepared, pl: Plan, windows_from: dict[str, Spans] | None = None) ->
 
 
 def measure(p: Prepared, f: Found) -> Measured:
-    """Optional filters, background EMG, M and H of every sweep, and QC."""
+    """Optional filters, background EMG, M and H of every sweep, and QC. M and H are
+    measured at the same time, H in a second thread (independent: read-only inputs, outputs
+    of their own; numpy lets both threads run: 0.105 -> 0.074 s for the 2,000-sweep bench
+    file, in-process on 2 cores)."""
     cfg, t, data = p.cfg, p.time_ms, p.data
     c_cfg, q_cfg = cfg.conditioning, cfg.qc
     if c_cfg.bandpass or c_cfg.notch:
@@ -244,8 +248,11 @@ def measure(p: Prepared, f: Found) -> Measured:
         f.messages[c].append("no pre-stimulus samples: DC from the median after the "
                              "artifact, no background EMG")
     onset_sd = cfg.windows.onset_sd
-    m = measure_wave(data, t, f.windows, "m", noise, onset_sd, p.epochs.saturated)
-    h = measure_wave(data, t, f.windows, "h", noise, onset_sd, p.epochs.saturated)
+    with ThreadPoolExecutor(1) as pool:  # H in a second thread while M is measured here
+        h_job = pool.submit(measure_wave, data, t, f.windows, "h", noise, onset_sd,
+                            p.epochs.saturated)
+        m = measure_wave(data, t, f.windows, "m", noise, onset_sd, p.epochs.saturated)
+        h = h_job.result()
     limit, median = background_limit(bg, p.usable, q_cfg)
     reasons, flags = sweep_reasons(p.epochs.unusable, bg, limit, m.clipped | h.clipped)
     return Measured(data, m, h, bg, noise, reasons, excluded(flags, q_cfg), limit, median)
