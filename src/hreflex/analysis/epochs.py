@@ -2,7 +2,9 @@
 file that is epoched already, plus the reasons a sweep cannot be used at all.
 
 An epoch is ``n_samples`` samples starting ``start`` samples after (negative: before) the
-stimulus sample. Everything here works on raw samples; :func:`to_volts` scales afterwards.
+stimulus sample. Epochs are cut from raw samples and then scaled to volts; windows read from
+the file are scaled (and conditioned, :data:`Condition`) a block at a time while the next
+ones are read (:meth:`hreflex.io.lazy.LazySamples.read_windows`).
 """
 
 from __future__ import annotations
