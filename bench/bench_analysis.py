@@ -37,6 +37,7 @@ from hreflex.analysis.epochs import gather, make_epochs, to_volts  # noqa: E402
 from hreflex.analysis.fitting import fit_setup  # noqa: E402
 from hreflex.analysis.measures import background_rms, wave_amplitudes  # noqa: E402
 from hreflex.analysis.models import PARAMS, measured_and_jacobian  # noqa: E402
+from hreflex.analysis.noise_shape import ShapeTable  # noqa: E402
 from hreflex.analysis.pooling import intensity_levels, level_stats  # noqa: E402
 from hreflex.io.session import read_session  # noqa: E402
 from hreflex.io.writer import write_session  # noqa: E402
@@ -97,13 +98,13 @@ def check_same(ours: dict, ref: dict) -> None:
 
 
 def recorded_fits(session, cfg):
-    """(model, x, means, counts, min_r2) of every ``fit_curves`` call of the analysis (one
-    per model: all channels at once), and the result."""
+    """(model, x, means, counts, min_r2, noise shapes) of every ``fit_curves`` call of the
+    analysis (one per model: all channels at once), and the result."""
     calls, fit = [], channel_module.fit_curves
 
-    def spy(model, x, y, n, min_r2=0.8):
-        calls.append((model, x.copy(), y.copy(), n.copy(), min_r2))
-        return fit(model, x, y, n, min_r2)
+    def spy(model, x, y, n, min_r2=0.8, shapes=None):
+        calls.append((model, x.copy(), y.copy(), n.copy(), min_r2, shapes))
+        return fit(model, x, y, n, min_r2, shapes)
 
     channel_module.fit_curves = spy
     try:
@@ -113,12 +114,12 @@ def recorded_fits(session, cfg):
     return calls, result
 
 
-def _residuals(q, model, x, y, w):
-    return w * (measured_and_jacobian(model, x, q)[0] - y)
+def _residuals(q, model, x, y, w, table):
+    return w * (measured_and_jacobian(model, x, q, table)[0] - y)
 
 
-def _jacobian(q, model, x, y, w):
-    return w[:, None] * measured_and_jacobian(model, x, q)[1]
+def _jacobian(q, model, x, y, w, table):
+    return w[:, None] * measured_and_jacobian(model, x, q, table)[1]
 
 
 def least_squares_change(calls, fits) -> float:
@@ -128,7 +129,7 @@ def least_squares_change(calls, fits) -> float:
     from scipy.optimize import least_squares
 
     worst = 0.0
-    for (model, x_all, means, counts, _), row_fits in zip(calls, fits, strict=True):
+    for (model, x_all, means, counts, _, _), row_fits in zip(calls, fits, strict=True):
         for y, n, f in zip(means, counts, row_fits, strict=True):
             if isinstance(f, str):
                 continue
@@ -136,9 +137,10 @@ def least_squares_change(calls, fits) -> float:
             x, y, w = x_all[use], y[use], np.sqrt(n[use].astype(float))
             (lo, hi), scale = fit_setup(model, x, y)
             p = np.array([f.params[k] for k in PARAMS[model]])
+            table = None if f.shape is None else ShapeTable.of(f.shape)
             res = least_squares(_residuals, np.clip(p, lo, hi), jac=_jacobian,
                                 bounds=(lo, hi), loss="soft_l1", f_scale=scale,
-                                args=(model, x, y, w))
+                                args=(model, x, y, w, table))
             worst = max(worst, float(np.max(np.abs(res.x - p) / np.maximum(np.abs(p),
                                                                            1e-12))))
     return worst

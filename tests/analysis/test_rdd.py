@@ -6,10 +6,10 @@ import numpy as np
 import pytest
 
 from hreflex.analysis.config import RddConfig
+from hreflex.analysis.noise_shape import net_of_floor
 from hreflex.analysis.rdd import (
     _ratio_ci,
     infer_trains,
-    net_of_floor,
     rdd,
     trains_of,
     trial_variance,
@@ -117,10 +117,11 @@ def test_trial_variance_ignores_the_course_of_depression_along_a_train():
 def test_ratio_interval_by_the_delta_method_on_the_log_ratio():
     # ratio 2 / 4; SE 0.1 and 0.2; t(0.975, 8) = 2.306004
     half = 2.306004 * np.hypot(0.1 / 2, 0.2 / 4)
-    lo, hi = _ratio_ci(0.5, (2.0, 4.0), (0.1, 0.2), float("nan"), 8)
+    lo, hi = _ratio_ci(0.5, (2.0, 4.0), (1.0, 1.0), (0.1, 0.2), 8)
     assert (lo, hi) == pytest.approx((0.5 * np.exp(-half), 0.5 * np.exp(half)), rel=1e-5)
-    assert net_of_floor(np.array([5.0]), 3.0)[0] == pytest.approx(4.0)
-    assert net_of_floor(np.array([2.0]), 3.0)[0] == 0.0
+    # quadrature: sqrt(5^2 - 3^2) = 4, slope 5 / 4; at or below the floor: 0
+    net, slope = net_of_floor(np.array([5.0, 2.0]), 3.0)
+    assert net.tolist() == pytest.approx([4.0, 0.0]) and slope[0] == pytest.approx(1.25)
 
 
 @pytest.mark.parametrize("dof", [1, 2, 3, 4, 5, 9, 10, 29, 30, 101, 1000])

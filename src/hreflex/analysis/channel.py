@@ -10,7 +10,8 @@ import numpy as np
 from hreflex.analysis.fitting import CurveFit, fit_curves
 from hreflex.analysis.intervals import recruitment_intervals
 from hreflex.analysis.latency import wave_latency
-from hreflex.analysis.measures import noise_amplitude
+from hreflex.analysis.measures import noise_amplitude, wave_span
+from hreflex.analysis.noise_shape import noise_shape
 from hreflex.analysis.pooling import level_stats
 from hreflex.analysis.rdd import RddResult, rdd
 from hreflex.analysis.recruitment import RecruitmentResult, Stats, fits_needed, recruitment
@@ -35,6 +36,46 @@ class Channel:
     include: np.ndarray
 
 
+@dataclass(frozen=True)
+class Noise:
+    """A channel's noise in its M and H windows (NaN / None without the window or without
+    pre-stimulus samples): ``floor`` (the measure's median on pre-stimulus stretches as long
+    as the window, mV or mV·ms) and the measured ``shape`` of the reading of a response
+    (:func:`~hreflex.analysis.noise_shape.noise_shape`; None = quadrature)."""
+
+    floor: tuple[float, float]
+    shape: tuple[np.ndarray | None, np.ndarray | None]
+
+
+def large_sweeps(pl: Plan, ch: Channel, amp: np.ndarray) -> np.ndarray:
+    """(n,) bool: the channel's included window-finding sweeps whose ``amp`` is at least
+    ``LATENCY_FRACTION`` of the largest per-level mean: the wave's own mean response."""
+    sel = ch.include & pl.for_windows
+    pooled = level_stats(amp[:, None], pl.level, pl.levels.size, sel[:, None])[0][:, 0]
+    big = np.nanmax(pooled) if np.isfinite(pooled).any() else np.nan
+    return sel & (amp >= LATENCY_FRACTION * big)
+
+
+def channel_noise(p: Prepared, ms: Measured, pl: Plan, ch: Channel) -> Noise:
+    """The :class:`Noise` of the channel's M and H windows."""
+    floors: list[float] = []
+    shapes: list[np.ndarray | None] = []
+    data, bg = ms.data[:, ch.c], p.cfg.qc.background_ms
+    for wave, amp in (("m", ch.m_amp), ("h", ch.h_amp)):
+        win = getattr(ch.windows, wave) if ch.windows is not None else None
+        span = wave_span(p.time_ms, ch.windows, wave)
+        if win is None or span is None:
+            floors.append(np.nan)
+            shapes.append(None)
+            continue
+        floor = noise_amplitude(data, p.time_ms, bg, win.stop_ms - win.start_ms, ch.include,
+                                p.cfg.amplitude)
+        floors.append(floor)
+        shapes.append(noise_shape(data, p.time_ms, span, large_sweeps(pl, ch, amp),
+                                  ch.include, bg, p.cfg.amplitude, floor))
+    return Noise((floors[0], floors[1]), (shapes[0], shapes[1]))
+
+
 def latencies(p: Prepared, pl: Plan, ms: Measured, ch: Channel
               ) -> tuple[dict[str, float | None], dict[str, str]]:
     """Onset and peak latencies of M and H (``docs/METRICS.md``, step 4) and the reasons of
@@ -49,10 +90,7 @@ def latencies(p: Prepared, pl: Plan, ms: Measured, ch: Channel
                 f"no {wave.upper()} window" + (f" ({'; '.join(w.notes)})" if w and w.notes
                                                else ""))
             continue
-        sel = ch.include & pl.for_windows
-        pooled = level_stats(amp[:, None], pl.level, pl.levels.size, sel[:, None])[0][:, 0]
-        big = np.nanmax(pooled) if np.isfinite(pooled).any() else np.nan
-        sel = sel & (amp >= LATENCY_FRACTION * big)
+        sel = large_sweeps(pl, ch, amp)
         if not sel.any():
             why[wave] = why[f"{wave}_peak"] = "no usable sweep with a response"
             continue
@@ -87,10 +125,11 @@ def recruitment_stats(pl: Plan, ch: Channel) -> dict[str, Stats | None]:
             for k, a in amps.items()}
 
 
-def session_fits(p: Prepared, pl: Plan, f: Found, ms: Measured
+def session_fits(p: Prepared, pl: Plan, f: Found, ms: Measured, noise: list[Noise]
                  ) -> list[tuple[CurveFit | str | None, CurveFit | str | None]]:
-    """The M and H recruitment fits of every channel, each model fitted to all channels at
-    once (:func:`~hreflex.analysis.fitting.fit_curves`); None where no fit is made."""
+    """The M and H recruitment fits of every channel (``noise``: each one's
+    :class:`Noise`), each model fitted to all channels at once
+    (:func:`~hreflex.analysis.fitting.fit_curves`); None where no fit is made."""
     stats = [recruitment_stats(pl, channel(p, f, ms, c)) for c in range(len(f.windows))]
     out: list[list[CurveFit | str | None]] = [[None, None] for _ in stats]
     for j, (wave, model) in enumerate((("m", "boltzmann"), ("h", "bell"))):
@@ -98,7 +137,7 @@ def session_fits(p: Prepared, pl: Plan, f: Found, ms: Measured
         if rows:
             fits = fit_curves(model, pl.levels, np.array([stats[c][wave][0] for c in rows]),
                               np.array([stats[c][wave][2] for c in rows]),
-                              p.cfg.recruitment.min_r2)
+                              p.cfg.recruitment.min_r2, [noise[c].shape[j] for c in rows])
             for c, fit in zip(rows, fits, strict=True):
                 out[c][j] = fit
     return [(m, h) for m, h in out]
@@ -125,22 +164,22 @@ def channel_recruitment(p: Prepared, pl: Plan, ch: Channel, floor: list[float],
 
 
 def channel_result(p: Prepared, pl: Plan, f: Found, ms: Measured, c: int,
-                   fits: tuple[CurveFit | str | None, CurveFit | str | None] = (None, None)
-                   ) -> ChannelResult:
+                   fits: tuple[CurveFit | str | None, CurveFit | str | None] = (None, None),
+                   noise: Noise | None = None) -> ChannelResult:
     """Everything the analysis reports about channel ``c`` (``fits``: its recruitment fits,
-    :func:`session_fits`)."""
+    :func:`session_fits`; ``noise``: its :class:`Noise`, measured here if not given)."""
     cfg, w, messages = p.cfg, f.windows[c], f.messages[c]
     ch = channel(p, f, ms, c)
     lat, why = latencies(p, pl, ms, ch)
-    floor = [noise_amplitude(ms.data[:, c], p.time_ms, cfg.qc.background_ms,
-                             win.stop_ms - win.start_ms, ch.include, cfg.amplitude)
-             if win else np.nan for win in ((w.m, w.h) if w is not None else (None, None))]
+    noise = noise or channel_noise(p, ms, pl, ch)
+    floor = list(noise.floor)
     rec = None
     if w is not None:
         rec = channel_recruitment(p, pl, ch, floor, why, fits)
     else:
         why["recruitment"] = messages[0] if messages else "no windows"
-    rdd_result = (rdd(ch.h_amp, ch.m_amp, ch.include, pl.trains, cfg.rdd, floor[1])
+    rdd_result = (rdd(ch.h_amp, ch.m_amp, ch.include, pl.trains, cfg.rdd, floor[1],
+                      noise.shape[1])
                   if w is not None and w.h is not None
                   else RddResult(skip_first=cfg.rdd.skip_first, source=pl.trains.source,
                                  reason=why.get("h", "no H window")))

@@ -10,24 +10,27 @@ same objective by :func:`lm_fit`, a Levenberg-Marquardt that fits all of them at
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
 from hreflex.analysis.models import MODELS, PARAMS, measured_and_jacobian
+from hreflex.analysis.noise_shape import ShapeTable, quadrature
 
 
 @dataclass(frozen=True)
 class CurveFit:
     """A fitted recruitment model. ``params`` by name (units in the names); ``r2`` and
     ``aic`` on the per-intensity means (weighted by the sweep counts); ``acceptable`` when
-    the fit converged and ``r2 >= min_r2``."""
+    the fit converged and ``r2 >= min_r2``; ``shape``: the noise shape the floor was fitted
+    with (:mod:`hreflex.analysis.noise_shape`; None = quadrature)."""
 
     model: str
     params: dict[str, float]
     r2: float
     aic: float
     acceptable: bool
+    shape: np.ndarray | None = field(default=None, compare=False, repr=False)
 
     def __call__(self, intensity_mA: np.ndarray | float) -> np.ndarray:
         """The noise-free response curve (mV), without the floor."""
@@ -37,11 +40,14 @@ class CurveFit:
     def measured(self, intensity_mA: np.ndarray) -> np.ndarray:
         """The fitted curve with its noise floor: what the level means estimate (mV)."""
         p = np.array([self.params[k] for k in PARAMS[self.model]])[None, :]
-        return measured_and_jacobian(self.model, np.asarray(intensity_mA, float), p)[0][0]
+        table = None if self.shape is None else ShapeTable.of(self.shape)
+        return measured_and_jacobian(self.model, np.asarray(intensity_mA, float), p,
+                                     table)[0][0]
 
     def to_dict(self) -> dict:
         return {"model": self.model, "params": self.params, "r2": self.r2, "aic": self.aic,
-                "acceptable": self.acceptable}
+                "acceptable": self.acceptable,
+                "noise_shape": "quadrature" if self.shape is None else "measured"}
 
 
 def _starts(model: str, x: np.ndarray, y: np.ndarray) -> list[np.ndarray]:
@@ -85,13 +91,14 @@ POLISH_ITERATIONS = 400
 
 def lm_fit(model: str, x: np.ndarray, y: np.ndarray, w: np.ndarray, p0: np.ndarray,
            bounds: tuple[np.ndarray, np.ndarray], f_scale: float | np.ndarray,
-           iterations: int = 100
+           iterations: int = 100, shape: ShapeTable | None = None
            ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Fit ``measured(model)`` at intensities ``x`` (L,) to every row of ``y`` (B, L), weights
     ``w`` (L,) or (B, L), from starts ``p0`` (B, k): Levenberg-Marquardt (Marquardt's
     diagonal damping) on the soft-L1 loss with ``f_scale`` (a number, or (B, 1))
     (re-weighted least squares), parameters kept inside ``bounds`` ((k,) or (B, k) each),
-    analytic Jacobian, all rows at once.
+    analytic Jacobian, all rows at once; ``shape``: the noise shape(s) of
+    :func:`~hreflex.analysis.models.measured_and_jacobian` (one, or one per row).
 
     Returns ``(params (B, k), cost (B,), converged (B,))``: the soft-L1 cost
     ``sum 2 (sqrt(1 + (r / f_scale)^2) - 1)`` of the weighted residuals r, and whether a
@@ -104,7 +111,7 @@ def lm_fit(model: str, x: np.ndarray, y: np.ndarray, w: np.ndarray, p0: np.ndarr
     diag = np.arange(p.shape[1])
 
     def evaluate(params: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-        m, jac = measured_and_jacobian(model, x, params)
+        m, jac = measured_and_jacobian(model, x, params, shape)
         r = w * (m - y)
         q = np.sqrt(1 + (r / f_scale) ** 2)
         return 2 * (q.sum(axis=1) - q.shape[1]), r, q, jac
@@ -150,20 +157,23 @@ def lm_fit(model: str, x: np.ndarray, y: np.ndarray, w: np.ndarray, p0: np.ndarr
 
 
 def fit_curve(model: str, intensity_mA: np.ndarray, mean_mV: np.ndarray, n: np.ndarray,
-              min_r2: float = 0.8) -> CurveFit | str:
+              min_r2: float = 0.8, shape: np.ndarray | None = None) -> CurveFit | str:
     """Fit ``model`` ("boltzmann" or "bell") to per-level means (L,) with counts n (L,):
     :func:`fit_curves` of one curve."""
-    return fit_curves(model, intensity_mA, mean_mV[None, :], n[None, :], min_r2)[0]
+    return fit_curves(model, intensity_mA, mean_mV[None, :], n[None, :], min_r2,
+                      None if shape is None else [shape])[0]
 
 
 def fit_curves(model: str, intensity_mA: np.ndarray, mean_mV: np.ndarray, n: np.ndarray,
-               min_r2: float = 0.8) -> list[CurveFit | str]:
+               min_r2: float = 0.8, shapes: list[np.ndarray | None] | None = None
+               ) -> list[CurveFit | str]:
     """Fit ``model`` to every row of per-level means (C, L) with counts n (C, L) at the
     levels ``intensity_mA`` (L,) (e.g. every channel of a session), all at once: every start
     of ``_starts`` takes ``SCREEN_ITERATIONS`` batched steps of :func:`lm_fit`, then the
     ``POLISHED`` ones of each curve that got furthest are run on to convergence
     (``POLISH_ITERATIONS`` at most) and the lowest cost is kept. A level without sweeps
-    weighs 0. ``acceptable`` needs convergence.
+    weighs 0. ``acceptable`` needs convergence. ``shapes``: each row's noise shape (None in
+    the list or for all: quadrature).
 
     Returns one :class:`CurveFit` per row, or a string saying why no fit was attempted
     (fewer levels than parameters + 1).
@@ -180,13 +190,17 @@ def fit_curves(model: str, intensity_mA: np.ndarray, mean_mV: np.ndarray, n: np.
     n_st = starts[0].shape[0]
     y = np.where(use, mean_mV, 0.0)[rows]
     w = np.where(use, np.sqrt(np.maximum(n, 0).astype(float)), 0.0)[rows]
+    shapes = shapes if shapes is not None else [None] * use.shape[0]
+    table = (np.array([quadrature() if shapes[c] is None else shapes[c] for c in rows])
+             if any(shapes[c] is not None for c in rows) else None)
 
     def batch(k: int, p0: np.ndarray, iterations: int) -> tuple[np.ndarray, ...]:
         """lm_fit of ``k`` starts per curve (rows grouped by curve)."""
         lo, hi = (np.repeat([b[i] for b, _ in setups], k, axis=0) for i in (0, 1))
         scale = np.repeat([[sc] for _, sc in setups], k, axis=0)
         return lm_fit(model, intensity_mA, np.repeat(y, k, axis=0), np.repeat(w, k, axis=0),
-                      p0, (lo, hi), scale, iterations=iterations)
+                      p0, (lo, hi), scale, iterations=iterations,
+                      shape=None if table is None else ShapeTable.of(np.repeat(table, k, axis=0)))
 
     all_starts = np.concatenate(starts)
     screened, cost, conv = batch(n_st, all_starts, SCREEN_ITERATIONS)
@@ -203,20 +217,21 @@ def fit_curves(model: str, intensity_mA: np.ndarray, mean_mV: np.ndarray, n: np.
         best = (polished[part][k] if np.isfinite(cost[part][k]) else p0[part][k])
         out[c] = _curve_fit(model, intensity_mA[use[c]], mean_mV[c, use[c]],
                             np.sqrt(n[c, use[c]].astype(float)), best,
-                            bool(conv[part][k]), min_r2)
+                            bool(conv[part][k]), min_r2, shapes[c])
     return out
 
 
 def _curve_fit(model: str, x: np.ndarray, y: np.ndarray, w: np.ndarray, best: np.ndarray,
-               converged: bool, min_r2: float) -> CurveFit:
+               converged: bool, min_r2: float, shape: np.ndarray | None = None) -> CurveFit:
     """The :class:`CurveFit` of parameters ``best`` to means ``y`` at ``x``, weights ``w``:
     weighted R², AIC, acceptable (converged and R² >= ``min_r2``)."""
     names = PARAMS[model]
-    resid = measured_and_jacobian(model, x, best)[0] - y
+    resid = measured_and_jacobian(model, x, best,
+                                  None if shape is None else ShapeTable.of(shape))[0] - y
     ss_res = float(np.sum(w**2 * resid**2))
     ybar = float(np.sum(w**2 * y) / np.sum(w**2))
     ss_tot = float(np.sum(w**2 * (y - ybar) ** 2))
     r2 = 1.0 - ss_res / ss_tot if ss_tot > 0 else float("nan")
     aic = float(x.size * np.log(max(ss_res, 1e-300) / x.size) + 2 * len(names))
     ok = bool(converged and np.isfinite(r2) and r2 >= min_r2)
-    return CurveFit(model, dict(zip(names, map(float, best), strict=True)), r2, aic, ok)
+    return CurveFit(model, dict(zip(names, map(float, best), strict=True)), r2, aic, ok, shape)

@@ -147,14 +147,21 @@ AMPLITUDE_FIELDS = {"p2p": "p2p_mV", "area": "area_mVms", "rms": "rms_mV",
                     "mean_rect": "mean_rect_mV"}
 
 
-def amplitudes(seg_V: np.ndarray, dt_ms: float) -> dict[str, np.ndarray]:
-    """Every amplitude measure of segments (n, k) in volts: ``p2p`` (mV), ``area`` (mV·ms,
-    rectified), ``rms`` and ``mean_rect`` (mV); each (n,)."""
+def amplitude(seg_V: np.ndarray, dt_ms: float, measure: str) -> np.ndarray:
+    """One amplitude ``measure`` of segments (..., k) in volts, (...,): ``p2p`` (mV),
+    ``area`` (mV·ms, rectified), ``rms`` or ``mean_rect`` (mV)."""
     k = seg_V.shape[-1]
+    if measure == "p2p":
+        return (seg_V.max(axis=-1) - seg_V.min(axis=-1)) * 1e3
+    if measure == "rms":
+        return np.sqrt(np.einsum("...i,...i->...", seg_V, seg_V, dtype=np.float64) / k) * 1e3
     area = np.abs(seg_V).sum(axis=-1, dtype=np.float64) * (dt_ms * 1e3)
-    return {"p2p": (seg_V.max(axis=-1) - seg_V.min(axis=-1)) * 1e3, "area": area,
-            "rms": np.sqrt(np.einsum("...i,...i->...", seg_V, seg_V, dtype=np.float64) / k)
-            * 1e3, "mean_rect": area / (dt_ms * k)}
+    return area if measure == "area" else area / (dt_ms * k)
+
+
+def amplitudes(seg_V: np.ndarray, dt_ms: float) -> dict[str, np.ndarray]:
+    """Every amplitude measure (:func:`amplitude`) of segments (n, k) in volts; each (n,)."""
+    return {name: amplitude(seg_V, dt_ms, name) for name in ("p2p", "area", "rms", "mean_rect")}
 
 
 def noise_amplitude(data_V: np.ndarray, time_ms: np.ndarray, window_ms: tuple[float, float],
@@ -166,7 +173,7 @@ def noise_amplitude(data_V: np.ndarray, time_ms: np.ndarray, window_ms: tuple[fl
     if b - a < 2 or not include.any():
         return float("nan")
     dt_ms = float(time_ms[1] - time_ms[0])
-    return float(np.median(amplitudes(data_V[include, a:b], dt_ms)[measure]))
+    return float(np.median(amplitude(data_V[include, a:b], dt_ms, measure)))
 
 
 def background_rms(data_V: np.ndarray, time_ms: np.ndarray,

@@ -7,13 +7,17 @@ With ``s(x) = 1 / (1 + exp(-x))``:
   ``amp * s((I - i_rise) / k_rise) * (1 - s((I - i_fall) / k_fall))``.
 
 An amplitude measured on a noisy sweep never drops to 0, so what is fitted is
-``measured = sqrt(response^2 + floor^2)``. Every function broadcasts: parameters may carry a
+``measured = floor * e(response / floor)``, ``e`` the channel's noise shape
+(:mod:`hreflex.analysis.noise_shape`; without one the quadrature ``sqrt(response^2 +
+floor^2)``). Every function broadcasts: parameters may carry a
 leading batch axis (the bootstrap fits many replicates at once), intensities the last axis.
 """
 
 from __future__ import annotations
 
 import numpy as np
+
+from hreflex.analysis.noise_shape import ShapeTable
 
 #: parameter names of each model, in order (``floor_mV`` first)
 PARAMS = {
@@ -88,13 +92,23 @@ def response_and_jacobian(model: str, x: np.ndarray, p: np.ndarray,
     return amp * dr[..., 0], dr
 
 
-def measured_and_jacobian(model: str, x: np.ndarray, p: np.ndarray
-                          ) -> tuple[np.ndarray, np.ndarray]:
-    """:func:`measured` and its derivatives with respect to every parameter (floor first).
-    ``p`` (..., k + 1) in :data:`PARAMS` order; returns ``(m (..., L), dm (..., L, k + 1))``."""
+def measured_and_jacobian(model: str, x: np.ndarray, p: np.ndarray,
+                          shape: ShapeTable | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """What the level means estimate, ``floor * e(response / floor)``, and its derivatives
+    with respect to every parameter (floor first). ``p`` (..., k + 1) in :data:`PARAMS`
+    order; ``shape``: the noise shape ``e`` as a :class:`~hreflex.analysis.noise_shape.
+    ShapeTable` (one for all rows of ``p``, or one per row), None = the quadrature
+    :func:`measured`.
+    Returns ``(m (..., L), dm (..., L, k + 1))``."""
     floor = p[..., :1]
     jac = np.empty((*np.broadcast_shapes(p.shape[:-1] + (1,), x.shape), p.shape[-1]))
     r, _ = response_and_jacobian(model, x, p[..., 1:], out=jac[..., 1:])
+    if shape is not None:
+        f = np.maximum(floor, 1e-15)
+        e, de = shape(r / f)
+        jac[..., 0] = e - r / f * de
+        jac[..., 1:] *= de[..., None]
+        return f * e, jac
     m = np.sqrt(r * r + floor * floor)
     safe = np.maximum(m, 1e-300)
     jac[..., 0] = floor / safe

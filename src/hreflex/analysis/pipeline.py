@@ -16,7 +16,7 @@ import numpy as np
 
 import hreflex.analysis.stages as stages
 from hreflex import __version__
-from hreflex.analysis.channel import channel_result, session_fits
+from hreflex.analysis.channel import channel, channel_noise, channel_result, session_fits
 from hreflex.analysis.config import AnalysisConfig
 from hreflex.analysis.measures import measure_wave
 from hreflex.analysis.qc import annotations
@@ -89,9 +89,12 @@ def analyze_session(session: Session, config: AnalysisConfig | None = None, *,
     plan = stages.plan(prepared)
     found = stages.find(prepared, plan, windows_from)
     measured = stages.measure(prepared, found)
-    fits = session_fits(prepared, plan, found, measured)  # every channel's curves at once
+    noise = [channel_noise(prepared, measured, plan, channel(prepared, found, measured, c))
+             for c in range(session.n_channels)]
+    fits = session_fits(prepared, plan, found, measured, noise)  # all channels' curves at once
+
     def one(c: int) -> ChannelResult:
-        return channel_result(prepared, plan, found, measured, c, fits[c])
+        return channel_result(prepared, plan, found, measured, c, fits[c], noise[c])
 
     if workers > 1 and session.n_channels > 1:
         with ThreadPoolExecutor(min(workers, session.n_channels)) as pool:

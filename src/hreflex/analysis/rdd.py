@@ -14,6 +14,7 @@ from functools import lru_cache
 import numpy as np
 
 from hreflex.analysis.config import RddConfig
+from hreflex.analysis.noise_shape import net_of_floor
 
 #: train frequencies within this fraction of each other are pooled (and match reference_Hz)
 FREQUENCY_TOLERANCE = 0.02
@@ -131,16 +132,6 @@ def _num(x: float) -> float | None:
     return float(x) if np.isfinite(x) else None
 
 
-def net_of_floor(mean: np.ndarray, floor: float) -> np.ndarray:
-    """A mean amplitude with the noise floor taken out in quadrature,
-    ``sqrt(max(mean^2 - floor^2, 0))`` (the model of :mod:`hreflex.analysis.models`: an
-    amplitude measured in noise is ``sqrt(response^2 + floor^2)``); unchanged for a NaN
-    floor."""
-    if not np.isfinite(floor):
-        return mean
-    return np.sqrt(np.maximum(mean**2 - floor**2, 0.0))
-
-
 def trial_variance(h_mV: np.ndarray, group: np.ndarray, train: np.ndarray,
                    pulse: np.ndarray, n_groups: int) -> tuple[np.ndarray, np.ndarray]:
     """Per frequency group: the trial-to-trial variance of H around its course along the
@@ -191,27 +182,27 @@ def t_quantile(q: float, dof: int) -> float:
     return float(np.sqrt(dof) * np.tan(0.5 * (lo + hi)))
 
 
-def _ratio_ci(ratio: float, m: tuple[float, float], se: tuple[float, float], floor: float,
-              dof: int) -> tuple[float, float] | None:
+def _ratio_ci(ratio: float, net: tuple[float, float], slope: tuple[float, float],
+              se: tuple[float, float], dof: int) -> tuple[float, float] | None:
     """95 % interval of ``g(m_f) / g(m_ref)``, ``g`` = :func:`net_of_floor`, from the
-    standard errors of the two means (delta method on the log ratio, Student t)."""
-    f2 = floor**2 if np.isfinite(floor) else 0.0
+    standard errors ``se`` of the two means (delta method on the log ratio, Student t):
+    ``net`` = g(m), ``slope`` = g'(m) of each."""
     terms = []
-    for mean, err in zip(m, se, strict=True):
-        net2 = mean**2 - f2
-        if not (net2 > 0 and np.isfinite(err)):
+    for g, d, err in zip(net, slope, se, strict=True):
+        if not (g > 0 and np.isfinite(d) and np.isfinite(err)):
             return None
-        terms.append((mean / net2 * err) ** 2)
+        terms.append((d / g * err) ** 2)
     half = float(t_quantile(0.975, max(dof, 1)) * np.sqrt(sum(terms)))
     return float(ratio * np.exp(-half)), float(ratio * np.exp(half))
 
 
 def rdd(h_mV: np.ndarray, m_mV: np.ndarray, include: np.ndarray, trains: Trains,
-        cfg: RddConfig, floor_mV: float = float("nan")) -> RddResult:
+        cfg: RddConfig, floor_mV: float = float("nan"), shape: np.ndarray | None = None
+        ) -> RddResult:
     """RDD of one channel from per-sweep H and M amplitudes (n,), ``include`` (n,) bool.
 
-    Every mean H is taken net of the noise floor ``floor_mV`` (:func:`net_of_floor`; NaN =
-    raw means). ``per_pulse_ratio[k]`` is the mean H of pulse k over the trains at that
+    Every mean H is taken net of the noise floor ``floor_mV`` (:func:`net_of_floor` with
+    the H window's noise ``shape``, None = quadrature; a NaN floor = raw means). ``per_pulse_ratio[k]`` is the mean H of pulse k over the trains at that
     frequency divided by the reference mean (pulse 0 included: it shows the rested
     response). ``ratio_ci95``: 95 % interval from the trial variance
     (:func:`trial_variance`) of both means (docs/METRICS.md, step 7).
@@ -233,7 +224,7 @@ def rdd(h_mV: np.ndarray, m_mV: np.ndarray, include: np.ndarray, trains: Trains,
     s2 = np.bincount(group[use], weights=h_mV[use] ** 2, minlength=n_f)
     mean = np.where(n > 0, s1 / np.maximum(n, 1), np.nan)
     sd = np.sqrt(np.clip((s2 - n * mean**2) / np.maximum(n - 1, 1), 0, None))
-    net = net_of_floor(mean, floor_mV)
+    net, slope = net_of_floor(mean, floor_mV, shape)
     var, dof = trial_variance(h_mV[use], group[use], trains.train_id[use],
                               trains.pulse_index[use], n_f)
     se = np.sqrt(var / np.maximum(n, 1))
@@ -262,14 +253,14 @@ def rdd(h_mV: np.ndarray, m_mV: np.ndarray, include: np.ndarray, trains: Trains,
     p_n = np.bincount(cell, minlength=n_f * n_pulses).reshape(n_f, n_pulses)
     p_sum = np.bincount(cell, weights=h_mV[ok], minlength=n_f * n_pulses).reshape(n_f, n_pulses)
     per_pulse = net_of_floor(np.where(p_n > 0, p_sum / np.maximum(p_n, 1), np.nan),
-                             floor_mV) / net[ref]
+                             floor_mV, shape)[0] / net[ref]
     train_key = group[use] * (int(trains.train_id.max()) + 1) + trains.train_id[use]
     n_trains = np.bincount(np.unique(train_key) // (int(trains.train_id.max()) + 1),
                            minlength=n_f)
     for f in present:
         ratio = net[f] / net[ref]
         ci = None if f == ref else _ratio_ci(
-            float(ratio), (mean[f], mean[ref]), (se[f], se[ref]), floor_mV,
+            float(ratio), (net[f], net[ref]), (slope[f], slope[ref]), (se[f], se[ref]),
             int(min(dof[f], dof[ref])))
         out.rows.append(RddRow(
             frequency_Hz=float(f"{centres[f]:.4g}"), ratio=_num(ratio),
