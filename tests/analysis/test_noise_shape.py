@@ -111,6 +111,8 @@ def test_no_shape_without_enough_pre_stimulus_noise():
     assert noise_shape(*common, few, (-55.0, -5.0), "p2p", 0.05) is None
     assert noise_shape(*common, np.ones(40, bool), (-2.0, -1.0), "p2p", 0.05) is None
     assert noise_shape(*common, np.ones(40, bool), (-55.0, -5.0), "p2p", float("nan")) is None
+    data[3, 500] = np.nan  # a lost sample in a pre-stimulus stretch: no shape, no NaN fit
+    assert noise_shape(*common, np.ones(40, bool), (-55.0, -5.0), "p2p", 0.05) is None
 
 
 def test_a_bell_fitted_with_the_measured_shape_finds_the_true_hmax():

@@ -43,7 +43,7 @@ def noise_shape(data_V: np.ndarray, time_ms: np.ndarray, span: tuple[int, int],
     shape, ``include`` (n_sweeps,): the sweeps whose pre-stimulus stretches (the last ``b - a``
     samples before ``background_ms[1]``, none before ``background_ms[0]``) are the noise;
     ``floor`` (mV or mV·ms): the measure's floor F. None (use the quadrature) without enough
-    stretches, a template or a positive floor."""
+    stretches, a template or a positive floor, or where a sample is not finite."""
     a, b = span
     k = b - a
     end = int(np.searchsorted(time_ms, background_ms[1]))
@@ -62,7 +62,7 @@ def noise_shape(data_V: np.ndarray, time_ms: np.ndarray, span: tuple[int, int],
     waves = (scale_V[:, None] * template[None, :]).astype(np.float32)
     trials = waves[:, None, :] + noise[None, :, :]
     e = amplitude(trials, dt_ms, measure).mean(axis=1) / floor
-    return np.maximum.accumulate(e)
+    return np.maximum.accumulate(e) if np.isfinite(e).all() else None
 
 
 def quadrature() -> np.ndarray:
