@@ -37,7 +37,7 @@ from hreflex.analysis.epochs import gather, make_epochs, to_volts  # noqa: E402
 from hreflex.analysis.fitting import fit_setup  # noqa: E402
 from hreflex.analysis.measures import background_rms, wave_amplitudes  # noqa: E402
 from hreflex.analysis.models import PARAMS, measured_and_jacobian  # noqa: E402
-from hreflex.analysis.noise_shape import ShapeTable  # noqa: E402
+from hreflex.analysis.noise_shape import table_of  # noqa: E402
 from hreflex.analysis.pooling import intensity_levels, level_stats  # noqa: E402
 from hreflex.io.session import read_session  # noqa: E402
 from hreflex.io.writer import write_session  # noqa: E402
@@ -137,7 +137,7 @@ def least_squares_change(calls, fits) -> float:
             x, y, w = x_all[use], y[use], np.sqrt(n[use].astype(float))
             (lo, hi), scale = fit_setup(model, x, y)
             p = np.array([f.params[k] for k in PARAMS[model]])
-            table = None if f.shape is None else ShapeTable.of(f.shape)
+            table = table_of(f.shape)
             res = least_squares(_residuals, np.clip(p, lo, hi), jac=_jacobian,
                                 bounds=(lo, hi), loss="soft_l1", f_scale=scale,
                                 args=(model, x, y, w, table))

@@ -143,7 +143,7 @@ def session_fits(p: Prepared, pl: Plan, f: Found, ms: Measured, noise: list[Nois
     return [(m, h) for m, h in out]
 
 
-def channel_recruitment(p: Prepared, pl: Plan, ch: Channel, floor: list[float],
+def channel_recruitment(p: Prepared, pl: Plan, ch: Channel, floor: tuple[float, float],
                         why: dict[str, str],
                         fits: tuple[CurveFit | str | None, CurveFit | str | None] = (None, None)
                         ) -> RecruitmentResult:
@@ -156,10 +156,10 @@ def channel_recruitment(p: Prepared, pl: Plan, ch: Channel, floor: list[float],
     observed = [float(np.max(a[inc])) if a is not None and inc.any() else None
                 for a in amps.values()]
     r = recruitment(pl.levels, stats["m"], stats["h"], (observed[0], observed[1]),
-                    cfg.recruitment, (floor[0], floor[1]),
+                    cfg.recruitment, floor,
                     (why.get("m", "no M window"), why.get("h", "no H window")), fits)
     r.ci95 = recruitment_intervals(r, np.where(inc, pl.level, -1), amps["m"], amps["h"],
-                                   cfg.recruitment, (floor[0], floor[1]))
+                                   cfg.recruitment, floor)
     return r
 
 
@@ -172,13 +172,12 @@ def channel_result(p: Prepared, pl: Plan, f: Found, ms: Measured, c: int,
     ch = channel(p, f, ms, c)
     lat, why = latencies(p, pl, ms, ch)
     noise = noise or channel_noise(p, ms, pl, ch)
-    floor = list(noise.floor)
     rec = None
     if w is not None:
-        rec = channel_recruitment(p, pl, ch, floor, why, fits)
+        rec = channel_recruitment(p, pl, ch, noise.floor, why, fits)
     else:
         why["recruitment"] = messages[0] if messages else "no windows"
-    rdd_result = (rdd(ch.h_amp, ch.m_amp, ch.include, pl.trains, cfg.rdd, floor[1],
+    rdd_result = (rdd(ch.h_amp, ch.m_amp, ch.include, pl.trains, cfg.rdd, noise.floor[1],
                       noise.shape[1])
                   if w is not None and w.h is not None
                   else RddResult(skip_first=cfg.rdd.skip_first, source=pl.trains.source,

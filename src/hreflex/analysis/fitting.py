@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from hreflex.analysis.models import MODELS, PARAMS, measured_and_jacobian
-from hreflex.analysis.noise_shape import ShapeTable, quadrature
+from hreflex.analysis.noise_shape import ShapeTable, quadrature, table_of
 
 
 @dataclass(frozen=True)
@@ -40,9 +40,8 @@ class CurveFit:
     def measured(self, intensity_mA: np.ndarray) -> np.ndarray:
         """The fitted curve with its noise floor: what the level means estimate (mV)."""
         p = np.array([self.params[k] for k in PARAMS[self.model]])[None, :]
-        table = None if self.shape is None else ShapeTable.of(self.shape)
         return measured_and_jacobian(self.model, np.asarray(intensity_mA, float), p,
-                                     table)[0][0]
+                                     table_of(self.shape))[0][0]
 
     def to_dict(self) -> dict:
         return {"model": self.model, "params": self.params, "r2": self.r2, "aic": self.aic,
@@ -93,7 +92,8 @@ def lm_fit(model: str, x: np.ndarray, y: np.ndarray, w: np.ndarray, p0: np.ndarr
            bounds: tuple[np.ndarray, np.ndarray], f_scale: float | np.ndarray,
            iterations: int = 100, shape: ShapeTable | None = None
            ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Fit ``measured(model)`` at intensities ``x`` (L,) to every row of ``y`` (B, L), weights
+    """Fit the measured curve of ``model`` (:func:`~hreflex.analysis.models.
+    measured_and_jacobian`) at intensities ``x`` (L,) to every row of ``y`` (B, L), weights
     ``w`` (L,) or (B, L), from starts ``p0`` (B, k): Levenberg-Marquardt (Marquardt's
     diagonal damping) on the soft-L1 loss with ``f_scale`` (a number, or (B, 1))
     (re-weighted least squares), parameters kept inside ``bounds`` ((k,) or (B, k) each),
@@ -200,7 +200,7 @@ def fit_curves(model: str, intensity_mA: np.ndarray, mean_mV: np.ndarray, n: np.
         scale = np.repeat([[sc] for _, sc in setups], k, axis=0)
         return lm_fit(model, intensity_mA, np.repeat(y, k, axis=0), np.repeat(w, k, axis=0),
                       p0, (lo, hi), scale, iterations=iterations,
-                      shape=None if table is None else ShapeTable.of(np.repeat(table, k, axis=0)))
+                      shape=None if table is None else table_of(np.repeat(table, k, axis=0)))
 
     all_starts = np.concatenate(starts)
     screened, cost, conv = batch(n_st, all_starts, SCREEN_ITERATIONS)
@@ -226,8 +226,7 @@ def _curve_fit(model: str, x: np.ndarray, y: np.ndarray, w: np.ndarray, best: np
     """The :class:`CurveFit` of parameters ``best`` to means ``y`` at ``x``, weights ``w``:
     weighted R², AIC, acceptable (converged and R² >= ``min_r2``)."""
     names = PARAMS[model]
-    resid = measured_and_jacobian(model, x, best,
-                                  None if shape is None else ShapeTable.of(shape))[0] - y
+    resid = measured_and_jacobian(model, x, best, table_of(shape))[0] - y
     ss_res = float(np.sum(w**2 * resid**2))
     ybar = float(np.sum(w**2 * y) / np.sum(w**2))
     ss_tot = float(np.sum(w**2 * (y - ybar) ** 2))

@@ -19,7 +19,7 @@ from hreflex.analysis.bootstrap import N_BOOT, SEED, percentile_interval, resamp
 from hreflex.analysis.config import RecruitmentConfig
 from hreflex.analysis.fitting import CurveFit, fit_setup, lm_fit
 from hreflex.analysis.models import PARAMS
-from hreflex.analysis.noise_shape import ShapeTable
+from hreflex.analysis.noise_shape import table_of
 from hreflex.analysis.recruitment import (
     RecruitmentResult,
     curve_values,
@@ -62,7 +62,7 @@ def _refit(fit: CurveFit, levels_mA: np.ndarray, point_mean: np.ndarray, sd: np.
     y = np.where(np.isfinite(y), y, point_mean[use])
     params, _, _ = lm_fit(fit.model, x, y, w, np.broadcast_to(p0, (y.shape[0], p0.size)),
                           bounds, scale, iterations=REFIT_ITERATIONS,
-                          shape=None if fit.shape is None else ShapeTable.of(fit.shape))
+                          shape=table_of(fit.shape))
     return params
 
 

@@ -48,13 +48,6 @@ def bell(intensity_mA, amp_mV, i_rise_mA, k_rise_mA, i_fall_mA, k_fall_mA):
 MODELS = {"boltzmann": boltzmann, "bell": bell}
 
 
-def measured(model: str, intensity_mA, floor_mV, **params):
-    """What an amplitude measure shows: the response and the noise floor in quadrature,
-    ``sqrt(response(I)^2 + floor^2)`` (p2p of noise alone is the floor; a large response is
-    barely changed by the noise)."""
-    return np.hypot(MODELS[model](intensity_mA, **params), floor_mV)
-
-
 def response(model: str, x: np.ndarray, p: np.ndarray) -> np.ndarray:
     """Noise-free response (..., L) for parameters ``p`` (..., k) in :data:`PARAMS` order
     *without* the floor, at intensities ``x`` (L,)."""
@@ -98,7 +91,7 @@ def measured_and_jacobian(model: str, x: np.ndarray, p: np.ndarray,
     with respect to every parameter (floor first). ``p`` (..., k + 1) in :data:`PARAMS`
     order; ``shape``: the noise shape ``e`` as a :class:`~hreflex.analysis.noise_shape.
     ShapeTable` (one for all rows of ``p``, or one per row), None = the quadrature
-    :func:`measured`.
+    ``sqrt(response^2 + floor^2)``.
     Returns ``(m (..., L), dm (..., L, k + 1))``."""
     floor = p[..., :1]
     jac = np.empty((*np.broadcast_shapes(p.shape[:-1] + (1,), x.shape), p.shape[-1]))

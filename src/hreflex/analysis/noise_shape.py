@@ -148,6 +148,11 @@ class ShapeTable:
         return value, (g0 + t * dg) / (2 * np.maximum(w, 1e-150))
 
 
+def table_of(e: np.ndarray | None) -> ShapeTable | None:
+    """:meth:`ShapeTable.of` a measured shape; None (the quadrature) for None."""
+    return None if e is None else ShapeTable.of(e)
+
+
 def net_of_floor(mean: np.ndarray, floor: float, e: np.ndarray | None = None
                  ) -> tuple[np.ndarray, np.ndarray]:
     """Mean amplitudes (any shape) taken back to the responses they estimate, and the

@@ -8,7 +8,9 @@ Response models (``s(x) = 1 / (1 + exp(-x))``, intensities I in mA, amplitudes i
 
 An amplitude measured on a noisy sweep never drops to 0: without a response it is the
 amplitude of the noise, and near threshold response and noise mix. The fitted curve is
-therefore ``sqrt(response(I)^2 + floor^2)`` (:func:`measured`), and every summary value
+therefore ``floor * e(response(I) / floor)``, ``e`` the channel's noise shape
+(:mod:`hreflex.analysis.noise_shape`; the quadrature ``sqrt(response^2 + floor^2)`` without
+one), and every summary value
 (Mmax, Hmax, thresholds, slopes) is taken from the noise-free ``response``. Fits use the
 per-intensity means (weights: the number of sweeps), bounded robust least squares
 (``scipy.optimize.least_squares``, soft-L1 loss) and a few data-driven starting points.
