@@ -11,11 +11,12 @@ run, tested or replaced on its own (live analysis during acquisition, ``compare`
 from __future__ import annotations
 
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
 from hreflex.analysis import conditioning as cond
+from hreflex.analysis.artifact_tail import TailFit, fit_tail, remove_tail
 from hreflex.analysis.config import AnalysisConfig, WindowPrior, prior_for
 from hreflex.analysis.epochs import Epochs, make_epochs
 from hreflex.analysis.measures import WaveMeasures, background_rms, measure_wave
@@ -23,7 +24,13 @@ from hreflex.analysis.pooling import intensity_levels, level_means, level_stats
 from hreflex.analysis.qc import background_limit, excluded, sweep_reasons
 from hreflex.analysis.rdd import Trains, trains_of
 from hreflex.analysis.window_sources import Spans, given_windows
-from hreflex.analysis.windows import ChannelWindows, apply_manual, find_windows, quiet_rms
+from hreflex.analysis.windows import (
+    ChannelWindows,
+    apply_manual,
+    find_windows,
+    noise_rms,
+    quiet_rms,
+)
 from hreflex.io.format import decode_str
 from hreflex.io.lazy import LazySamples
 from hreflex.io.session import Session
@@ -67,10 +74,12 @@ class Plan:
 
 @dataclass
 class Found:
-    """The windows of every channel (None: no usable sweep) and per-channel messages."""
+    """The windows of every channel (None: no usable sweep), per-channel messages and the
+    artifact tail to remove before measuring (None: none)."""
 
     windows: list[ChannelWindows | None]
     messages: list[list[str]]
+    tails: list[TailFit | None] = field(default_factory=list)
 
 
 @dataclass
@@ -214,9 +223,10 @@ def find(p: Prepared, pl: Plan, windows_from: dict[str, Spans] | None = None) ->
                                    and p.usable[:, c].any() else "no usable sweep on this "
                                    "channel")
             out.windows.append(None)
+            out.tails.append(None)
             continue
-        found = find_windows(means[have, c], t, p.priors[c], cfg.windows, p.pulse_end_ms,
-                             pl.baseline, pl.levels[have])
+        found, tail = _find_channel(means[have, c], t, p.priors[c], cfg, p.pulse_end_ms,
+                                    pl.baseline, pl.levels[have])
         layers, notes = given_windows(name, c, cfg.windows.manual, windows_from, recorded,
                                       cfg.amplitude)
         n_auto = len(found.notes)
@@ -224,8 +234,33 @@ def find(p: Prepared, pl: Plan, windows_from: dict[str, Spans] | None = None) ->
             found = apply_manual(found, spans, t, source)
         given_both = all(w is not None and w.source != "auto" for w in (found.m, found.h))
         out.windows.append(found)  # both windows given: the search's own notes do not apply
+        out.tails.append(tail if found.m is not None and found.m.source == "auto" else None)
+        if out.tails[-1] is not None:
+            out.messages[c].append(tail.describe())
         out.messages[c].extend([*found.notes[n_auto if given_both else 0:], *notes])
     return out
+
+
+def _find_channel(means_V: np.ndarray, t: np.ndarray, prior: WindowPrior, cfg: AnalysisConfig,
+                  pulse_end_ms: float, baseline: slice | None, levels_mA: np.ndarray
+                  ) -> tuple[ChannelWindows, TailFit | None]:
+    """Windows of one channel from its level means (L, n); where an artifact tail runs into
+    M, the tail fitted on its own stretch, removed, and the windows found again."""
+    found = find_windows(means_V, t, prior, cfg.windows, pulse_end_ms, baseline, levels_mA)
+    if found.m is None:
+        return found, None
+    spans = [(a, b) for a, b, role in found.components
+             if role == "artifact tail" and b <= found.m.start_ms + 1e-9]
+    if not spans:
+        return found, None
+    first = int(np.searchsorted(t, max(0.0, pulse_end_ms)))
+    tail = fit_tail(means_V, t, spans[-1], levels_mA, noise_rms(means_V, baseline, first))
+    if tail is None:
+        return found, None
+    clean = means_V.copy()
+    remove_tail(clean, t, levels_mA, tail)
+    again = find_windows(clean, t, prior, cfg.windows, pulse_end_ms, baseline, levels_mA)
+    return (again, tail) if again.m is not None else (found, None)
 
 
 def measure(p: Prepared, f: Found) -> Measured:
@@ -235,6 +270,11 @@ def measure(p: Prepared, f: Found) -> Measured:
     file, in-process on 2 cores)."""
     cfg, t, data = p.cfg, p.time_ms, p.data
     c_cfg, q_cfg = cfg.conditioning, cfg.qc
+    if any(tail is not None for tail in f.tails):  # before any filter smears it
+        data = data.copy()
+        for c, tail in enumerate(f.tails):
+            if tail is not None:
+                remove_tail(data[:, c], t, p.session.stimuli["intensity_mA"], tail)
     if c_cfg.bandpass or c_cfg.notch:
         blank_until = [w.blank_ms if w else p.pulse_end_ms + pr.blank_ms[1]
                        for w, pr in zip(f.windows, p.priors, strict=True)]
