@@ -53,7 +53,8 @@ def wave_bounds(c: Component, lo: int, hi: int, search: int, smooth: int, decay:
     fractional take-off sample (None if not found). The take-off is searched from
     ``search`` (<= lo: a demixed waveform is a valid baseline under a touching neighbour),
     and again from the last quiet stretch (envelope at or below the threshold for more than
-    ``smooth`` samples) between that take-off and the component's start, if there is one;
+    ``smooth`` samples) between that take-off and the later of the component's start and its
+    peak, if there is one;
     the end is where the waveform returns to baseline after its last phase of at least
     ``LAST_PHASE`` of its peak (:func:`wave_end`; threshold ``BOUND_SD`` x noise and
     ``BOUND_FRACTION`` x the peak-to-peak)."""
@@ -65,7 +66,7 @@ def wave_bounds(c: Component, lo: int, hi: int, search: int, smooth: int, decay:
     departure = ONSET_FRACTION * float(np.ptp(core))
     onset = takeoff(w, search, peak, c.noise_V, smooth, min_departure_V=departure, decay=decay)
     if onset is not None:  # a take-off the wave does not follow: a bump, then a quiet gap
-        gaps = quiet_runs(env, int(onset), c.start, thr)
+        gaps = quiet_runs(env, int(onset), max(c.start, peak), thr)
         quiet = np.flatnonzero(gaps[:, 0] > smooth)
         if quiet.size:
             again = int(onset) + int(gaps[quiet[-1], 1] - gaps[quiet[-1], 0])
