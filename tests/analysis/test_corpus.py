@@ -21,6 +21,7 @@ CASES = [
     ("soleus_spastic", "variable", 2, ()), ("soleus_spastic", "long_artifact", 3, ()),
     ("fcr_healthy", "h_after_m", 2, ()), ("fcr_healthy", "late_wave", 3, ()),
     ("fcr_healthy", "low_rate", 4, ()), ("fcr_healthy", "long_artifact", 5, ()),
+    ("fcr_healthy", "drift", 4, ()),
     ("rat_sci", "h_after_m", 2, ()),
     ("rat_sci", "noisy", 3, ("rdd",)), ("rat_sci", "triphasic", 4, ()),
 ]

@@ -10,6 +10,7 @@ import numpy as np
 from hreflex.analysis.fitting import CurveFit, fit_curves
 from hreflex.analysis.intervals import recruitment_intervals
 from hreflex.analysis.latency import wave_latency
+from hreflex.analysis.matched import LOW_SNR, matched_amplitudes
 from hreflex.analysis.measures import noise_amplitude, wave_span
 from hreflex.analysis.noise_shape import noise_shape
 from hreflex.analysis.pooling import level_stats
@@ -163,6 +164,25 @@ def channel_recruitment(p: Prepared, pl: Plan, ch: Channel, floor: tuple[float, 
     return r
 
 
+def channel_rdd(p: Prepared, pl: Plan, ms: Measured, ch: Channel, noise: Noise) -> RddResult:
+    """RDD of the channel's H amplitudes net of the noise floor; where a frequency's mean H
+    is read below ``LOW_SNR`` x the floor, from the matched amplitudes of the H window
+    instead (:mod:`hreflex.analysis.matched`; no floor to take out of those)."""
+    cfg, floor = p.cfg.rdd, noise.floor[1]
+    out = rdd(ch.h_amp, ch.m_amp, ch.include, pl.trains, cfg, floor, noise.shape[1])
+    low = [row for row in out.rows if row.h_mean_mV < LOW_SNR * floor]
+    span = wave_span(p.time_ms, ch.windows, "h")
+    if not low or span is None:
+        return out
+    matched = matched_amplitudes(ms.data[:, ch.c], p.time_ms, span,
+                                 large_sweeps(pl, ch, ch.h_amp), p.cfg.amplitude)
+    if matched is None:
+        return out
+    again = rdd(matched, ch.m_amp, ch.include, pl.trains, cfg)
+    again.floor_mV, again.amplitude = out.floor_mV, "matched"
+    return again
+
+
 def channel_result(p: Prepared, pl: Plan, f: Found, ms: Measured, c: int,
                    fits: tuple[CurveFit | str | None, CurveFit | str | None] = (None, None),
                    noise: Noise | None = None) -> ChannelResult:
@@ -177,11 +197,12 @@ def channel_result(p: Prepared, pl: Plan, f: Found, ms: Measured, c: int,
         rec = channel_recruitment(p, pl, ch, noise.floor, why, fits)
     else:
         why["recruitment"] = messages[0] if messages else "no windows"
-    rdd_result = (rdd(ch.h_amp, ch.m_amp, ch.include, pl.trains, cfg.rdd, noise.floor[1],
-                      noise.shape[1])
-                  if w is not None and w.h is not None
+    rdd_result = (channel_rdd(p, pl, ms, ch, noise) if w is not None and w.h is not None
                   else RddResult(skip_first=cfg.rdd.skip_first, source=pl.trains.source,
                                  reason=why.get("h", "no H window")))
+    if rdd_result.amplitude == "matched":
+        messages.append(f"RDD from matched amplitudes: the depressed H is read below "
+                        f"{LOW_SNR:g} x the noise floor ({rdd_result.floor_mV:.3g})")
     if rdd_result.m_changed:
         messages.append(f"M-wave changed by {rdd_result.m_change_pct:.0f} % across RDD "
                         f"frequencies (limit {cfg.rdd.m_change_pct:g} %)")

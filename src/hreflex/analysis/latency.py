@@ -5,11 +5,13 @@ no quiet stretch before it and a fixed threshold meets the tail first. :func:`ta
 forward from where the search may start: at every sample j it fits the baseline seen so far
 (``lo .. j-1``) with a constant or a level plus an exponential decay, ``C + A exp(-(t - lo) /
 tau)`` (tau from a grid of time constants; the decay only where it fits better by more than
-its extra parameter costs), and predicts the next samples. The take-off is the first j from which the signal departs from that prediction
-by more than ``onset_sd`` x its standard error for ``persist`` samples in a row, with one
-sign (interpolated to the sub-sample crossing). The standard error uses the larger of the
-noise RMS and the fit's own residual RMS, so a tail the model follows only roughly needs a
-larger departure. ``docs/METRICS.md`` (step 4) has the definition.
+its extra parameter costs), and predicts the next samples. The wave is detected at the
+first j from which the signal departs from that prediction by more than ``onset_sd`` x its
+standard error for ``persist`` samples in a row, with one sign. The take-off is where that
+departure began: walking back while it falls, its last crossing of ``BACK_SD`` standard
+errors (interpolated to the sub-sample crossing), or the local minimum where it grows again
+going back. The standard error uses the larger of the noise RMS and the fit's own residual
+RMS, so a tail the model follows only roughly needs a larger departure. ``docs/METRICS.md`` (step 4) has the definition.
 """
 
 from __future__ import annotations
@@ -19,6 +21,10 @@ import numpy as np
 #: a departure from the baseline must also exceed this fraction of the wave's peak-to-peak
 #: (a tail the model follows to 1 % is not a wave; on a quiet baseline the noise decides)
 ONSET_FRACTION = 0.01
+#: once detected (``onset_sd``), the take-off is where the departure last rose above this
+#: many standard errors: a wave that leaves its baseline slowly is not timed by when it
+#: cleared the detection threshold
+BACK_SD = 1.0
 #: decay time constants tried for the baseline, in units of ``smooth`` samples
 TAU_GRID = tuple(float(v) for v in np.geomspace(0.25, 64.0, 25))
 
@@ -105,10 +111,16 @@ def takeoff(y: np.ndarray, lo: int, peak: int, noise_V: float, smooth: int,
     k = np.flatnonzero(hit)
     if k.size == 0:
         return None
-    k0 = int(k[0])
-    z1, z0 = abs(z[k0, 0]), abs(z[k0 - 1, 0]) if k0 > 0 else 0.0
-    frac = float(np.clip((onset_sd - z0) / (z1 - z0), 0.0, 1.0)) if z1 > z0 else 1.0
-    return float(j[k0] - 1 + frac)
+    k0 = int(k[0])  # detected; the departure began where it last rose above BACK_SD
+    toward = z[:k0 + 1, 0] * np.sign(z[k0, 0])  # the departure in the wave's direction
+    # (or where it stopped falling, walking back: an earlier noise excursion is not the wave)
+    rising = np.r_[toward[1:] >= toward[:-1], True]
+    below = np.flatnonzero((toward <= BACK_SD) | ~rising)
+    kb = int(below[-1]) + 1 if below.size else 0
+    z1, z0 = toward[kb], toward[kb - 1] if kb > 0 else 0.0
+    level = min(BACK_SD, z1)
+    frac = float(np.clip((level - z0) / (z1 - z0), 0.0, 1.0)) if z1 > z0 else 1.0
+    return float(j[kb] - 1 + frac)
 
 
 def wave_latency(mean_V: np.ndarray, time_ms: np.ndarray, window_ms: tuple[float, float],

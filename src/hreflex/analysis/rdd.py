@@ -116,7 +116,9 @@ class RddRow:
 @dataclass
 class RddResult:
     """RDD of one channel; ``rows`` empty and ``reason`` set when not determinable.
-    ``floor_mV``: the noise amplitude taken out of every mean (None: not known)."""
+    ``floor_mV``: the noise amplitude of the H window (None: not known); ``amplitude``:
+    ``"measure"`` (the configured measure, each mean net of that floor) or ``"matched"``
+    (matched amplitudes, :mod:`hreflex.analysis.matched`)."""
 
     rows: list[RddRow] = field(default_factory=list)
     reference_Hz: float | None = None
@@ -126,6 +128,7 @@ class RddResult:
     m_changed: bool | None = None
     floor_mV: float | None = None
     reason: str | None = None
+    amplitude: str = "measure"
 
 
 def _num(x: float) -> float | None:

@@ -169,7 +169,8 @@ class ChannelResult:
             out["rdd_reason"] = r.reason or "no trains"
         out["rdd_info"] = jsonable({"reference_Hz": r.reference_Hz, "skip_first": r.skip_first,
                                     "trains": r.source, "m_change_pct": r.m_change_pct,
-                                    "m_changed": r.m_changed, "floor_mV": r.floor_mV})
+                                    "m_changed": r.m_changed, "floor_mV": r.floor_mV,
+                                    "amplitude": r.amplitude})
         out["qc"] = jsonable({
             "n_sweeps": self.n_sweeps, "n_excluded": self.n_excluded,
             "background_median_uV": self.background_median_uV,
