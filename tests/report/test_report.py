@@ -171,3 +171,17 @@ def test_cli_report_uses_the_config_and_reports_bad_files_on_one_line(reports, t
     result = CliRunner().invoke(cli, ["report", str(bad), "--out", str(tmp_path / "b")])
     assert result.exit_code == 1
     assert result.output.count("\n") == 1 and result.output.startswith(f"Error: {bad}")
+
+
+def test_rdd_note_says_which_amplitude_the_ratios_come_from():
+    from hreflex.report.sections import rdd_table
+
+    row = {"frequency_Hz": 0.2, "ratio": 1.0, "ratio_ci95": None, "h_mean_mV": 0.05,
+           "h_sd_mV": 0.01, "n": 9, "n_trains": 1, "m_mean_mV": 0.4}
+    info = {"skip_first": 1, "reference_Hz": 0.2, "trains": "file", "floor_mV": 0.02,
+            "m_change_pct": None}
+    for amplitude, phrase in (("matched", "from matched amplitudes"),
+                              ("measure", "net of the noise floor")):
+        ch = {"name": "FCR", "rdd": [row], "rdd_info": {**info, "amplitude": amplitude}}
+        html = rdd_table(ch, "mV")
+        assert phrase in html and "(0.02 mV" in html

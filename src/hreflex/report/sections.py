@@ -151,9 +151,12 @@ def rdd_table(ch: dict, amplitude_unit: str) -> str:
                       for k in ("h_mean_mV", "h_sd_mV", "n", "n_trains", "m_mean_mV")))
     note = (f"<p class=note>Ratio = mean H of pulses ≥ {info['skip_first'] + 1} of the trains "
             f"at a frequency / the same at {number(info['reference_Hz'])} Hz (trains from the "
-            f"{escape(str(info['trains']))} stimulus table), both net of the noise floor"
+            f"{escape(str(info['trains']))} stimulus table), "
+            + ("both from matched amplitudes (H read near the noise floor"
+               if info.get("amplitude") == "matched" else "both net of the noise floor")
             + (f" ({number(info['floor_mV'])} {amplitude_unit})"
-               if info.get("floor_mV") is not None else "") + ".")
+               if info.get("floor_mV") is not None else "")
+            + (")" if info.get("amplitude") == "matched" else "") + ".")
     if info.get("m_change_pct") is not None:
         note += (f" M varied by {info['m_change_pct']:.0f} % across frequencies"
                  + (" (more than the configured limit)." if info.get("m_changed") else "."))
