@@ -13,6 +13,9 @@ import numpy as np
 #: resamples per channel; fixed seed, so an analysis is reproducible
 N_BOOT = 300
 SEED = 20261201
+#: replicates drawn and summed this many at a time (the draws, (B, n) doubles, are the
+#: largest temporaries of an analysis after the sweeps)
+BLOCK = 100
 
 
 def resampled_means(values: np.ndarray, level: np.ndarray, n_levels: int,
@@ -26,7 +29,6 @@ def resampled_means(values: np.ndarray, level: np.ndarray, n_levels: int,
     v, lv = v[order], lv[order]
     count = np.bincount(lv, minlength=n_levels)
     start = np.concatenate([[0], np.cumsum(count)[:-1]])
-    pick = start[lv] + np.floor(rng.random((n_boot, lv.size)) * count[lv]).astype(np.int64)
     out = np.full((n_boot, n_levels, v.shape[1]), np.nan)
     present = np.flatnonzero(count)
     if present.size == 0:
@@ -34,13 +36,16 @@ def resampled_means(values: np.ndarray, level: np.ndarray, n_levels: int,
     firsts = start[present]  # sweeps are sorted by level: sum each level's block
     n = count[present][:, None]
     mean = np.add.reduceat(v, firsts, axis=0) / n
+    corr = np.where(n > 1, np.sqrt(n / np.maximum(n - 1, 1)), 1.0)
     # one column at a time: gathering the rows of the (n, k) array at once (v[pick]) is
     # several times slower than k gathers of contiguous columns (same values, same sums)
     cols = np.ascontiguousarray(v.T)
-    boot = np.stack([np.add.reduceat(col[pick], firsts, axis=1) for col in cols],
-                    axis=-1) / n[None]
-    corr = np.where(n > 1, np.sqrt(n / np.maximum(n - 1, 1)), 1.0)
-    out[:, present] = mean + corr * (boot - mean)
+    for lo in range(0, n_boot, BLOCK):  # replicates in blocks (the same draws, in order)
+        rows = min(BLOCK, n_boot - lo)
+        pick = start[lv] + np.floor(rng.random((rows, lv.size)) * count[lv]).astype(np.int64)
+        boot = np.stack([np.add.reduceat(col[pick], firsts, axis=1) for col in cols],
+                        axis=-1) / n[None]
+        out[lo:lo + rows, present] = mean + corr * (boot - mean)
     return out
 
 

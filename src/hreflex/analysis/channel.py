@@ -95,7 +95,8 @@ def latencies(p: Prepared, pl: Plan, ms: Measured, ch: Channel
         if not sel.any():
             why[wave] = why[f"{wave}_peak"] = "no usable sweep with a response"
             continue
-        mean = ms.data[sel, ch.c].mean(axis=0)
+        # (a weighted sum of the rows, not a copy of the selected sweeps: same mean)
+        mean = (sel.astype(ms.data.dtype) @ ms.data[:, ch.c]) / sel.sum()
         noise = (float(np.sqrt(np.mean(mean[pl.baseline] ** 2))) if pl.baseline is not None
                  else float(quiet_rms(mean, int(np.searchsorted(t, w.blank_ms)))))
         onset, peak = wave_latency(mean, t, (win.start_ms, win.stop_ms),

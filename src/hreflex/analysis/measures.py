@@ -17,6 +17,9 @@ from hreflex.analysis.windows import ChannelWindows
 #: an onset may lie up to this many ``smooth_ms`` before the window start (and never before
 #: the artifact end / the M window end for H)
 ONSET_REACH = 5
+#: per-sweep onsets are found this many sweeps at a time (the float64 running sums of a
+#: whole file's onset spans would add ~10 MB to the analysis' peak memory)
+ONSET_BLOCK = 500
 
 
 @dataclass
@@ -135,8 +138,11 @@ def measure_wave(data_V: np.ndarray, time_ms: np.ndarray, windows: list[ChannelW
         ext = data_V[:, c, s0:b]  # onset search span; the window is its tail
         peak = np.argmax(np.abs(ext[:, a - s0:]), axis=1)
         out.peak_ms[:, c] = time_ms[a + peak]
-        out.onset_ms[:, c] = onset_crossing(ext, peak + (a - s0), onset_sd * noise_V[:, c],
-                                            time_ms[s0:b], int(round(cw.smooth_ms / dt_ms)))
+        for lo in range(0, n_sw, ONSET_BLOCK):  # (blocks of sweeps: smaller temporaries)
+            rows = slice(lo, lo + ONSET_BLOCK)
+            out.onset_ms[rows, c] = onset_crossing(
+                ext[rows], peak[rows] + (a - s0), onset_sd * noise_V[rows, c], time_ms[s0:b],
+                int(round(cw.smooth_ms / dt_ms)))
         if saturated is not None:
             out.clipped[:, c] = saturated[:, c, a:b].any(axis=1)
     return out
