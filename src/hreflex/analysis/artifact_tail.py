@@ -19,18 +19,20 @@ import numpy as np
 
 #: time constants tried, ms (a tail lasting from a fraction of a ms to tens of ms)
 TAU_GRID_MS = tuple(float(v) for v in np.geomspace(0.05, 50.0, 61))
-#: fewest samples of a tail stretch to fit it on (two parameters per level and a shared one)
+#: fewest samples of a tail stretch to fit it on (an amplitude per level, a shared tau)
 MIN_SAMPLES = 6
 #: the tail is removed only where its amplitude at the top level exceeds this many noise SDs
-#: of that level's mean, and the decay explains the stretch (residual RMS within this many)
+#: of that level's mean ...
 MIN_SNR = 5.0
+#: ... and the decay explains the stretch there: residual RMS within this many noise SDs
+#: (or 1 % of the amplitude)
+MAX_RESIDUAL = 3.0
 #: the stretch may be shortened from its end to this fraction of it, no further (a decay
 #: fitted on a short start of a tail that bends would be extrapolated under the wave)
 MIN_KEPT = 0.75
 #: the time constant may be at most this multiple of the stretch's length: the tail must be
 #: seen decaying (to exp(-1/2) of its start or less), not only its nearly straight beginning
 MAX_TAU_RATIO = 2.0
-MAX_RESIDUAL = 3.0
 
 
 @dataclass(frozen=True)
@@ -75,9 +77,11 @@ def fit_tail(means_V: np.ndarray, time_ms: np.ndarray, span_ms: tuple[float, flo
     or 1 % of the tail's size). None when no such stretch of ``MIN_SAMPLES`` or more does, when
     the tail is not ``MIN_SNR`` noise SDs at the top level, or its time constant exceeds
     ``MAX_TAU_RATIO`` x the stretch (too little of the decay seen to extrapolate it)."""
+    if len(levels_mA) == 0:
+        return None
     a, b = np.searchsorted(time_ms, [span_ms[0] - 1e-9, span_ms[1] + 1e-9])
-    top = int(np.argmax(levels_mA)) if len(levels_mA) else 0
-    sd = max(float(noise_V[top]), 1e-15) if len(levels_mA) else 0.0
+    top = int(np.argmax(levels_mA))
+    sd = max(float(noise_V[top]), 1e-15)
     y = np.asarray(means_V[:, a:b], dtype=np.float64)
     t = time_ms[a:b] - time_ms[a]
     for k in range(b - a, max(MIN_SAMPLES, int(np.ceil(MIN_KEPT * (b - a)))) - 1, -1):
