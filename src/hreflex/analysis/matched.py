@@ -1,12 +1,12 @@
 """Matched amplitudes: each sweep's size as a multiple of its wave's mean shape.
 
 A wave of fixed shape whose size changes (an H-reflex depressed by fast trains) is, in sweep
-i, ``k_i T`` plus noise, T the mean of the wave's large sweeps. Its least-squares multiple
-``k_i`` over the window — least squares of ``x_i`` on T, a constant and a straight line, so
-an offset or a slow drift across the window does not count — is linear in the data, so noise
-averages out of a mean of k instead of adding to it as it does to a peak-to-peak; ``k_i`` times the
-configured measure of T is the sweep's **matched amplitude** (it equals the measure where the
-sweep is noise-free). RDD uses it where the depressed H is read near the noise floor
+i, ``k_i T`` plus noise, T the mean of the wave's large sweeps. ``k_i`` is the coefficient
+of T in the least-squares fit of the sweep's window by T, a constant and a straight line (an
+offset or a slow drift across the window does not count). It is linear in the data, so noise
+averages out of a mean of k instead of adding to it as it does to a peak-to-peak. ``k_i``
+times the configured measure of T is the sweep's **matched amplitude**: exactly the measure
+for a noise-free sweep of T's shape. RDD uses it where the depressed H is read near the noise floor
 (:data:`LOW_SNR`); ``docs/METRICS.md`` (step 7) has the definition.
 """
 
