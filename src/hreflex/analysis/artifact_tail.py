@@ -6,9 +6,10 @@ the tail. Where the windows search found the tail as a component of its own just
 (role "artifact tail"), :func:`fit_tail` fits it on that stretch of every level's mean sweep
 as ``A_i exp(-(t - t0) / tau)`` (it decays to the baseline, which is removed): one time
 constant for all levels (the tail's shape is the stimulator's and the electrodes', not the
-intensity's), an amplitude per level (the artifact grows with the current). :func:`remove_tail` subtracts ``A(I) exp(-(t - t0) /
-tau)`` from every sweep from ``t0`` on, ``A(I)`` interpolated in the sweep's intensity between
-the levels' amplitudes. ``docs/METRICS.md`` (step 3, "Artifact tail") has the definition.
+intensity's), an amplitude per level (the artifact grows with the current).
+:func:`remove_tail` subtracts ``A(I) exp(-(t - t0) / tau)`` from every sweep from ``t0`` on,
+``A(I)`` interpolated in the sweep's intensity between the levels' amplitudes.
+``docs/METRICS.md`` (step 3, "Artifact tail under M") has the definition.
 """
 
 from __future__ import annotations

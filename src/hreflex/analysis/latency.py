@@ -11,7 +11,8 @@ standard error for ``persist`` samples in a row, with one sign. The take-off is 
 departure began: walking back while it falls, its last crossing of ``BACK_SD`` standard
 errors (interpolated to the sub-sample crossing), or the local minimum where it grows again
 going back. The standard error uses the larger of the noise RMS and the fit's own residual
-RMS, so a tail the model follows only roughly needs a larger departure. ``docs/METRICS.md`` (step 4) has the definition.
+RMS, so a tail the model follows only roughly needs a larger departure.
+``docs/METRICS.md`` (step 4) has the definition.
 """
 
 from __future__ import annotations

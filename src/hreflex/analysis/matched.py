@@ -6,8 +6,8 @@ of T in the least-squares fit of the sweep's window by T, a constant and a strai
 offset or a slow drift across the window does not count). It is linear in the data, so noise
 averages out of a mean of k instead of adding to it as it does to a peak-to-peak. ``k_i``
 times the configured measure of T is the sweep's **matched amplitude**: exactly the measure
-for a noise-free sweep of T's shape. RDD uses it where the depressed H is read near the noise floor
-(:data:`LOW_SNR`); ``docs/METRICS.md`` (step 7) has the definition.
+for a noise-free sweep of T's shape. RDD uses it where the depressed H is read near the
+noise floor (:data:`LOW_SNR`); ``docs/METRICS.md`` (step 7) has the definition.
 """
 
 from __future__ import annotations

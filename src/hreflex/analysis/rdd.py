@@ -205,8 +205,9 @@ def rdd(h_mV: np.ndarray, m_mV: np.ndarray, include: np.ndarray, trains: Trains,
     """RDD of one channel from per-sweep H and M amplitudes (n,), ``include`` (n,) bool.
 
     Every mean H is taken net of the noise floor ``floor_mV`` (:func:`net_of_floor` with
-    the H window's noise ``shape``, None = quadrature; a NaN floor = raw means). ``per_pulse_ratio[k]`` is the mean H of pulse k over the trains at that
-    frequency divided by the reference mean (pulse 0 included: it shows the rested
+    the H window's noise ``shape``, None = quadrature; a NaN floor = raw means).
+    ``per_pulse_ratio[k]`` is the mean H of pulse k over the trains at that frequency
+    divided by the reference mean (pulse 0 included: it shows the rested
     response). ``ratio_ci95``: 95 % interval from the trial variance
     (:func:`trial_variance`) of both means (docs/METRICS.md, step 7).
     """
