@@ -53,6 +53,23 @@ def test_an_exponential_tail_is_found_and_its_removal_restores_the_wave():
     assert np.all(np.abs(p2p_raw[2:] / p2p_true[2:] - 1) > 0.02)  # the tail was there
 
 
+def test_a_tail_between_the_coarse_time_constants_is_fitted_to_its_own():
+    """tau 1.5 ms lies between two values of the 12 %-step grid: at this signal-to-noise
+    the nearest grid value leaves residuals of several noise SDs; the refined one does not."""
+    rng = np.random.default_rng(3)
+    means, sd = _means(_exp_tail(1.5), rng)
+    fit = fit_tail(means, TIME_MS, (1.5, 3.5), LEVELS_MA, sd)
+    assert fit is not None
+    assert abs(fit.tau_ms / 1.5 - 1) < 0.02
+    assert fit.residual <= 3.0
+    clean = means.copy()
+    remove_tail(clean, TIME_MS, LEVELS_MA, fit)
+    truth = np.stack([_wave(3.5, 6.0 * min(1.0, i / 30.0)) for i in LEVELS_MA]) * 1e-3
+    win = (TIME_MS >= 3.5) & (TIME_MS <= 11.5)
+    p2p_clean, p2p_true = np.ptp(clean[:, win], axis=1), np.ptp(truth[:, win], axis=1)
+    assert np.all(np.abs(p2p_clean[2:] / p2p_true[2:] - 1) < 0.01)
+
+
 def test_tail_amplitude_is_interpolated_in_intensity_and_zero_before_its_start():
     rng = np.random.default_rng(4)
     means, sd = _means(_exp_tail(3.0), rng)

@@ -20,6 +20,8 @@ import numpy as np
 
 #: time constants tried, ms (a tail lasting from a fraction of a ms to tens of ms)
 TAU_GRID_MS = tuple(float(v) for v in np.geomspace(0.05, 50.0, 61))
+#: the best time constant is then refined on this many values between its grid neighbours
+REFINE = 41
 #: fewest samples of a tail stretch to fit it on (an amplitude per level, a shared tau)
 MIN_SAMPLES = 6
 #: the tail is removed only where its amplitude at the top level exceeds this many noise SDs
@@ -56,15 +58,27 @@ class TailFit:
                 f"{1e3 * abs(self.amplitude_V[-1]):.3g} mV at {self.levels_mA[-1]:g} mA")
 
 
-def _fit(y: np.ndarray, t: np.ndarray) -> tuple[int, np.ndarray, np.ndarray]:
-    """Least squares of ``y`` (L, k) by ``A_i exp(-t / tau)`` for every tau of the grid:
-    ``(best grid index, amplitudes (L,), squared residuals (L,))``."""
-    e = np.exp(-t[None, :] / np.asarray(TAU_GRID_MS)[:, None])  # (G, k)
+def _fit_grid(y: np.ndarray, t: np.ndarray, taus: np.ndarray
+              ) -> tuple[int, np.ndarray, np.ndarray]:
+    """Least squares of ``y`` (L, k) by ``A_i exp(-t / tau)`` for every tau of ``taus``:
+    ``(best index, amplitudes (L,), squared residuals (L,))``."""
+    e = np.exp(-t[None, :] / taus[:, None])  # (G, k)
     see = (e * e).sum(axis=1)  # (G,)
     sey = e @ y.T  # (G, L)
     sse = np.maximum((y * y).sum(axis=1)[None, :] - sey**2 / see[:, None], 0.0)  # (G, L)
     g = int(np.argmin(sse.sum(axis=1)))
     return g, sey[g] / see[g], sse[g]
+
+
+def _fit(y: np.ndarray, t: np.ndarray) -> tuple[float, np.ndarray, np.ndarray]:
+    """:func:`_fit_grid` on ``TAU_GRID_MS``, then on ``REFINE`` values between the best one's
+    neighbours (the grid's 12 % steps leave a large tail a residual of several noise SDs):
+    ``(tau ms, amplitudes (L,), squared residuals (L,))``."""
+    grid = np.asarray(TAU_GRID_MS)
+    g = _fit_grid(y, t, grid)[0]
+    fine = np.geomspace(grid[max(g - 1, 0)], grid[min(g + 1, grid.size - 1)], REFINE)
+    f, amp, sse = _fit_grid(y, t, fine)
+    return float(fine[f]), amp, sse
 
 
 def fit_tail(means_V: np.ndarray, time_ms: np.ndarray, span_ms: tuple[float, float],
@@ -86,16 +100,16 @@ def fit_tail(means_V: np.ndarray, time_ms: np.ndarray, span_ms: tuple[float, flo
     y = np.asarray(means_V[:, a:b], dtype=np.float64)
     t = time_ms[a:b] - time_ms[a]
     for k in range(b - a, max(MIN_SAMPLES, int(np.ceil(MIN_KEPT * (b - a)))) - 1, -1):
-        g, amp, sse = _fit(y[:, :k], t[:k])
+        tau, amp, sse = _fit(y[:, :k], t[:k])
         rms = float(np.sqrt(sse[top] / max(k - 1, 1)))
         if rms <= max(MAX_RESIDUAL * sd, 0.01 * abs(amp[top])):
             break
     else:
         return None
-    if abs(amp[top]) < MIN_SNR * sd or TAU_GRID_MS[g] > MAX_TAU_RATIO * (t[k - 1] - t[0]):
+    if abs(amp[top]) < MIN_SNR * sd or tau > MAX_TAU_RATIO * (t[k - 1] - t[0]):
         return None
     order = np.argsort(levels_mA, kind="stable")
-    return TailFit(float(time_ms[a]), TAU_GRID_MS[g], np.asarray(levels_mA, float)[order],
+    return TailFit(float(time_ms[a]), tau, np.asarray(levels_mA, float)[order],
                    amp[order], (float(time_ms[a]), float(time_ms[a + k - 1])), rms / sd)
 
 
