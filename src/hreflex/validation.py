@@ -141,7 +141,8 @@ def grade(case: str, session: Session, truth: SimulationTruth, result: AnalysisR
         if has_rec:
             rec = ch.recruitment
             real = None if rec is None else realised_recruitment(
-                rec, truth, in_rec & ~result.sweeps.excluded[:, c], c, config.recruitment)
+                rec, truth, in_rec & ~result.sweeps.excluded[:, c], c,
+                config.recruitment.for_species(session.meta.species))
             _grade_recruitment(g, rec, span, depression, t, real)
         if truth.rdd_ratios:
             g.rdd_abs, cov = _rdd_errors(session, truth, result, c)

@@ -31,6 +31,8 @@ def test_mmax_and_hmax_over_mmax(preset, seed):
     for _, ch, _, _, _, m_lv, h_lv in _channels(preset, seed):
         rec = ch.recruitment
         assert rec.mmax_source == "fit" and rec.plateau_reached
+        # the species' H model ("auto"): the rat's H persists, a human's falls away
+        assert rec.h_fit.model == ("persistent" if preset == "rat_sci" else "bell")
         assert rec.mmax_mV == pytest.approx(m_lv.max(), rel=0.03), ch.name
         assert rec.hmax_mmax == pytest.approx(h_lv.max() / m_lv.max(), rel=0.05), ch.name
 

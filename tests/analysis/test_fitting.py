@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from hreflex.analysis.fitting import fit_curve, fit_curves, fit_setup
-from hreflex.analysis.models import PARAMS, bell, boltzmann, measured_and_jacobian
+from hreflex.analysis.models import MODELS, PARAMS, measured_and_jacobian
 
 LEVELS = np.arange(4.0, 52.1, 2.0)  # 25 intensities
 CASES = [
@@ -18,11 +18,14 @@ CASES = [
                   k_fall_mA=2.5)),
     ("bell", dict(floor_mV=0.1, amp_mV=3.0, i_rise_mA=10.0, k_rise_mA=1.0, i_fall_mA=35.0,
                   k_fall_mA=4.0)),
+    # an H that persists at 85 % once the fall is over (the rat's)
+    ("persistent", dict(floor_mV=0.05, amp_mV=4.0, i_rise_mA=15.0, k_rise_mA=1.5,
+                        fall_after_mA=12.0, k_fall_mA=4.0, depth=0.15)),
 ]
 
 
 def _noise_free(model: str, truth: dict) -> np.ndarray:
-    shape = {"boltzmann": boltzmann, "bell": bell}[model]
+    shape = MODELS[model]
     params = {k: v for k, v in truth.items() if k != "floor_mV"}
     return np.hypot(shape(LEVELS, **params), truth["floor_mV"])
 

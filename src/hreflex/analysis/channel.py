@@ -134,7 +134,8 @@ def session_fits(p: Prepared, pl: Plan, f: Found, ms: Measured, noise: list[Nois
     (:func:`~hreflex.analysis.fitting.fit_curves`); None where no fit is made."""
     stats = [recruitment_stats(pl, channel(p, f, ms, c)) for c in range(len(f.windows))]
     out: list[list[CurveFit | str | None]] = [[None, None] for _ in stats]
-    for j, (wave, model) in enumerate((("m", "boltzmann"), ("h", "bell"))):
+    models = ("boltzmann", p.cfg.recruitment.h_model)  # (prepare made "auto" the species')
+    for j, (wave, model) in enumerate(zip(("m", "h"), models, strict=True)):
         rows = [c for c, st in enumerate(stats) if fits_needed(st[wave])]
         if rows:
             fits = fit_curves(model, pl.levels, np.array([stats[c][wave][0] for c in rows]),

@@ -24,6 +24,11 @@ THRESHOLD_METHODS = ("fraction", "mmax", "background")
 #: default ``threshold_value`` per method: 5 % of the curve's own maximum, 10 % of Mmax,
 #: 2 x the background (noise) peak-to-peak
 THRESHOLD_DEFAULTS = {"fraction": 0.05, "mmax": 0.10, "background": 2.0}
+#: H recruitment models (``docs/METRICS.md`` step 6); ``auto`` = the species' own
+H_MODELS = ("auto", "bell", "persistent")
+#: the H model of ``auto`` per species (lower case; any other species: bell): the rat's H
+#: persists at >= 90 % of Hmax with a supramaximal M (METHODS.md), a human's falls away
+SPECIES_H_MODEL = {"rat": "persistent"}
 
 
 @dataclass(frozen=True)
@@ -127,10 +132,19 @@ class RecruitmentConfig:
     min_r2: float = 0.8  #: a fit below this is not acceptable
     plateau_fraction: float = 0.95  #: plateau if fitted M at the top intensity >= this
     intensity_tolerance: float = 0.01  #: levels closer than this x the range are pooled
+    h_model: str = "auto"  #: H curve model: auto (by species) | bell | persistent
 
     @property
     def threshold(self) -> float:
         return self.threshold_value or THRESHOLD_DEFAULTS[self.threshold_method]
+
+    def for_species(self, species: str | None) -> RecruitmentConfig:
+        """This configuration with ``h_model`` "auto" made the species' model
+        (:data:`SPECIES_H_MODEL`; bell for any other or no species)."""
+        if self.h_model != "auto":
+            return self
+        model = SPECIES_H_MODEL.get((species or "").strip().lower(), "bell")
+        return replace(self, h_model=model)
 
 
 @dataclass(frozen=True)
@@ -310,6 +324,9 @@ def _validate(cfg: AnalysisConfig, where: str) -> None:
     if method not in THRESHOLD_METHODS:
         raise ConfigError(f"{where} [recruitment] threshold_method: {method!r} is not one of "
                           f"{', '.join(THRESHOLD_METHODS)}")
+    if cfg.recruitment.h_model not in H_MODELS:
+        raise ConfigError(f"{where} [recruitment] h_model: {cfg.recruitment.h_model!r} is not "
+                          f"one of {', '.join(H_MODELS)}")
     if cfg.conditioning.mains not in MAINS_CHOICES:
         raise ConfigError(f"{where} [conditioning] mains: {cfg.conditioning.mains!r} is not "
                           f"one of {', '.join(MAINS_CHOICES)}")

@@ -57,10 +57,16 @@ def _starts(model: str, x: np.ndarray, y: np.ndarray) -> list[np.ndarray]:
     if model == "boltzmann":
         return [np.array([lo, hi - lo, up, k * span]) for k in (0.05, 0.15)]
     p = int(np.argmax(y))
-    after = np.flatnonzero(y[p:] < half)
-    down = x[p + after[0]] if after.size else x[-1] + 0.5 * span
     rise = x[int(np.argmax(y[: p + 1] >= half))]
-    return [np.array([lo, (hi - lo) * f, rise, k * span, down, k * span])
+    # the fall: halfway from the peak to the end (persistent) or to the bottom (bell)
+    depth = 1.0 if model == "bell" else float(np.clip((hi - y[-1]) / max(hi - lo, 1e-12),
+                                                      0.02, 1.0))
+    after = np.flatnonzero(y[p:] < (half if model == "bell" else hi - 0.5 * depth * (hi - lo)))
+    down = x[p + after[0]] if after.size else x[-1] + 0.5 * span
+    tail = []
+    if model == "persistent":  # the fall's distance after the rise, its depth
+        down, tail = max(down - rise, 0.0), [depth]
+    return [np.array([lo, (hi - lo) * f, rise, k * span, down, k * span, *tail])
             for f in (1.2, 2.0) for k in (0.03, 0.1)]
 
 
@@ -76,8 +82,12 @@ def _bounds(model: str, x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.nd
     if model == "boltzmann":
         return (np.array([0.0, 0.0, x[0] - span, span / 500]),
                 np.array([top, 3 * top, x[-1] + span, span]))
-    return (np.array([0.0, 0.0, x[0] - span, span / 500, x[0] - span, span / 500]),
-            np.array([top, 10 * top, x[-1] + span, span, x[-1] + 2 * span, 2 * span]))
+    lo = [0.0, 0.0, x[0] - span, span / 500, x[0] - span, span / 500]
+    hi = [top, 10 * top, x[-1] + span, span, x[-1] + 2 * span, 2 * span]
+    if model == "persistent":  # the fall after the rise; depth
+        lo, hi = lo + [0.0], hi + [1.0]
+        lo[4], hi[4], lo[5] = 0.0, 3 * span, span / 20
+    return np.array(lo), np.array(hi)
 
 
 FTOL = XTOL = 1e-8
@@ -158,8 +168,8 @@ def lm_fit(model: str, x: np.ndarray, y: np.ndarray, w: np.ndarray, p0: np.ndarr
 
 def fit_curve(model: str, intensity_mA: np.ndarray, mean_mV: np.ndarray, n: np.ndarray,
               min_r2: float = 0.8, shape: np.ndarray | None = None) -> CurveFit | str:
-    """Fit ``model`` ("boltzmann" or "bell") to per-level means (L,) with counts n (L,):
-    :func:`fit_curves` of one curve."""
+    """Fit ``model`` (a key of :data:`~hreflex.analysis.models.PARAMS`) to per-level means
+    (L,) with counts n (L,): :func:`fit_curves` of one curve."""
     return fit_curves(model, intensity_mA, mean_mV[None, :], n[None, :], min_r2,
                       None if shape is None else [shape])[0]
 

@@ -99,7 +99,7 @@ def recruitment_intervals(r: RecruitmentResult, level: np.ndarray, m_amp: np.nda
         values["mmax_mV"] = mmax
     if boot["h"] is not None and r.hmax_mV is not None:
         if r.hmax_source == "fit":
-            hv = curve_values("bell", _refit(r.h_fit, r.levels_mA, r.h_mean_mV, r.h_sd_mV,
+            hv = curve_values(r.h_fit.model, _refit(r.h_fit, r.levels_mA, r.h_mean_mV, r.h_sd_mV,
                                             r.n, boot["h"]), grid, tested,
                               cfg.plateau_fraction, slopes=False)
             hmax, curves["h"] = hv["max"], hv

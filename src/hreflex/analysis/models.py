@@ -4,7 +4,10 @@ With ``s(x) = 1 / (1 + exp(-x))``:
 
 - M: Boltzmann ``amp * s((I - i50) / slope)``;
 - H: bell, the product of a rising and a falling sigmoid,
-  ``amp * s((I - i_rise) / k_rise) * (1 - s((I - i_fall) / k_fall))``.
+  ``amp * s((I - i_rise) / k_rise) * (1 - s((I - i_fall) / k_fall))``;
+- H that persists (the rat's): a bell whose fall comes after its rise and takes away only a
+  fraction ``depth`` (0..1) of it, ``amp * s((I - i_rise) / k_rise) * (1 - depth *
+  s((I - i_rise - fall_after) / k_fall))``, ``fall_after`` >= 0 (mA).
 
 An amplitude measured on a noisy sweep never drops to 0, so what is fitted is
 ``measured = floor * e(response / floor)``, ``e`` the channel's noise shape
@@ -23,6 +26,8 @@ from hreflex.analysis.noise_shape import ShapeTable
 PARAMS = {
     "boltzmann": ("floor_mV", "amp_mV", "i50_mA", "slope_mA"),
     "bell": ("floor_mV", "amp_mV", "i_rise_mA", "k_rise_mA", "i_fall_mA", "k_fall_mA"),
+    "persistent": ("floor_mV", "amp_mV", "i_rise_mA", "k_rise_mA", "fall_after_mA",
+                   "k_fall_mA", "depth"),
 }
 
 
@@ -40,12 +45,22 @@ def boltzmann(intensity_mA, amp_mV, i50_mA, slope_mA):
 
 def bell(intensity_mA, amp_mV, i_rise_mA, k_rise_mA, i_fall_mA, k_fall_mA):
     """H response: ``amp * s((I - i_rise) / k_rise) * (1 - s((I - i_fall) / k_fall))`` (mV)."""
+    return _rise_fall(intensity_mA, amp_mV, i_rise_mA, k_rise_mA, i_fall_mA, k_fall_mA, 1.0)
+
+
+def persistent(intensity_mA, amp_mV, i_rise_mA, k_rise_mA, fall_after_mA, k_fall_mA, depth):
+    """H that persists: ``amp * s((I - i_rise) / k_rise) * (1 - depth * s((I - i_rise -
+    fall_after) / k_fall))`` (mV; ``depth`` 0..1)."""
+    return _rise_fall(intensity_mA, amp_mV, i_rise_mA, k_rise_mA, i_rise_mA + fall_after_mA,
+                      k_fall_mA, depth)
+
+
+def _rise_fall(intensity_mA, amp, i_rise, k_rise, i_fall, k_fall, depth):
     i = np.asarray(intensity_mA)
-    return amp_mV * sigmoid((i - i_rise_mA) / k_rise_mA) * (1.0 - sigmoid((i - i_fall_mA)
-                                                                         / k_fall_mA))
+    return amp * sigmoid((i - i_rise) / k_rise) * (1.0 - depth * sigmoid((i - i_fall) / k_fall))
 
 
-MODELS = {"boltzmann": boltzmann, "bell": bell}
+MODELS = {"boltzmann": boltzmann, "bell": bell, "persistent": persistent}
 
 
 def response(model: str, x: np.ndarray, p: np.ndarray) -> np.ndarray:
@@ -71,17 +86,23 @@ def response_and_jacobian(model: str, x: np.ndarray, p: np.ndarray,
         dr[..., 0], dr[..., 1] = s, -g
         np.multiply(-g, z, out=dr[..., 2])
         return amp * s, dr
-    amp, ir, kr, if_, kf = pp
+    amp, ir, kr, if_, kf = pp[:5]
+    depth = pp[5] if model == "persistent" else 1.0
+    if model == "persistent":  # the fall's position is relative to the rise
+        if_ = ir + if_
     z1, z2 = (x - ir) / kr, (x - if_) / kf
     s1, s2 = sigmoid(z1), sigmoid(z2)
-    fall = 1 - s2
+    fall = 1 - depth * s2
     rise_g = amp * s1 * (1 - s1) * fall / kr  # d/d(z1) over k_rise
-    fall_g = amp * s1 * s2 * fall / kf  # -d/d(z2) over k_fall
+    fall_g = amp * s1 * depth * s2 * (1 - s2) / kf  # -d/d(z2) over k_fall
     dr[..., 0] = s1 * fall
     dr[..., 1] = -rise_g
     np.multiply(-rise_g, z1, out=dr[..., 2])
     dr[..., 3] = fall_g
     np.multiply(fall_g, z2, out=dr[..., 4])
+    if model == "persistent":  # d/d(i_rise) also moves the fall
+        dr[..., 1] += dr[..., 3]
+        np.multiply(-amp * s1, s2, out=dr[..., 5])
     return amp * dr[..., 0], dr
 
 

@@ -4,7 +4,9 @@ Response models (``s(x) = 1 / (1 + exp(-x))``, intensities I in mA, amplitudes i
 
 - M: Boltzmann ``amp * s((I - i50) / slope)``;
 - H: bell, the product of a rising and a falling sigmoid,
-  ``amp * s((I - i_rise) / k_rise) * (1 - s((I - i_fall) / k_fall))``.
+  ``amp * s((I - i_rise) / k_rise) * (1 - s((I - i_fall) / k_fall))``, or for an H that
+  persists (``RecruitmentConfig.h_model``; "auto": the rat's) the bell whose fall takes away
+  only a fraction ``depth`` of it, ``... * (1 - depth * s((I - i_fall) / k_fall))``.
 
 An amplitude measured on a noisy sweep never drops to 0: without a response it is the
 amplitude of the noise, and near threshold response and noise mix. The fitted curve is
@@ -96,7 +98,7 @@ def curve_values(model: str, params: np.ndarray, grid: np.ndarray, tested: np.nd
 
     M (``boltzmann``): ``max`` = the asymptote where the fitted M at the top of the grid is
     at least ``plateau_fraction`` of it (NaN otherwise), ``plateau`` (bool), ``slope``;
-    H (``bell``): ``max`` over the tested grid, ``at`` its intensity, ``slope`` on the
+    H (``bell``, ``persistent``): ``max`` over the tested grid, ``at`` its intensity, ``slope`` on the
     rising limb. Always ``curve`` (B, G) and ``top`` (the curve's maximum over ``tested``);
     ``slope`` only with ``slopes`` (the bootstrap has no use for it).
     """
@@ -222,7 +224,7 @@ def _m_values(r: RecruitmentResult, m_stats: Stats | None, cfg: RecruitmentConfi
 def _h_values(r: RecruitmentResult, h_stats: Stats | None, cfg: RecruitmentConfig,
               grid: np.ndarray, tested: np.ndarray, missing: str,
               given: CurveFit | str | None = None) -> dict | None:
-    """Hmax (the maximum of the bell over the tested range, else the largest pooled mean),
+    """Hmax (the maximum of the H curve over the tested range, else the largest pooled mean),
     where it is and the H slope into ``r``; the fitted curve's values (None without an
     acceptable fit)."""
     why = r.reasons
@@ -230,7 +232,7 @@ def _h_values(r: RecruitmentResult, h_stats: Stats | None, cfg: RecruitmentConfi
         for key in ("hmax_mV", "intensity_at_hmax_mA", "h_threshold_mA", "h_slope_mV_per_mA"):
             why[key] = missing
         return None
-    r.h_fit, reason = _fit("bell", r.levels_mA, h_stats, cfg, given)
+    r.h_fit, reason = _fit(cfg.for_species(None).h_model, r.levels_mA, h_stats, cfg, given)
     if reason is not None:
         why["h_slope_mV_per_mA"] = reason
         used = h_stats[2] > 0
@@ -243,7 +245,7 @@ def _h_values(r: RecruitmentResult, h_stats: Stats | None, cfg: RecruitmentConfi
                 reason if used.sum() < 2
                 else f"{reason}; too few intensities to pool ({int(used.sum())} < 3)")
         return None
-    values = curve_values("bell", _params(r.h_fit), grid, tested, cfg.plateau_fraction)
+    values = curve_values(r.h_fit.model, _params(r.h_fit), grid, tested, cfg.plateau_fraction)
     r.hmax_mV, r.hmax_source = float(values["max"][0]), "fit"
     r.intensity_at_hmax_mA = float(values["at"][0])
     r.h_slope_mV_per_mA = float(values["slope"][0])

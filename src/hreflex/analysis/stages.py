@@ -161,6 +161,7 @@ def prepare(session: Session, cfg: AnalysisConfig) -> Prepared:
         session = _as_recorded(session)
     stim = session.stimuli
     species = session.meta.species or "human"
+    cfg = replace(cfg, recruitment=cfg.recruitment.for_species(species))
     muscles = [m or session.meta.muscle for m in session.channel_muscles]
     priors = [prior_for(cfg.windows.priors, species, m) for m in muscles]
     messages = sorted({f"no window prior for species {species!r}; using {p.name!r}"
