@@ -5,8 +5,9 @@ Response models (``s(x) = 1 / (1 + exp(-x))``, intensities I in mA, amplitudes i
 - M: Boltzmann ``amp * s((I - i50) / slope)``;
 - H: bell, the product of a rising and a falling sigmoid,
   ``amp * s((I - i_rise) / k_rise) * (1 - s((I - i_fall) / k_fall))``, or for an H that
-  persists (``RecruitmentConfig.h_model``; "auto": the rat's) the bell whose fall takes away
-  only a fraction ``depth`` of it, ``... * (1 - depth * s((I - i_fall) / k_fall))``.
+  persists (``RecruitmentConfig.h_model``; "auto": the rat's) a bell whose fall comes after
+  its rise and takes away only a fraction ``depth`` of it,
+  ``... * (1 - depth * s((I - i_rise - fall_after) / k_fall))``.
 
 An amplitude measured on a noisy sweep never drops to 0: without a response it is the
 amplitude of the noise, and near threshold response and noise mix. The fitted curve is
@@ -232,6 +233,7 @@ def _h_values(r: RecruitmentResult, h_stats: Stats | None, cfg: RecruitmentConfi
         for key in ("hmax_mV", "intensity_at_hmax_mA", "h_threshold_mA", "h_slope_mV_per_mA"):
             why[key] = missing
         return None
+    # the pipeline made "auto" the species' model already; called without one: the bell
     r.h_fit, reason = _fit(cfg.for_species(None).h_model, r.levels_mA, h_stats, cfg, given)
     if reason is not None:
         why["h_slope_mV_per_mA"] = reason
