@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from hreflex.analysis.config import RecruitmentConfig, config_from_dict
-from hreflex.analysis.models import sigmoid
+from hreflex.analysis.models import bell, sigmoid
 from hreflex.analysis.recruitment import recruitment
 from hreflex.errors import ConfigError
 
@@ -54,3 +54,17 @@ def test_an_unknown_h_model_is_a_config_error():
         config_from_dict({"recruitment": {"h_model": "gauss"}}, where="x.toml")
     assert config_from_dict({"recruitment": {"h_model": "persistent"}},
                             where="x.toml").recruitment.h_model == "persistent"
+
+
+def test_the_persistent_model_still_fits_an_h_that_falls_away():
+    """A rat whose H does fall to 0 (a bell): the persistent model is the bell at depth 1,
+    so it gets the curve and its maximum back."""
+    truth = dict(amp_mV=2.0, i_rise_mA=0.62, k_rise_mA=0.04, i_fall_mA=1.0, k_fall_mA=0.1)
+    h = bell(LEVELS, **truth)
+    n = np.full(LEVELS.size, 3.0)
+    r = recruitment(LEVELS, None, (np.hypot(h, 0.05), np.full(h.size, 0.01), n), (None, None),
+                    RecruitmentConfig(h_model="persistent"))
+    fine = np.linspace(LEVELS[0], LEVELS[-1], 20001)
+    assert r.h_fit.params["depth"] == pytest.approx(1.0, abs=1e-4)
+    assert r.h_fit.params["fall_after_mA"] == pytest.approx(1.0 - 0.62, rel=1e-3)
+    assert r.hmax_mV == pytest.approx(bell(fine, **truth).max(), rel=1e-4)
