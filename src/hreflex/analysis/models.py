@@ -87,20 +87,21 @@ def response_and_jacobian(model: str, x: np.ndarray, p: np.ndarray,
         np.multiply(-g, z, out=dr[..., 2])
         return amp * s, dr
     amp, ir, kr, if_, kf = pp[:5]
-    depth = pp[5] if model == "persistent" else 1.0
-    if model == "persistent":  # the fall's position is relative to the rise
+    persists = model == "persistent"
+    if persists:  # the fall's position is relative to the rise
         if_ = ir + if_
     z1, z2 = (x - ir) / kr, (x - if_) / kf
     s1, s2 = sigmoid(z1), sigmoid(z2)
-    fall = 1 - depth * s2
+    taken = pp[5] * s2 if persists else s2  # what the fall takes away
+    fall = 1 - taken
     rise_g = amp * s1 * (1 - s1) * fall / kr  # d/d(z1) over k_rise
-    fall_g = amp * s1 * depth * s2 * (1 - s2) / kf  # -d/d(z2) over k_fall
+    fall_g = amp * s1 * taken * (1 - s2 if persists else fall) / kf  # -d/d(z2) over k_fall
     dr[..., 0] = s1 * fall
     dr[..., 1] = -rise_g
     np.multiply(-rise_g, z1, out=dr[..., 2])
     dr[..., 3] = fall_g
     np.multiply(fall_g, z2, out=dr[..., 4])
-    if model == "persistent":  # d/d(i_rise) also moves the fall
+    if persists:  # d/d(i_rise) also moves the fall
         dr[..., 1] += dr[..., 3]
         np.multiply(-amp * s1, s2, out=dr[..., 5])
     return amp * dr[..., 0], dr
