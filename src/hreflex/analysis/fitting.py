@@ -58,14 +58,16 @@ def _starts(model: str, x: np.ndarray, y: np.ndarray) -> list[np.ndarray]:
         return [np.array([lo, hi - lo, up, k * span]) for k in (0.05, 0.15)]
     p = int(np.argmax(y))
     rise = x[int(np.argmax(y[: p + 1] >= half))]
-    # the fall: halfway from the peak to the end (persistent) or to the bottom (bell)
-    depth = 1.0 if model == "bell" else float(np.clip((hi - y[-1]) / max(hi - lo, 1e-12),
-                                                      0.02, 1.0))
-    after = np.flatnonzero(y[p:] < (half if model == "bell" else hi - 0.5 * depth * (hi - lo)))
+    # the fall: where the means drop halfway to the bottom (bell) or to their end (persistent)
+    tail: list[float] = []
+    drop = half
+    if model == "persistent":
+        tail = [float(np.clip((hi - y[-1]) / max(hi - lo, 1e-12), 0.02, 1.0))]  # depth
+        drop = hi - 0.5 * tail[0] * (hi - lo)
+    after = np.flatnonzero(y[p:] < drop)
     down = x[p + after[0]] if after.size else x[-1] + 0.5 * span
-    tail = []
-    if model == "persistent":  # the fall's distance after the rise, its depth
-        down, tail = max(down - rise, 0.0), [depth]
+    if model == "persistent":  # the fall's distance after the rise
+        down = max(down - rise, 0.0)
     return [np.array([lo, (hi - lo) * f, rise, k * span, down, k * span, *tail])
             for f in (1.2, 2.0) for k in (0.03, 0.1)]
 

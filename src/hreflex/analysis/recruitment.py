@@ -99,8 +99,8 @@ def curve_values(model: str, params: np.ndarray, grid: np.ndarray, tested: np.nd
 
     M (``boltzmann``): ``max`` = the asymptote where the fitted M at the top of the grid is
     at least ``plateau_fraction`` of it (NaN otherwise), ``plateau`` (bool), ``slope``;
-    H (``bell``, ``persistent``): ``max`` over the tested grid, ``at`` its intensity, ``slope`` on the
-    rising limb. Always ``curve`` (B, G) and ``top`` (the curve's maximum over ``tested``);
+    H (``bell``, ``persistent``): ``max`` over the tested grid, ``at`` its intensity,
+    ``slope`` on the rising limb. Always ``curve`` (B, G) and ``top`` (the curve's maximum over ``tested``);
     ``slope`` only with ``slopes`` (the bootstrap has no use for it).
     """
     curve = response(model, grid, params[:, 1:])
