@@ -31,6 +31,7 @@ from hreflex.io.session import Session
 from hreflex.sim import default_schedule, get_preset, simulate_session
 from hreflex.sim.scenarios import apply_scenario
 from hreflex.sim.session import SimulationTruth
+from hreflex.species import canonical_species
 
 #: acceptance of the windows issue: relative (ratio, Mmax), fraction of the intensity range
 #: (thresholds), ms (latencies; rat 0.2), absolute (RDD ratios), ms (window bounds)
@@ -124,7 +125,7 @@ def grade(case: str, session: Session, truth: SimulationTruth, result: AnalysisR
     depression = float(truth.depression[in_rec & ~truth.contraction].mean()) if has_rec else 1.0
     for c, ch in enumerate(result.channels):
         t = truth.channels[c]
-        g = Grade(case, ch.name, session.meta.species)
+        g = Grade(case, ch.name, canonical_species(session.meta.species))
         w = ch.windows
         for wave, (on, end) in (("m", (t.M_onset_ms, t.M_end_ms)),
                                 ("h", (t.H_onset_ms, t.H_end_ms))):

@@ -15,6 +15,7 @@ from typing import Any
 
 from hreflex.errors import ConfigError
 from hreflex.io.toml import check_keys, load_toml
+from hreflex.species import canonical_species
 
 AMPLITUDE_MEASURES = ("p2p", "area", "rms", "mean_rect")
 #: amplitude measure -> unit of the amplitudes it gives
@@ -26,7 +27,8 @@ THRESHOLD_METHODS = ("fraction", "mmax", "background")
 THRESHOLD_DEFAULTS = {"fraction": 0.05, "mmax": 0.10, "background": 2.0}
 #: H recruitment models (``docs/METRICS.md`` step 6); ``auto`` = the species' own
 H_MODELS = ("auto", "bell", "persistent")
-#: the H model of ``auto`` per species (lower case; any other species: bell): the rat's H
+#: the H model of ``auto`` per species (:func:`~hreflex.species.canonical_species`; any other
+#: species: bell): the rat's H
 #: persists at >= 90 % of Hmax with a supramaximal M (METHODS.md), a human's falls away
 SPECIES_H_MODEL = {"rat": "persistent"}
 
@@ -54,7 +56,7 @@ class WindowPrior:
 
     def matches(self, species: str, muscle: str) -> int:
         """0 = no match, 1 = species match, 2 = species and muscle match."""
-        if self.species.lower() != species.strip().lower():
+        if canonical_species(self.species) != canonical_species(species):
             return 0
         if not self.muscles:
             return 1
@@ -143,7 +145,7 @@ class RecruitmentConfig:
         (:data:`SPECIES_H_MODEL`; bell for any other or no species)."""
         if self.h_model != "auto":
             return self
-        model = SPECIES_H_MODEL.get((species or "").strip().lower(), "bell")
+        model = SPECIES_H_MODEL.get(canonical_species(species), "bell")
         return replace(self, h_model=model)
 
 

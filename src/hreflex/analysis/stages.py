@@ -34,6 +34,7 @@ from hreflex.analysis.windows import (
 from hreflex.io.format import decode_str
 from hreflex.io.lazy import LazySamples
 from hreflex.io.session import Session
+from hreflex.species import canonical_species
 
 
 @dataclass
@@ -160,12 +161,12 @@ def prepare(session: Session, cfg: AnalysisConfig) -> Prepared:
     if cfg.windows.source == "recorded":
         session = _as_recorded(session)
     stim = session.stimuli
-    species = session.meta.species or "human"
+    species = canonical_species(session.meta.species) or "human"  # ("Rattus norvegicus": rat)
     cfg = replace(cfg, recruitment=cfg.recruitment.for_species(species))
     muscles = [m or session.meta.muscle for m in session.channel_muscles]
     priors = [prior_for(cfg.windows.priors, species, m) for m in muscles]
     messages = sorted({f"no window prior for species {species!r}; using {p.name!r}"
-                       for p in priors if p.species.lower() != species.lower()})
+                       for p in priors if canonical_species(p.species) != species})
     c_cfg, q_cfg = cfg.conditioning, cfg.qc
     width = stim["pulse_width_us"][np.isfinite(stim["pulse_width_us"])]
     pulse_end_ms = float(np.median(width)) / 1000.0 if width.size else 0.0

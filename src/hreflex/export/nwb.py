@@ -20,15 +20,7 @@ import numpy as np
 from hreflex.errors import ConfigError
 from hreflex.io.format import decode_str
 from hreflex.io.session import Session
-
-#: SessionMeta.species -> the Latin binomial NWB expects
-SPECIES = {
-    "human": "Homo sapiens",
-    "rat": "Rattus norvegicus",
-    "mouse": "Mus musculus",
-    "cat": "Felis catus",
-    "monkey": "Macaca mulatta",
-}
+from hreflex.species import latin_name
 
 _COLUMNS = {  # stimulus field -> description
     "intensity_mA": "delivered stimulus intensity, mA",
@@ -182,7 +174,7 @@ def _nwbfile_header(session: Session, subject_age: str):
         source_script_file_name="hreflex",
         subject=Subject(
             subject_id=meta.subject_id or "unknown",
-            species=SPECIES.get(meta.species, meta.species) or None,
+            species=latin_name(meta.species) or None,  # the Latin binomial NWB expects
             sex="U",
             age=subject_age or "P0D/",
             description=f"muscle: {meta.muscle or '?'}, nerve: {meta.nerve or '?'}",

@@ -18,6 +18,7 @@ import numpy as np
 from hreflex.errors import ConfigError
 from hreflex.io.importers.origins import Origins, SourceWarning
 from hreflex.io.session import Session
+from hreflex.species import canonical_species
 
 #: metadata options (applied after reading, in this order)
 META_OPTIONS = (
@@ -127,7 +128,7 @@ def check_units(session: Session, source: Path, scalable: bool = True) -> list[s
         note = origins.get(field)
         return note[2] if note and note[2] else f"read as {unit}"
 
-    species = session.meta.species or "human"
+    species = canonical_species(session.meta.species) or "human"
     limit = INTENSITY_LIMIT_mA.get(species, INTENSITY_LIMIT_mA["human"])
     high = stimuli["intensity_mA"] > limit
     if high.any():
