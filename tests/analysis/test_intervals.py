@@ -9,13 +9,14 @@ from scipy.stats import f as f_dist
 from hreflex.analysis.bootstrap import percentile_interval, resampled_means
 from hreflex.analysis.config import RecruitmentConfig
 from hreflex.analysis.fitting import fit_curve
-from hreflex.analysis.intervals import lack_of_fit, recruitment_intervals
-from hreflex.analysis.models import boltzmann
+from hreflex.analysis.intervals import NO_SPREAD, lack_of_fit, recruitment_intervals
+from hreflex.analysis.models import bell, boltzmann
 from hreflex.analysis.pooling import level_stats
 from hreflex.analysis.recruitment import recruitment
 
 LEVELS = np.linspace(4, 40, 19)
 M_TRUE = {"amp_mV": 8.0, "i50_mA": 20.0, "slope_mA": 3.0}
+H_TRUE = {"amp_mV": 2.0, "i_rise_mA": 12.0, "k_rise_mA": 1.5, "i_fall_mA": 22.0, "k_fall_mA": 2.5}
 
 
 def test_resampled_level_means_have_the_variance_of_a_mean():
@@ -60,7 +61,7 @@ def test_mmax_and_threshold_intervals_cover_the_truth():
         stats = [a[:, 0] for a in level_stats(m[:, None], level, LEVELS.size,
                                              np.ones((i.size, 1), bool))]
         r = recruitment(LEVELS, tuple(stats), None, (float(m.max()), None), cfg)
-        ci = recruitment_intervals(r, level, m, None, cfg, (np.nan, np.nan))
+        ci, _ = recruitment_intervals(r, level, m, None, cfg, (np.nan, np.nan))
         hits += [ci["mmax_mV"][0] <= M_TRUE["amp_mV"] <= ci["mmax_mV"][1],
                  ci["m_threshold_mA"][0] <= true_thr <= ci["m_threshold_mA"][1]]
         width.append((ci["mmax_mV"][1] - ci["mmax_mV"][0]) / M_TRUE["amp_mV"])
@@ -71,3 +72,51 @@ def test_mmax_and_threshold_intervals_cover_the_truth():
 def test_percentile_interval_needs_most_replicates():
     assert percentile_interval(np.arange(101.0)) == (2.5, 97.5)
     assert percentile_interval(np.r_[np.arange(80.0), np.full(20, np.nan)]) is None
+
+
+def _ramp(seed, x):
+    """One sweep per intensity (a clinical ramp): M Boltzmann, H a bell, each with 5 / 15 %
+    trial-to-trial variability and additive noise; independent of the analysis' models'
+    noise handling (no floor, no noise shape)."""
+    rng = np.random.default_rng(seed)
+    m, h = boltzmann(x, **M_TRUE), bell(x, **H_TRUE)
+    return (m * (1 + 0.05 * rng.standard_normal(x.size)) + 0.02 * rng.standard_normal(x.size),
+            h * (1 + 0.15 * rng.standard_normal(x.size)) + 0.02 * rng.standard_normal(x.size))
+
+
+def test_one_sweep_per_intensity_still_gets_intervals_that_cover():
+    """Nothing to resample within a level of one sweep: without the modelled spread of
+    ``sweep_variance`` every interval here had width 0."""
+    cfg, x = RecruitmentConfig(), np.linspace(4, 40, 31)
+    fine = np.linspace(4, 40, 100001)
+    h_fine = bell(fine, **H_TRUE)
+    truth = {"mmax_mV": M_TRUE["amp_mV"], "hmax_mV": h_fine.max(),
+             "hmax_mmax": h_fine.max() / M_TRUE["amp_mV"],
+             "m_threshold_mA": M_TRUE["i50_mA"] + M_TRUE["slope_mA"] * np.log(0.05 / 0.95),
+             "h_threshold_mA": fine[np.argmax(h_fine >= 0.05 * h_fine.max())]}
+    hits, widths = {k: [] for k in truth}, {k: [] for k in truth}
+    one = np.ones(x.size)
+    for seed in range(40):
+        m, h = _ramp(300 + seed, x)
+        r = recruitment(x, (m, np.full(x.size, np.nan), one), (h, np.full(x.size, np.nan), one),
+                        (None, None), cfg, (0.02, 0.02))
+        ci, why = recruitment_intervals(r, np.arange(x.size), m, h, cfg, (0.02, 0.02))
+        assert not why
+        for key, true in truth.items():
+            hits[key].append(ci[key][0] <= true <= ci[key][1])
+            widths[key].append((ci[key][1] - ci[key][0]) / abs(true))
+    for key in truth:
+        assert np.mean(hits[key]) >= 0.85, key  # nominal 0.95 (40 seeds)
+        assert 0 < np.median(widths[key]) < 0.5, key
+
+
+def test_a_value_pooled_from_single_sweeps_gets_no_interval_and_says_why():
+    cfg = RecruitmentConfig(min_r2=1.5)  # no fit is acceptable: the values are pooled
+    x = np.linspace(4, 40, 19)
+    m, h = _ramp(7, x)
+    one = np.ones(x.size)
+    r = recruitment(x, (m, np.full(x.size, np.nan), one), (h, np.full(x.size, np.nan), one),
+                    (None, None), cfg, (0.02, 0.02))
+    assert r.hmax_source == "pooled" and r.hmax_mV is not None  # the largest single sweep
+    ci, why = recruitment_intervals(r, np.arange(x.size), m, h, cfg, (0.02, 0.02))
+    assert "hmax_mV" not in ci and why["hmax_mV_ci95"] == NO_SPREAD

@@ -161,8 +161,9 @@ def channel_recruitment(p: Prepared, pl: Plan, ch: Channel, floor: tuple[float, 
     r = recruitment(pl.levels, stats["m"], stats["h"], (observed[0], observed[1]),
                     cfg.recruitment, floor,
                     (why.get("m", "no M window"), why.get("h", "no H window")), fits)
-    r.ci95 = recruitment_intervals(r, np.where(inc, pl.level, -1), amps["m"], amps["h"],
-                                   cfg.recruitment, floor)
+    r.ci95, why_not = recruitment_intervals(r, np.where(inc, pl.level, -1), amps["m"],
+                                            amps["h"], cfg.recruitment, floor)
+    r.reasons.update(why_not)
     return r
 
 

@@ -146,7 +146,7 @@ def lm_fit(model: str, x: np.ndarray, y: np.ndarray, w: np.ndarray, p0: np.ndarr
             g *= free
         d = a[:, diag, diag]  # Marquardt: damp each parameter by its own curvature
         a[:, diag, diag] = d + damping[:, None] * (d + 1e-12 * d.sum(axis=1)[:, None]) + 1e-300
-        trial = np.clip(p - np.linalg.solve(a, g[..., None])[..., 0], lo, hi)
+        trial = np.clip(p - _solve(a, g), lo, hi)
         c_new, r_new, q_new, jac_new = evaluate(trial)
         better = c_new < cost
         small = (np.abs(trial - p) <= XTOL * (np.abs(p) + XTOL)).all(axis=1)
@@ -166,6 +166,15 @@ def lm_fit(model: str, x: np.ndarray, y: np.ndarray, w: np.ndarray, p0: np.ndarr
     bad = ~np.isfinite(cost)
     p[bad] = np.nan
     return p, cost, converged & ~bad
+
+
+def _solve(a: np.ndarray, g: np.ndarray) -> np.ndarray:
+    """``a^-1 g`` of every row ((B, k, k), (B, k)); where a row's ``a`` is singular (a
+    parameter that no longer changes the curve at all), the least-squares step of all."""
+    try:
+        return np.linalg.solve(a, g[..., None])[..., 0]
+    except np.linalg.LinAlgError:
+        return (np.linalg.pinv(a) @ g[..., None])[..., 0]
 
 
 def fit_curve(model: str, intensity_mA: np.ndarray, mean_mV: np.ndarray, n: np.ndarray,

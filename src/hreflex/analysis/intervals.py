@@ -9,6 +9,14 @@ exactly as :func:`hreflex.analysis.recruitment.recruitment` defines them. The in
 the 2.5-97.5 percentile range of the replicates (``N_BOOT`` = 300, fixed seed; their curves are
 evaluated on a 401-point intensity grid); a value whose
 replicates are not determinable in more than 10 % of them gets no interval.
+
+A level of one sweep has nothing to resample (a ramp of one sweep per intensity, as many
+clinical systems record, would get intervals of width 0). Where a curve was fitted, such a
+level's replicate mean is its mean plus a normal draw times the modelled SD of one sweep there
+(:func:`sweep_variance`: noise, excitability and threshold terms, ``a + b y^2 + c y'^2``,
+fitted to the within-level variances and the leverage-scaled residuals of all levels), refitted with more steps
+(``SINGLE_REFIT_ITERATIONS``). A value whose replicates do not vary at all (pooled from
+levels of one sweep) gets no interval, and says why.
 """
 
 from __future__ import annotations
@@ -18,7 +26,7 @@ import numpy as np
 from hreflex.analysis.bootstrap import N_BOOT, SEED, percentile_interval, resampled_means
 from hreflex.analysis.config import RecruitmentConfig
 from hreflex.analysis.fitting import CurveFit, fit_setup, lm_fit
-from hreflex.analysis.models import PARAMS
+from hreflex.analysis.models import PARAMS, measured_and_jacobian
 from hreflex.analysis.noise_shape import table_of
 from hreflex.analysis.recruitment import (
     RecruitmentResult,
@@ -33,6 +41,14 @@ from hreflex.analysis.recruitment import (
 BOOT_GRID_POINTS = 401
 #: the replicates start at the point estimate, a few steps reach their optimum
 REFIT_ITERATIONS = 6
+#: ... but a level of one sweep moves by a whole sweep's spread, not by its mean's: more steps
+SINGLE_REFIT_ITERATIONS = 30
+#: leverages above this are taken as this (a level that alone fixes a parameter would
+#: otherwise divide its residual by ~0)
+MAX_LEVERAGE = 0.9
+#: why a value whose replicates do not vary at all gets no interval
+NO_SPREAD = ("no spread to resample: the intensities it comes from have one sweep each and no "
+             "fitted curve")
 
 
 def lack_of_fit(fit: CurveFit, levels_mA: np.ndarray, mean: np.ndarray, sd: np.ndarray,
@@ -49,29 +65,91 @@ def lack_of_fit(fit: CurveFit, levels_mA: np.ndarray, mean: np.ndarray, sd: np.n
     return float(max(1.0, between / np.mean(sd[use] ** 2)))
 
 
+def level_residuals(fit: CurveFit, levels_mA: np.ndarray, mean: np.ndarray, n: np.ndarray
+                    ) -> np.ndarray:
+    """(L,) each level mean's residual about the fitted curve (what it estimates, floor
+    included), divided by sqrt(1 - h), h the level's leverage in the sqrt(n)-weighted fit
+    (at most ``MAX_LEVERAGE``): a fit pulls its curve towards every mean, most towards those
+    that alone fix a parameter, and this undoes it on average (HC2). NaN without a mean."""
+    use = (n > 0) & np.isfinite(mean)
+    p = np.array([fit.params[k] for k in PARAMS[fit.model]])
+    curve, jac = measured_and_jacobian(fit.model, levels_mA[use], p, table_of(fit.shape))
+    jw = np.sqrt(n[use].astype(float))[:, None] * jac
+    h = np.einsum("lk,lk->l", jw @ np.linalg.pinv(jw.T @ jw), jw)
+    out = np.full(mean.shape, np.nan)
+    out[use] = (mean[use] - curve) / np.sqrt(1.0 - np.clip(h, 0.0, MAX_LEVERAGE))
+    return out
+
+
+def sweep_variance(fit: CurveFit, levels_mA: np.ndarray, mean: np.ndarray, sd: np.ndarray,
+                   n: np.ndarray) -> np.ndarray:
+    """(L,) the variance of one sweep's amplitude at each level, modelled as
+    ``a + b y^2 + c y'^2``: a noise part, a part that grows with the response (trial-to-trial
+    excitability) and one that grows with the curve's steepness (a fluctuating threshold
+    moves a sweep along the curve: large on the rising limb, nothing on a plateau); y the
+    fitted curve (floor included), y' its slope (per mA). ``a, b, c >= 0`` are fitted by
+    least squares to every level's own estimate: the within-level variance (weight n - 1)
+    where n >= 2, the squared :func:`level_residuals` (weight 1) where n = 1. One sweep says
+    little about its own level's spread; the model pools what all levels say."""
+    use = (n > 0) & np.isfinite(mean)
+    step = 1e-3 * max(float(np.ptp(levels_mA)), 1e-9)
+    y = fit.measured(levels_mA)
+    slope = (fit.measured(levels_mA + step) - fit.measured(levels_mA - step)) / (2 * step)
+    est = np.where(n >= 2, sd**2, level_residuals(fit, levels_mA, mean, n) ** 2)
+    ok = use & np.isfinite(est)
+    terms = np.stack([np.ones_like(y), y**2, slope**2], axis=1)
+    root_w = np.sqrt(np.where(n >= 2, n - 1.0, 1.0))[ok, None]
+    return terms @ _nonnegative_lstsq(terms[ok] * root_w, est[ok] * root_w[:, 0])
+
+
+def _nonnegative_lstsq(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """(k,) the least-squares ``x >= 0`` of ``a x = b`` ((m, k), k small): the best of the
+    unconstrained solutions on every subset of the columns that come out non-negative."""
+    k = a.shape[1]
+    best, best_cost = np.zeros(k), float(b @ b)
+    for mask in range(1, 2**k):
+        cols = [j for j in range(k) if mask >> j & 1]
+        if len(cols) > a.shape[0]:
+            continue
+        x = np.linalg.lstsq(a[:, cols], b, rcond=None)[0]
+        cost = float(np.sum((a[:, cols] @ x - b) ** 2))
+        if (x >= 0).all() and cost < best_cost:
+            best = np.zeros(k)
+            best[cols], best_cost = x, cost
+    return best
+
+
 def _refit(fit: CurveFit, levels_mA: np.ndarray, point_mean: np.ndarray, sd: np.ndarray,
-           n: np.ndarray, boot: np.ndarray) -> np.ndarray:
-    """(B, k) parameters of ``fit``'s model refitted to every replicate (B, L), the
-    replicates' deviations scaled by sqrt(:func:`lack_of_fit`)."""
+           n: np.ndarray, boot: np.ndarray, draws: np.ndarray) -> np.ndarray:
+    """(B, k) parameters of ``fit``'s model refitted to every replicate (B, L): the
+    resampled means' deviations scaled by sqrt(:func:`lack_of_fit`); a level of one sweep
+    is its mean plus ``draws`` (B, L) (standard normal) x the modelled SD of a sweep there
+    (:func:`sweep_variance`)."""
     use = (n > 0) & np.isfinite(point_mean)
     x, w = levels_mA[use], np.sqrt(n[use].astype(float))
     bounds, scale = fit_setup(fit.model, x, point_mean[use])
     p0 = np.array([fit.params[k] for k in PARAMS[fit.model]])
     inflate = np.sqrt(lack_of_fit(fit, levels_mA, point_mean, sd, n))
     y = point_mean[use] + inflate * (boot[:, use] - point_mean[use])
+    one = n[use] == 1
+    if one.any():
+        spread = np.sqrt(sweep_variance(fit, levels_mA, point_mean, sd, n)[use][one])
+        y[:, one] = point_mean[use][one] + draws[:, use][:, one] * spread
     y = np.where(np.isfinite(y), y, point_mean[use])
     params, _, _ = lm_fit(fit.model, x, y, w, np.broadcast_to(p0, (y.shape[0], p0.size)),
-                          bounds, scale, iterations=REFIT_ITERATIONS,
-                          shape=table_of(fit.shape))
+                          bounds, scale, shape=table_of(fit.shape),
+                          iterations=SINGLE_REFIT_ITERATIONS if one.any() else REFIT_ITERATIONS)
     return params
 
 
 def recruitment_intervals(r: RecruitmentResult, level: np.ndarray, m_amp: np.ndarray | None,
                           h_amp: np.ndarray | None, cfg: RecruitmentConfig,
                           floor_mV: tuple[float, float], n_boot: int = N_BOOT
-                          ) -> dict[str, tuple[float, float]]:
+                          ) -> tuple[dict[str, tuple[float, float]], dict[str, str]]:
     """95 % intervals of ``mmax_mV``, ``hmax_mV``, ``hmax_mmax``, ``m_threshold_mA`` and
-    ``h_threshold_mA`` (those with a point estimate).
+    ``h_threshold_mA`` (those with a point estimate), and the reasons of the values that
+    have a point estimate but no interval for a reason other than too few replicates
+    (``"<value>_ci95"`` -> why).
 
     ``level`` (n,): each included sweep's level (-1 = not used); ``m_amp``/``h_amp`` (n,)
     their amplitudes (None: no such window); ``floor_mV``: the noise amplitude of the M and
@@ -85,13 +163,17 @@ def recruitment_intervals(r: RecruitmentResult, level: np.ndarray, m_amp: np.nda
         both = np.stack([amp for _, amp in have], axis=1)
         means = resampled_means(both, level, n_lv, rng, n_boot)
         boot.update({key: means[..., i] for i, (key, _) in enumerate(have)})
+    # the levels of one sweep: normal draws, M's and H's (drawn after the resampling, and
+    # only where there are such levels: the intervals of other designs are unchanged)
+    draws = (rng.standard_normal((2, n_boot, n_lv)) if (r.n == 1).any()
+             else np.zeros((2, 0, 0)))
     mmax = np.full(n_boot, np.nan)
     values: dict[str, np.ndarray] = {}
     curves = {}
     if boot["m"] is not None and r.mmax_mV is not None:
         if r.mmax_source == "fit":
             mv = curve_values("boltzmann", _refit(r.m_fit, r.levels_mA, r.m_mean_mV,
-                                                  r.m_sd_mV, r.n, boot["m"]),
+                                                  r.m_sd_mV, r.n, boot["m"], draws[0]),
                               grid, tested, cfg.plateau_fraction, slopes=False)
             mmax, curves["m"] = mv["max"], mv
         else:
@@ -100,7 +182,7 @@ def recruitment_intervals(r: RecruitmentResult, level: np.ndarray, m_amp: np.nda
     if boot["h"] is not None and r.hmax_mV is not None:
         if r.hmax_source == "fit":
             hv = curve_values(r.h_fit.model, _refit(r.h_fit, r.levels_mA, r.h_mean_mV, r.h_sd_mV,
-                                            r.n, boot["h"]), grid, tested,
+                                            r.n, boot["h"], draws[1]), grid, tested,
                               cfg.plateau_fraction, slopes=False)
             hmax, curves["h"] = hv["max"], hv
         else:
@@ -115,9 +197,11 @@ def recruitment_intervals(r: RecruitmentResult, level: np.ndarray, m_amp: np.nda
             cv = curves[wave]
             level_mV = threshold_levels(cfg, cv["top"], mmax, noise, wave)
             values[key] = first_crossing(grid, cv["curve"], level_mV)
-    out = {}
+    out, why = {}, {}
     for key, samples in values.items():
         ci = percentile_interval(samples)
+        if ci is not None and ci[0] == ci[1]:  # (every replicate the same: nothing resampled)
+            ci, why[f"{key}_ci95"] = None, NO_SPREAD
         if ci is not None:
             out[key] = ci
-    return out
+    return out, why

@@ -150,7 +150,8 @@ class ChannelResult:
                 if ci is None:
                     out["recruitment"][f"{key}_ci95_reason"] = (
                         rec.reasons.get(key, "not determined") if getattr(rec, key) is None
-                        else "fewer than 90 % of the bootstrap replicates gave a value")
+                        else rec.reasons.get(f"{key}_ci95", "fewer than 90 % of the bootstrap "
+                                             "replicates gave a value"))
             out["recruitment"].update(jsonable({
                 "mmax_source": rec.mmax_source, "hmax_source": rec.hmax_source,
                 "plateau_reached": rec.plateau_reached,
