@@ -14,8 +14,8 @@ A level of one sweep has nothing to resample (a ramp of one sweep per intensity,
 clinical systems record, would get intervals of width 0). Where a curve was fitted, such a
 level's replicate mean is its mean plus a normal draw times the modelled SD of one sweep there
 (:func:`sweep_variance`: noise, excitability and threshold terms, ``a + b y^2 + c y'^2``,
-fitted to the within-level variances and the leverage-scaled residuals of all levels), refitted with more steps
-(``SINGLE_REFIT_ITERATIONS``). A value whose replicates do not vary at all (pooled from
+fitted to the within-level variances and the leverage-scaled residuals of all levels),
+refitted with more steps (``SINGLE_REFIT_ITERATIONS``). A value whose replicates do not vary at all (pooled from
 levels of one sweep) gets no interval, and says why.
 """
 
@@ -197,11 +197,11 @@ def recruitment_intervals(r: RecruitmentResult, level: np.ndarray, m_amp: np.nda
             cv = curves[wave]
             level_mV = threshold_levels(cfg, cv["top"], mmax, noise, wave)
             values[key] = first_crossing(grid, cv["curve"], level_mV)
-    out, why = {}, {}
+    out, why, singles = {}, {}, bool((r.n == 1).any())
     for key, samples in values.items():
         ci = percentile_interval(samples)
-        if ci is not None and ci[0] == ci[1]:  # (every replicate the same: nothing resampled)
-            ci, why[f"{key}_ci95"] = None, NO_SPREAD
+        if ci is not None and ci[0] == ci[1] and singles:  # (nothing resampled; noise-free
+            ci, why[f"{key}_ci95"] = None, NO_SPREAD       # replicated levels keep [x, x])
         if ci is not None:
             out[key] = ci
     return out, why
