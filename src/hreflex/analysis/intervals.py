@@ -14,7 +14,7 @@ A level of one sweep has nothing to resample (a ramp of one sweep per intensity,
 clinical systems record, would get intervals of width 0). Where a curve was fitted, such a
 level's replicate mean is its mean plus a normal draw times the modelled SD of one sweep there
 (:func:`sweep_variance`: noise, excitability and threshold terms, ``a + b y^2 + c y'^2``,
-fitted to the within-level variances and the leverage-scaled residuals of all levels),
+fitted to the within-level variances and the squared residuals of all levels),
 refitted with more steps (``SINGLE_REFIT_ITERATIONS``). A value whose replicates do not vary at all (pooled from
 levels of one sweep) gets no interval, and says why.
 """
@@ -43,9 +43,8 @@ BOOT_GRID_POINTS = 401
 REFIT_ITERATIONS = 6
 #: ... but a level of one sweep moves by a whole sweep's spread, not by its mean's: more steps
 SINGLE_REFIT_ITERATIONS = 30
-#: leverages above this are taken as this (a level that alone fixes a parameter would
-#: otherwise divide its residual by ~0)
-MAX_LEVERAGE = 0.9
+#: re-weighted passes of the fit of :func:`sweep_variance`
+VARIANCE_PASSES = 5
 #: why a value whose replicates do not vary at all gets no interval
 NO_SPREAD = ("no spread to resample: the intensities it comes from have one sweep each and no "
              "fitted curve")
@@ -66,40 +65,53 @@ def lack_of_fit(fit: CurveFit, levels_mA: np.ndarray, mean: np.ndarray, sd: np.n
 
 
 def level_residuals(fit: CurveFit, levels_mA: np.ndarray, mean: np.ndarray, n: np.ndarray
-                    ) -> np.ndarray:
+                    ) -> tuple[np.ndarray, np.ndarray]:
     """(L,) each level mean's residual about the fitted curve (what it estimates, floor
-    included), divided by sqrt(1 - h), h the level's leverage in the sqrt(n)-weighted fit
-    (at most ``MAX_LEVERAGE``): a fit pulls its curve towards every mean, most towards those
-    that alone fix a parameter, and this undoes it on average (HC2). NaN without a mean."""
+    included) and (L,) the level's leverage h in the sqrt(n)-weighted fit: a fit pulls its
+    curve towards every mean, so a residual's expected square is its variance x (1 - h),
+    nothing for a level that alone fixes a parameter (h = 1). NaN without a mean."""
     use = (n > 0) & np.isfinite(mean)
     p = np.array([fit.params[k] for k in PARAMS[fit.model]])
     curve, jac = measured_and_jacobian(fit.model, levels_mA[use], p, table_of(fit.shape))
     jw = np.sqrt(n[use].astype(float))[:, None] * jac
-    h = np.einsum("lk,lk->l", jw @ np.linalg.pinv(jw.T @ jw), jw)
-    out = np.full(mean.shape, np.nan)
-    out[use] = (mean[use] - curve) / np.sqrt(1.0 - np.clip(h, 0.0, MAX_LEVERAGE))
-    return out
+    res, lev = np.full(mean.shape, np.nan), np.full(mean.shape, np.nan)
+    res[use] = mean[use] - curve
+    lev[use] = np.clip(np.einsum("lk,lk->l", jw @ np.linalg.pinv(jw.T @ jw), jw), 0.0, 1.0)
+    return res, lev
 
 
 def sweep_variance(fit: CurveFit, levels_mA: np.ndarray, mean: np.ndarray, sd: np.ndarray,
                    n: np.ndarray) -> np.ndarray:
     """(L,) the variance of one sweep's amplitude at each level, modelled as
-    ``a + b y^2 + c y'^2``: a noise part, a part that grows with the response (trial-to-trial
-    excitability) and one that grows with the curve's steepness (a fluctuating threshold
-    moves a sweep along the curve: large on the rising limb, nothing on a plateau); y the
-    fitted curve (floor included), y' its slope (per mA). ``a, b, c >= 0`` are fitted by
-    least squares to every level's own estimate: the within-level variance (weight n - 1)
-    where n >= 2, the squared :func:`level_residuals` (weight 1) where n = 1. One sweep says
-    little about its own level's spread; the model pools what all levels say."""
+    ``v = a + b y^2 + c y'^2``: a noise part, a part that grows with the response
+    (trial-to-trial excitability) and one that grows with the curve's steepness (a
+    fluctuating threshold moves a sweep along the curve: large on the rising limb, nothing
+    on a plateau); y the fitted curve (floor included), y' its slope (per mA). ``a, b, c >=
+    0`` are fitted by least squares to what every level says of its own v: its within-level
+    variance estimates v (dof n - 1) where n >= 2; where n = 1, its squared residual
+    (:func:`level_residuals`) estimates v (1 - h) (dof 1). Weights dof / (v + v_bar)^2, v
+    from the previous of ``VARIANCE_PASSES`` passes, v_bar the estimates' average. One sweep
+    says little about its own level's spread; the model pools what all levels say."""
     use = (n > 0) & np.isfinite(mean)
     step = 1e-3 * max(float(np.ptp(levels_mA)), 1e-9)
     y = fit.measured(levels_mA)
     slope = (fit.measured(levels_mA + step) - fit.measured(levels_mA - step)) / (2 * step)
-    est = np.where(n >= 2, sd**2, level_residuals(fit, levels_mA, mean, n) ** 2)
+    res, lev = level_residuals(fit, levels_mA, mean, n)
+    replicated = n >= 2
+    est = np.where(replicated, sd**2, res**2)
     ok = use & np.isfinite(est)
     terms = np.stack([np.ones_like(y), y**2, slope**2], axis=1)
-    root_w = np.sqrt(np.where(n >= 2, n - 1.0, 1.0))[ok, None]
-    return terms @ _nonnegative_lstsq(terms[ok] * root_w, est[ok] * root_w[:, 0])
+    seen = (terms * np.where(replicated, 1.0, 1.0 - np.nan_to_num(lev))[:, None])[ok]
+    dof, est = np.where(replicated, n - 1.0, 1.0)[ok], est[ok]
+    # a variance estimate's error grows with the variance (its SD is v sqrt(2 / dof)), so
+    # the levels weigh dof / v^2, v from the previous pass plus the average estimate (no
+    # level counts for more than an average one: one sweep's square is a rough estimate)
+    typical = max(float(np.average(est, weights=dof)) if est.size else 0.0, 1e-300)
+    coef = _nonnegative_lstsq(seen * np.sqrt(dof)[:, None], est * np.sqrt(dof))
+    for _ in range(VARIANCE_PASSES):
+        root_w = np.sqrt(dof) / (seen @ coef + typical)
+        coef = _nonnegative_lstsq(seen * root_w[:, None], est * root_w)
+    return terms @ coef
 
 
 def _nonnegative_lstsq(a: np.ndarray, b: np.ndarray) -> np.ndarray:
