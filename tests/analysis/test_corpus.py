@@ -1,7 +1,7 @@
 """The accuracy corpus on a fixed subset: wave shapes, timing, overlapping waves, late and
-intensity-independent waves, weak channels, artifact tails, drift, noise, sampling rates and
-single-intensity RDD files (``hreflex.validation``; every case and 5+ seeds:
-``bench/bench_accuracy.py``). Each case asserts the windows issue's tolerances against the
+intensity-independent waves, weak channels, artifact tails, drift, noise, sampling rates,
+single-intensity RDD files and ramps of one sweep per intensity (``hreflex.validation``;
+every case and 5+ seeds: ``bench/bench_accuracy.py``). Each case asserts the windows issue's tolerances against the
 truth of exactly what was simulated."""
 
 from __future__ import annotations
@@ -9,7 +9,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from hreflex.validation import TOLERANCE, run_case
+from hreflex.analysis import analyze_session
+from hreflex.validation import TOLERANCE, grade, run_case, simulate_case
 
 #: (preset, scenario, seed, known misses): an RDD ratio of an H-reflex that the trains
 #: depress to the noise floor (weak channel, 4x noise) is biased a little above the truth
@@ -43,3 +44,18 @@ def test_a_single_intensity_rdd_file(preset):
     for g in run_case(preset, "preset", 5, protocol="rdd"):
         assert not set(g.failures()) - {"m_latency", "h_latency"}, (g.channel, g.failures())
         assert np.abs(g.rdd_abs) <= TOLERANCE["rdd"] and g.covered, g.channel
+
+
+@pytest.mark.parametrize(("preset", "seed"), [("soleus_spastic", 2), ("rat_sci", 5)])
+def test_a_clinical_ramp_of_single_sweeps(preset, seed):
+    """One sweep per intensity: within tolerance, and every recruitment value has a 95 %
+    interval of some width (a bootstrap within levels alone has nothing to resample there:
+    such ramps got intervals of width 0)."""
+    session, truth = simulate_case(preset, "single_sweeps", seed)
+    result = analyze_session(session)
+    for g in grade(f"{preset}/single_sweeps/{seed}", session, truth, result):
+        assert not g.failures(), (g.channel, g.failures())
+    for ch in result.channels:
+        ci = ch.recruitment.ci95
+        assert set(ci) == set(ch.recruitment.INTERVALS), (ch.name, ci)
+        assert all(hi > lo for lo, hi in ci.values()), (ch.name, ci)

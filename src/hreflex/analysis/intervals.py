@@ -46,8 +46,8 @@ SINGLE_REFIT_ITERATIONS = 30
 #: re-weighted passes of the fit of :func:`sweep_variance`
 VARIANCE_PASSES = 5
 #: why a value whose replicates do not vary at all gets no interval
-NO_SPREAD = ("no spread to resample: the intensities it comes from have one sweep each and no "
-             "fitted curve")
+NO_SPREAD = ("no spread to resample: every bootstrap replicate gives the same value (the "
+             "intensities it comes from have one sweep each)")
 
 
 def lack_of_fit(fit: CurveFit, levels_mA: np.ndarray, mean: np.ndarray, sd: np.ndarray,

@@ -20,6 +20,7 @@ derived exactly as for the preset (``sim/truth.py``).
 | ``drift`` | slow baseline wander (0.2–3 Hz, 150 µV RMS; rat 100 µV) |
 | ``noisy`` | background EMG and mains × 4 |
 | ``low_rate`` | sampled at 2 kHz (rat 10 kHz) |
+| ``single_sweeps`` | the recruitment a clinical ramp: one sweep per intensity, at half the step |
 """
 
 from __future__ import annotations
@@ -91,6 +92,11 @@ def _low_rate(p: Preset) -> Preset:
     return replace(p, sample_rate_Hz=10000.0 if _rat(p) else 2000.0)
 
 
+def _single_sweeps(p: Preset) -> Preset:
+    start, stop, step = p.recruitment_mA
+    return replace(p, recruitment_mA=(start, stop, step / 2), recruitment_sweeps=1)
+
+
 SCENARIOS: dict[str, Callable[[Preset], Preset]] = {
     "preset": lambda p: p,
     "biphasic": lambda p: _waves(p, 2, 2, 0.8),
@@ -104,6 +110,7 @@ SCENARIOS: dict[str, Callable[[Preset], Preset]] = {
     "drift": _drift,
     "noisy": _noisy,
     "low_rate": _low_rate,
+    "single_sweeps": _single_sweeps,
 }
 
 
