@@ -119,6 +119,10 @@ def test_intensity_and_pulse_width_unit_warnings(tmp_path):
         "pulse_width_us 0.5 µs is outside 20–2000 µs (1 stimuli); Trace Label (read as µs)" in m
         for m in messages
     ), messages
+    # a rat named in Latin has the rat's limit (20 mA): 100 mA is implausible for it
+    s, messages = quiet_import(src, species="Rattus norvegicus")
+    assert s.meta.species == "rattus norvegicus"  # (stored as given, lower case)
+    assert any("above 20 mA, implausible for a rat subject" in m for m in messages), messages
     # intensities stored in µA: 5000 µA × 0.001 is 5 mA, no warning
     s, messages = quiet_import(csv_file(tmp_path, i0=5000, i1=12500), intensity_scale=0.001)
     np.testing.assert_allclose(s.stimuli["intensity_mA"], [5, 12.5])
