@@ -4,7 +4,7 @@ Files name a species in many ways: ``rat``, ``Rat``, ``Rattus norvegicus`` (the 
 binomial NWB asks for), ``Sprague-Dawley rat``, ``rats (Wistar)``. The window priors, the H
 recruitment model and the plausible stimulus intensities are chosen by species, so every
 such choice goes through :func:`canonical_species`; the file's own text is left as it is.
-``docs/FORMAT.md`` ("Root attributes") lists the names recognised.
+``docs/FORMAT.md`` ("Species names") lists the names recognised.
 """
 
 from __future__ import annotations

@@ -24,6 +24,7 @@ from hreflex.io.format import ANNOTATION_DTYPE, STIMULUS_DTYPE, empty_table
 from hreflex.io.session import SessionMeta
 from hreflex.io.writer import SessionWriter, store_analysis
 from hreflex.protocol import DeviceKind, Identity
+from hreflex.species import SPECIES
 
 ROOT = Path(__file__).resolve().parents[2]
 DOC = (ROOT / "docs" / "FORMAT.md").read_text(encoding="utf-8")
@@ -161,6 +162,13 @@ def test_end_states(files):
     assert f"`{endstate.RECORDING}`" in section("### Root attributes")
     assert walk(files["recorded"])["/"][1]["end_state"] == "stopped: interrupted (SIGTERM)"
     assert walk(files["epoched"])["/"][1]["end_state"] == endstate.COMPLETED
+
+
+def test_species_names_are_the_code_s():
+    rows = tables(section("### Species names"))[0]
+    documented = {ticked(r[0])[0]: (r[1].strip(), set(ticked(r[2]))) for r in rows}
+    assert documented == {name: (latin, set(words) - {name})
+                          for name, (latin, words) in SPECIES.items()}
 
 
 TYPES = {"string": lambda v: isinstance(v, str), "int": lambda v: isinstance(v, np.integer),
