@@ -28,8 +28,8 @@ THRESHOLD_DEFAULTS = {"fraction": 0.05, "mmax": 0.10, "background": 2.0}
 #: H recruitment models (``docs/METRICS.md`` step 6); ``auto`` = the species' own
 H_MODELS = ("auto", "bell", "persistent")
 #: the H model of ``auto`` per species (:func:`~hreflex.species.canonical_species`; any other
-#: species: bell): the rat's H
-#: persists at >= 90 % of Hmax with a supramaximal M (METHODS.md), a human's falls away
+#: species: bell): the rat's H persists at >= 90 % of Hmax with a supramaximal M
+#: (METHODS.md), a human's falls away
 SPECIES_H_MODEL = {"rat": "persistent"}
 
 
