@@ -8,7 +8,7 @@ import pytest
 
 from hreflex.analysis.config import RecruitmentConfig
 from hreflex.analysis.pooling import intensity_levels, level_stats
-from hreflex.analysis.recruitment import bell, boltzmann, fit_curve, recruitment
+from hreflex.analysis.recruitment import bell, below_tested, boltzmann, fit_curve, recruitment
 
 LEVELS = np.arange(4.0, 52.1, 2.0)  # 25 intensities
 M_TRUE = dict(amp_mV=8.0, i50_mA=30.0, slope_mA=3.0)
@@ -152,3 +152,18 @@ def test_m_threshold_is_a_fraction_of_mmax_when_the_top_level_is_below_it():
                     RecruitmentConfig())
     assert r.plateau_reached and r.mmax_mV == pytest.approx(8.0, rel=2e-3)
     assert r.m_threshold_mA == pytest.approx(30.0 + 3.0 * np.log(0.05 / 0.95), abs=0.03)
+
+
+def test_a_threshold_below_the_tested_intensities_is_said_to_be_extrapolated():
+    # H threshold (5 % of Hmax) at ~9.2 mA, M's at ~21.2 mA: a run from 12 mA starts above H's
+    levels = LEVELS[LEVELS >= 12.0]
+    m_curve, h_curve = boltzmann(levels, **M_TRUE), bell(levels, **H_TRUE)
+    r = recruitment(levels, _stats(_measured(m_curve)), _stats(_measured(h_curve)),
+                    (None, None), RecruitmentConfig())
+    assert r.h_threshold_mA is not None and r.h_threshold_mA < 12.0
+    assert below_tested(r) == [f"H threshold {r.h_threshold_mA:.3g} mA is below the lowest "
+                               "tested intensity (12 mA): extrapolated from the fitted curve"]
+    full = recruitment(LEVELS, _stats(_measured(boltzmann(LEVELS, **M_TRUE))),
+                       _stats(_measured(bell(LEVELS, **H_TRUE))), (None, None),
+                       RecruitmentConfig())
+    assert below_tested(full) == []

@@ -15,7 +15,13 @@ from hreflex.analysis.measures import noise_amplitude, wave_span
 from hreflex.analysis.noise_shape import noise_shape
 from hreflex.analysis.pooling import level_stats
 from hreflex.analysis.rdd import RddResult, rdd
-from hreflex.analysis.recruitment import RecruitmentResult, Stats, fits_needed, recruitment
+from hreflex.analysis.recruitment import (
+    RecruitmentResult,
+    Stats,
+    below_tested,
+    fits_needed,
+    recruitment,
+)
 from hreflex.analysis.results import ChannelResult
 from hreflex.analysis.stages import Found, Measured, Plan, Prepared
 from hreflex.analysis.windows import ChannelWindows, quiet_rms
@@ -198,6 +204,7 @@ def channel_result(p: Prepared, pl: Plan, f: Found, ms: Measured, c: int,
     rec = None
     if w is not None:
         rec = channel_recruitment(p, pl, ch, noise.floor, why, fits)
+        messages.extend(below_tested(rec))
     else:
         why["recruitment"] = messages[0] if messages else "no windows"
     rdd_result = (channel_rdd(p, pl, ms, ch, noise) if w is not None and w.h is not None

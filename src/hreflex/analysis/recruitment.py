@@ -175,6 +175,20 @@ def intensity_grid(levels_mA: np.ndarray, n: np.ndarray, points: int = GRID_POIN
     return grid, grid >= x_lo
 
 
+def below_tested(r: RecruitmentResult) -> list[str]:
+    """One message per threshold below the lowest tested intensity: the curve was already
+    above its threshold level there, so the value is the fitted curve's extrapolation."""
+    tested = r.levels_mA[r.n > 0]
+    out = []
+    for wave in ("m", "h"):
+        value = getattr(r, f"{wave}_threshold_mA")
+        if value is not None and tested.size and value < float(tested.min()) - 1e-9:
+            out.append(f"{wave.upper()} threshold {value:.3g} mA is below the lowest tested "
+                       f"intensity ({float(tested.min()):g} mA): extrapolated from the fitted "
+                       "curve")
+    return out
+
+
 def pooled_mmax(means: np.ndarray, plateau_fraction: float) -> np.ndarray:
     """(B,) largest level mean where the pooled means (B, L; NaN = no sweep) show a plateau:
     two levels at ``plateau_fraction`` of the largest, the highest level among them."""
