@@ -167,7 +167,7 @@ def recruitment_intervals(r: RecruitmentResult, level: np.ndarray, m_amp: np.nda
     their amplitudes (None: no such window); ``floor_mV``: the noise amplitude of the M and
     H windows (``background`` thresholds)."""
     rng = np.random.default_rng(SEED)
-    n_lv = r.levels_mA.size
+    n_lv, singles = r.levels_mA.size, bool((r.n == 1).any())
     grid, tested = intensity_grid(r.levels_mA, r.n, BOOT_GRID_POINTS)
     have = [(key, amp) for key, amp in (("m", m_amp), ("h", h_amp)) if amp is not None]
     boot = {"m": None, "h": None}
@@ -177,8 +177,7 @@ def recruitment_intervals(r: RecruitmentResult, level: np.ndarray, m_amp: np.nda
         boot.update({key: means[..., i] for i, (key, _) in enumerate(have)})
     # the levels of one sweep: normal draws, M's and H's (drawn after the resampling, and
     # only where there are such levels: the intervals of other designs are unchanged)
-    draws = (rng.standard_normal((2, n_boot, n_lv)) if (r.n == 1).any()
-             else np.zeros((2, 0, 0)))
+    draws = rng.standard_normal((2, n_boot, n_lv)) if singles else np.zeros((2, 0, 0))
     mmax = np.full(n_boot, np.nan)
     values: dict[str, np.ndarray] = {}
     curves = {}
@@ -209,7 +208,7 @@ def recruitment_intervals(r: RecruitmentResult, level: np.ndarray, m_amp: np.nda
             cv = curves[wave]
             level_mV = threshold_levels(cfg, cv["top"], mmax, noise, wave)
             values[key] = first_crossing(grid, cv["curve"], level_mV)
-    out, why, singles = {}, {}, bool((r.n == 1).any())
+    out, why = {}, {}
     for key, samples in values.items():
         ci = percentile_interval(samples)
         if ci is not None and ci[0] == ci[1] and singles:  # (nothing resampled; noise-free
