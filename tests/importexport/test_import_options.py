@@ -135,9 +135,42 @@ def test_intensity_and_pulse_width_unit_warnings(tmp_path):
         import_file(csv_file(tmp_path), intensity_scale=-1.0)
 
 
+def emg_csv(tmp_path, values, units_comment=""):
+    """One channel, two sweeps of ``values`` (the second at half size)."""
+    rows = "\n".join(f",{v!r},{v / 2!r}" for v in values)
+    path = tmp_path / "emg.csv"
+    path.write_text(
+        f"# sample_rate_Hz: 1000\n# pre_trigger_ms: 1\n{units_comment}sweep,0,1\n"
+        f"channel,SOL,SOL\nintensity_mA,5,10\n{rows}\n",
+        encoding="utf-8",
+    )
+    return path
+
+
+def test_emg_span_unit_warnings(tmp_path):
+    # a 20 mV M-wave (peak to peak 20 mV): -8 mV then +12 mV
+    wave_mV = [0.0, 0.01, -8.0, 12.0, 0.5, -0.01]
+    volts = [v / 1e3 for v in wave_mV]
+    for values, comment in [(volts, ""), (wave_mV, "# units: mV\n"), (volts, "# units: V\n")]:
+        s, messages = quiet_import(emg_csv(tmp_path, values, comment))
+        np.testing.assert_allclose(np.ptp(s.sweeps[0, 0]) * 1e3, 20.0, rtol=1e-6)
+        assert messages == [], messages
+    # the header lies: it says mV, the values are volts -> 0.02 mV, below 0.1 mV
+    _, messages = quiet_import(emg_csv(tmp_path, volts, "# units: mV\n"))
+    assert len(messages) == 1 and "channel SOL spans 0.02 mV peak to peak" in messages[0]
+    assert "its samples were read as mV (comment '# units:') — check their unit" in messages[0]
+    # no units comment, the values are mV: read as volts -> 20000 mV, above 10000 mV
+    _, messages = quiet_import(emg_csv(tmp_path, wave_mV))
+    assert len(messages) == 1 and "spans 2e+04 mV" in messages[0], messages
+    assert "read as V (default)" in messages[0]
+    # the option corrects it, and the warning goes
+    s, messages = quiet_import(emg_csv(tmp_path, wave_mV), units="mV")
+    assert messages == [] and np.ptp(s.sweeps) * 1e3 == pytest.approx(20.0)
+
+
 def test_mat_intensity_scale(tmp_path):
     path = tmp_path / "m.mat"
-    scipy.io.savemat(path, {"emg": np.zeros((10, 3)), "uA": [1500.0, 2500.0, 3500.0]})
+    scipy.io.savemat(path, {"emg": np.eye(10, 3) * 1e-3, "uA": [1500.0, 2500.0, 3500.0]})
     s = import_file(path, sweeps="emg", intensity="uA", intensity_scale=1e-3, sample_rate=1000, pre_ms=2)
     np.testing.assert_allclose(s.stimuli["intensity_mA"], [1.5, 2.5, 3.5])
     assert Origins.parse(s.devices["source"]["provenance"]).get("intensity")[2] == (

@@ -17,7 +17,7 @@ ONSETS = [120, 480, 910]
 
 def test_brainvision_continuous_with_markers(tmp_path):
     k = np.arange(1200)
-    data_uV = np.column_stack([100 * np.sin(k / 5.0), 40 * np.cos(k / 3.0)])
+    data_uV = np.column_stack([100 * np.sin(k / 5.0), 400 * np.cos(k / 3.0)])
     vhdr = write_brainvision(tmp_path / "rec", data_uV, ONSETS, 5000.0, ["SOL", "MG"])
     (tmp_path / "amps.txt").write_text("6.5, 8, 9.5")
     assert detect_format(vhdr) == "neo"

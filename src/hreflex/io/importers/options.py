@@ -6,6 +6,10 @@
 - Unit checks on the imported stimuli: an intensity above :data:`INTENSITY_LIMIT_mA` for the
   species or a pulse width outside :data:`PULSE_WIDTH_RANGE_us` is a :class:`SourceWarning`
   naming the field and the unit the import assumed.
+- Unit check on the imported EMG: a channel whose largest peak-to-peak over the whole
+  recording lies outside :data:`EMG_SPAN_RANGE_mV` is a :class:`SourceWarning` naming the
+  channel and the unit its samples were read in (a header saying mV over values in V, or
+  amplifier output stored without its gain).
 """
 
 from __future__ import annotations
@@ -34,6 +38,11 @@ META_OPTIONS = (
 INTENSITY_LIMIT_mA = {"human": 200.0, "rat": 20.0, "mouse": 20.0}
 #: plausible pulse widths, µs
 PULSE_WIDTH_RANGE_us = (20.0, 2000.0)
+#: plausible largest peak-to-peak of one EMG channel over a whole recording, stimulus artifact
+#: included, mV: below it there is neither artifact nor response (values in V read as mV);
+#: above it no amplifier or ADC records (values in µV read as mV, or in mV read as V). Amplifier
+#: output stored without the gain divided out (EPOCS: µV at the ADC input) stays inside it.
+EMG_SPAN_RANGE_mV = (0.1, 10000.0)
 _FIELDS = {
     "subject_id": "subject",
     "session_id": "session",
@@ -146,6 +155,30 @@ def check_units(session: Session, source: Path, scalable: bool = True) -> list[s
             f"{source}: pulse_width_us {width[odd][0]:g} µs is outside {low:g}–{top:g} µs "
             f"({int(odd.sum())} stimuli); {assumed('pulse width', 'µs')} — check its unit"
         )
+    units = origins.get("units")
+    how = f"read as {units[0]} ({units[2] or units[1]})" if units else "scaled as the file says"
+    messages += _emg_span_messages(session, source, how)
     for message in messages:
         warnings.warn(message, SourceWarning, stacklevel=2)
     return messages
+
+
+def _emg_span_messages(session: Session, source: Path, how: str) -> list[str]:
+    """One message per channel whose peak-to-peak over the recording is implausible."""
+    data, axes = (session.sweeps, (0, 2)) if session.sweeps is not None else (session.continuous, 0)
+    if data is None or not isinstance(data, np.ndarray) or data.size == 0:
+        return []
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # an all-NaN channel: no span
+        span_mV = (np.nanmax(data, axis=axes) - np.nanmin(data, axis=axes)).astype(np.float64)
+    span_mV *= session.scale_V_per_count * 1e3
+    low, top = EMG_SPAN_RANGE_mV
+    out = []
+    for name, span in zip(session.channel_names, span_mV, strict=True):
+        if np.isfinite(span) and not low <= span <= top:
+            out.append(
+                f"{source}: channel {name} spans {span:.3g} mV peak to peak over the whole "
+                f"recording, implausible for EMG ({low:g}–{top:g} mV); its samples were "
+                f"{how} — check their unit or gain"
+            )
+    return out
