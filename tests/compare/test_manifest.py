@@ -136,6 +136,17 @@ def test_entries_from_session_metadata():
         entries_from_metadata(meta, "group")
 
 
+def test_species_levels_are_the_species_named():
+    meta = {Path("a.h5"): {"subject_id": "S1", "species": "Rattus norvegicus"},
+            Path("b.h5"): {"subject_id": "S2", "species": "rat"},
+            Path("c.h5"): {"subject_id": "S3", "species": "C57BL/6 mouse"},
+            Path("d.h5"): {"subject_id": "S4", "species": "Rodent"}}
+    entries, problems = entries_from_metadata(meta, "species")
+    assert problems == []
+    assert [e.level for e in entries] == ["rat", "rat", "mouse", "rodent"]
+    assert entries[0].columns["species"] == "Rattus norvegicus"  # the file's own text is kept
+
+
 def test_cli_bad_manifest_one_line_exit_1(tmp_path):
     _files(tmp_path, "a.h5", "b.h5")
     (tmp_path / "m.csv").write_text("file,subject,condition\na.h5,S1,pre\nb.h5,S1,post\n")

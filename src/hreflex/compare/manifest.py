@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from hreflex.errors import HreflexError
+from hreflex.species import canonical_species
 
 REQUIRED = ("file", "subject")
 TIMEPOINT = "timepoint"
@@ -170,7 +171,8 @@ def entries_from_metadata(records: dict[Path, dict | None], by: str
                           ) -> tuple[list[Entry], list[str]]:
     """Entries from the session files' own metadata (``subject_id`` and the field named by
     ``by``, see :data:`METADATA_LEVELS`); ``records`` maps each file to the metadata of
-    its analysis (None when it failed: it is reported elsewhere)."""
+    its analysis (None when it failed: it is reported elsewhere). Species are compared by
+    the species they name (``Rattus norvegicus`` and ``rat`` are one level, ``rat``)."""
     by = by.strip().lower()
     if by not in METADATA_LEVELS:
         raise HreflexError(f"--by {by}: session files only carry "
@@ -185,6 +187,8 @@ def entries_from_metadata(records: dict[Path, dict | None], by: str
         if missing:
             problems.append(f"{file}: no {' or '.join(missing)} in its metadata; left out")
             continue
+        if METADATA_LEVELS[by] == "species":
+            level = canonical_species(level) or level
         entries.append(Entry(file, subject, level, columns={k: str(v) for k, v in meta.items()}))
     kept, more = check_entries(entries, by, "sessions")
     return kept, problems + more
