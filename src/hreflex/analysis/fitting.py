@@ -11,6 +11,7 @@ same objective by :func:`lm_fit`, a Levenberg-Marquardt that fits all of them at
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import cached_property
 
 import numpy as np
 
@@ -41,7 +42,12 @@ class CurveFit:
         """The fitted curve with its noise floor: what the level means estimate (mV)."""
         p = np.array([self.params[k] for k in PARAMS[self.model]])[None, :]
         return measured_and_jacobian(self.model, np.asarray(intensity_mA, float), p,
-                                     table_of(self.shape))[0][0]
+                                     self.table)[0][0]
+
+    @cached_property
+    def table(self) -> ShapeTable | None:
+        """The noise shape ready to evaluate (None = quadrature)."""
+        return table_of(self.shape)
 
     def to_dict(self) -> dict:
         return {"model": self.model, "params": self.params, "r2": self.r2, "aic": self.aic,
@@ -212,7 +218,8 @@ def fit_curves(model: str, intensity_mA: np.ndarray, mean_mV: np.ndarray, n: np.
     y = np.where(use, mean_mV, 0.0)[rows]
     w = np.where(use, np.sqrt(np.maximum(n, 0).astype(float)), 0.0)[rows]
     shapes = shapes if shapes is not None else [None] * use.shape[0]
-    table = (np.array([quadrature() if shapes[c] is None else shapes[c] for c in rows])
+    table = (ShapeTable.of(np.array([quadrature() if shapes[c] is None else shapes[c]
+                                     for c in rows]))
              if any(shapes[c] is not None for c in rows) else None)
 
     def batch(k: int, p0: np.ndarray, iterations: int) -> tuple[np.ndarray, ...]:
@@ -221,7 +228,8 @@ def fit_curves(model: str, intensity_mA: np.ndarray, mean_mV: np.ndarray, n: np.
         scale = np.repeat([[sc] for _, sc in setups], k, axis=0)
         return lm_fit(model, intensity_mA, np.repeat(y, k, axis=0), np.repeat(w, k, axis=0),
                       p0, (lo, hi), scale, iterations=iterations,
-                      shape=None if table is None else table_of(np.repeat(table, k, axis=0)))
+                      shape=None if table is None
+                      else table.take(np.repeat(np.arange(len(rows)), k)))
 
     all_starts = np.concatenate(starts)
     screened, cost, conv = batch(n_st, all_starts, SCREEN_ITERATIONS)
@@ -238,16 +246,20 @@ def fit_curves(model: str, intensity_mA: np.ndarray, mean_mV: np.ndarray, n: np.
         best = (polished[part][k] if np.isfinite(cost[part][k]) else p0[part][k])
         out[c] = _curve_fit(model, intensity_mA[use[c]], mean_mV[c, use[c]],
                             np.sqrt(n[c, use[c]].astype(float)), best,
-                            bool(conv[part][k]), min_r2, shapes[c])
+                            bool(conv[part][k]), min_r2, shapes[c],
+                            None if table is None else table.take(i))
     return out
 
 
 def _curve_fit(model: str, x: np.ndarray, y: np.ndarray, w: np.ndarray, best: np.ndarray,
-               converged: bool, min_r2: float, shape: np.ndarray | None = None) -> CurveFit:
+               converged: bool, min_r2: float, shape: np.ndarray | None = None,
+               table: ShapeTable | None = None) -> CurveFit:
     """The :class:`CurveFit` of parameters ``best`` to means ``y`` at ``x``, weights ``w``:
-    weighted R², AIC, acceptable (converged and R² >= ``min_r2``)."""
+    weighted R², AIC, acceptable (converged and R² >= ``min_r2``); ``table``: ``shape``'s
+    :class:`ShapeTable` when already made."""
     names = PARAMS[model]
-    resid = measured_and_jacobian(model, x, best, table_of(shape))[0] - y
+    table = table_of(shape) if table is None and shape is not None else table
+    resid = measured_and_jacobian(model, x, best, table)[0] - y
     ss_res = float(np.sum(w**2 * resid**2))
     ybar = float(np.sum(w**2 * y) / np.sum(w**2))
     ss_tot = float(np.sum(w**2 * (y - ybar) ** 2))

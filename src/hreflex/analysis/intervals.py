@@ -27,7 +27,6 @@ from hreflex.analysis.bootstrap import N_BOOT, SEED, percentile_interval, resamp
 from hreflex.analysis.config import RecruitmentConfig
 from hreflex.analysis.fitting import CurveFit, fit_setup, lm_fit
 from hreflex.analysis.models import PARAMS, measured_and_jacobian
-from hreflex.analysis.noise_shape import table_of
 from hreflex.analysis.recruitment import (
     RecruitmentResult,
     curve_values,
@@ -72,7 +71,7 @@ def level_residuals(fit: CurveFit, levels_mA: np.ndarray, mean: np.ndarray, n: n
     nothing for a level that alone fixes a parameter (h = 1). NaN without a mean."""
     use = (n > 0) & np.isfinite(mean)
     p = np.array([fit.params[k] for k in PARAMS[fit.model]])
-    curve, jac = measured_and_jacobian(fit.model, levels_mA[use], p, table_of(fit.shape))
+    curve, jac = measured_and_jacobian(fit.model, levels_mA[use], p, fit.table)
     jw = np.sqrt(n[use].astype(float))[:, None] * jac
     res, lev = np.full(mean.shape, np.nan), np.full(mean.shape, np.nan)
     res[use] = mean[use] - curve
@@ -149,7 +148,7 @@ def _refit(fit: CurveFit, levels_mA: np.ndarray, point_mean: np.ndarray, sd: np.
         y[:, one] = point_mean[use][one] + draws[:, use][:, one] * spread
     y = np.where(np.isfinite(y), y, point_mean[use])
     params, _, _ = lm_fit(fit.model, x, y, w, np.broadcast_to(p0, (y.shape[0], p0.size)),
-                          bounds, scale, shape=table_of(fit.shape),
+                          bounds, scale, shape=fit.table,
                           iterations=SINGLE_REFIT_ITERATIONS if one.any() else REFIT_ITERATIONS)
     return params
 

@@ -124,7 +124,13 @@ class ShapeTable:
         grad = 2 * W_DENSE * slope
         steps = 0.5 * (W_DENSE[1] - W_DENSE[0]) * (grad[..., 1:] + grad[..., :-1])
         start = value[..., :1]
-        return cls(np.concatenate([start, start + np.cumsum(steps, axis=-1)], axis=-1), grad)
+        value = np.concatenate([start, start + np.cumsum(steps, axis=-1)], axis=-1)
+        # C order: evaluation flattens them (the Hermite's arithmetic leaves them in F order)
+        return cls(np.ascontiguousarray(value), np.ascontiguousarray(grad))
+
+    def take(self, rows: np.ndarray) -> ShapeTable:
+        """The table of rows ``rows`` (indices) of a (B, D) table."""
+        return ShapeTable(self.value[rows], self.grad[rows])
 
     def slope(self) -> np.ndarray:
         """de/dx at the grid points (0 at x = 0)."""
