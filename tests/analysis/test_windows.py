@@ -91,8 +91,9 @@ H_PROFILE = np.exp(-0.5 * ((LV - 0.3) / 0.12) ** 2)
 
 
 def test_a_wave_that_does_not_depend_on_intensity_is_left_out():
-    """Like the RecruitmentCurveFitting example: M 8-16 ms, a wave at 17-27 ms already there
-    below threshold, H 34.6-42.4 ms: the M window must not take in the late wave."""
+    """Like the RecruitmentCurveFitting example (its published windows: M 8.1-15.9 ms,
+    H 34.6-42.4 ms) with a wave at 17-27 ms already there below threshold: the M window must
+    not take in the late wave."""
     late = _wave(17, 10, 0.6e-3)
     x = _levels((M_PROFILE, _wave(8, 8, 8e-3)), (np.ones(12), late), (H_PROFILE, _wave(34.6, 7.8, 3e-3)))
     w = find_windows(x, T, DEFAULT_PRIORS[0], WindowConfig(), 1.0, BASELINE, MA)
@@ -100,6 +101,27 @@ def test_a_wave_that_does_not_depend_on_intensity_is_left_out():
     assert (w.h.start_ms, w.h.stop_ms) == pytest.approx((34.6, 42.4), abs=1.0)
     roles = {round(a): r for a, b, r in w.components}
     assert roles.get(17) == "does not depend on intensity"
+
+
+def _triphasic(onset, duration, amp):
+    u = (T - onset) / duration
+    return np.where((u > 0) & (u < 1), amp * np.sin(np.pi * u) * np.sin(3 * np.pi * u), 0.0)
+
+
+@pytest.mark.parametrize("sigma", [3e-6, 10e-6])
+def test_h_keeps_its_first_phase_under_a_wave_of_the_top_stimuli(sigma):
+    """Like the RecruitmentCurveFitting example's real sweeps: a triphasic H from 31.6 ms
+    (small first phase) and, at the top intensities only, where H is depressed, a slow
+    negative wave from 28 ms under that first phase. The segmentation cuts the first phase
+    off (its profile is H's plus the slow wave's); the window must still span all of H."""
+    top = np.clip((LV - 0.6) / 0.3, 0, 1)
+    u = (T - 28.0) / 13.0
+    slow = np.where((u > 0) & (u < 1), -0.5e-3 * np.sin(np.pi * u), 0.0)
+    x = _levels((M_PROFILE, _wave(6, 10, 8e-3)), (H_PROFILE, _triphasic(31.6, 12, -3e-3)),
+                (top, slow), sigma=sigma)
+    w = find_windows(x, T, DEFAULT_PRIORS[0], WindowConfig(), 1.0, BASELINE, MA)
+    assert (w.h.start_ms, w.h.stop_ms) == pytest.approx((31.6, 43.6), abs=1.0)
+    assert w.h.onset_ms == pytest.approx(31.6, abs=0.5)
 
 
 def test_a_late_wave_of_supramaximal_stimuli_is_not_taken_for_h():

@@ -244,11 +244,11 @@ def _reach(s: _Scene, first: int, last: int, smooth: int, m: int) -> tuple[int, 
     thr, env = edge_threshold(c), envelope(c, smooth)
 
     def joins(inner: int, outer: int) -> bool:
-        """Whether the unassigned ``outer`` joins the wave's piece ``inner`` across a gap."""
+        """Whether the unassigned ``outer`` joins the wave's piece ``inner``: touching, or
+        across a gap the matched waveform bridges."""
         a, b = s.comps[min(inner, outer)], s.comps[max(inner, outer)]
-        return (s.roles[outer] == "" and a.stop < b.start
-                and float(a.weights @ b.weights) >= REACH_COSINE
-                and bridged(env, a.stop, b.start, thr, smooth))
+        return (s.roles[outer] == "" and float(a.weights @ b.weights) >= REACH_COSINE
+                and (a.stop >= b.start or bridged(env, a.stop, b.start, thr, smooth)))
 
     while last + 1 < len(s.comps) and joins(last, last + 1):
         last += 1
