@@ -76,6 +76,7 @@ def test_bad_file_is_a_config_error(tmp_path):
     ("human", "flexor carpi radialis", "human forearm flexors"),
     ("human", "tibialis anterior", "human"),
     ("rat", "plantar interosseous", "rat"),
+    ("C57BL/6 mouse", "gastrocnemius", "mouse"),
     ("cat", "soleus", "human"),  # unknown species: the first species-only prior
 ])
 def test_prior_choice(species, muscle, name):

@@ -53,6 +53,15 @@ def test_a_rat_file_named_in_latin_is_analysed_as_a_rat():
         assert ch["windows_ms"] == ch_ref["windows_ms"]
         assert ch["recruitment"]["fits"]["h"]["model"] == "persistent"
         assert ch["recruitment"]["hmax_mV"] == ch_ref["recruitment"]["hmax_mV"]
+    # a mouse has the rat's prior and H model (the human prior's H range holds no rodent H)
+    mouse = analyze_session(replace(session, meta=replace(session.meta,
+                                                         species="C57BL/6J mice"))).to_dict()
+    assert not any("no window prior" in m for m in mouse["messages"])
+    for ch, ch_ref in zip(mouse["channels"], ref["channels"], strict=True):
+        assert ch["windows_ms"]["prior"] == "mouse"
+        assert ch["windows_ms"]["h"] == ch_ref["windows_ms"]["h"]
+        assert ch["recruitment"]["fits"]["h"]["model"] == "persistent"
+        assert ch["recruitment"]["hmax_mV"] == ch_ref["recruitment"]["hmax_mV"]
     # and what the unknown spelling used to get: the human prior, so other windows
     other = replace(session, meta=replace(session.meta, species="rodent"))
     assert any("no window prior for species 'rodent'" in m

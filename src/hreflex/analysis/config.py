@@ -30,7 +30,7 @@ H_MODELS = ("auto", "bell", "persistent")
 #: the H model of ``auto`` per species (:func:`~hreflex.species.canonical_species`; any other
 #: species: bell): the rat's H persists at >= 90 % of Hmax with a supramaximal M
 #: (METHODS.md), a human's falls away
-SPECIES_H_MODEL = {"rat": "persistent"}
+SPECIES_H_MODEL = {"rat": "persistent", "mouse": "persistent"}
 
 
 @dataclass(frozen=True)
@@ -74,6 +74,10 @@ DEFAULT_PRIORS = (
     WindowPrior("human", muscles=(), m_onset_ms=(1.5, 12.0), h_onset_ms=(10.0, 50.0), **_HUMAN),
     WindowPrior("rat", species="rat", muscles=(), m_onset_ms=(0.5, 4.0), h_onset_ms=(3.5, 12.0),
                 max_end_ms=25.0, blank_ms=(0.1, 1.0), smooth_ms=0.25),
+    # [assumption] METHODS.md has no mouse numbers: the rat's bounds (the rat's H latency at
+    # the ankle hardly depends on body size, 6.0-6.6 ms from 100 to 500 g)
+    WindowPrior("mouse", species="mouse", muscles=(), m_onset_ms=(0.5, 4.0),
+                h_onset_ms=(3.5, 12.0), max_end_ms=25.0, blank_ms=(0.1, 1.0), smooth_ms=0.25),
 )
 
 
