@@ -138,7 +138,7 @@ def lm_fit(model: str, x: np.ndarray, y: np.ndarray, w: np.ndarray, p0: np.ndarr
     converged = np.zeros(p.shape[0], bool)
     for _ in range(iterations):
         rw = 1 / np.sqrt(q)  # IRLS weights of soft-L1
-        jw = scale_columns(jac.copy(), w * rw)
+        jw = scale_columns(jac, w * rw)
         jt = jw.transpose(0, 2, 1)
         a = jt @ jw
         g = (jt @ (rw * r)[..., None])[..., 0]

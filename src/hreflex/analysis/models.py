@@ -122,18 +122,27 @@ def measured_and_jacobian(model: str, x: np.ndarray, p: np.ndarray,
         f = np.maximum(floor, 1e-15)
         e, de = shape(r / f)
         jac[..., 0] = e - r / f * de
-        scale_columns(jac[..., 1:], de)
+        scale_columns(jac[..., 1:], de, out=jac[..., 1:])
         return f * e, jac
     m = np.sqrt(r * r + floor * floor)
     safe = np.maximum(m, 1e-300)
     jac[..., 0] = floor / safe
-    scale_columns(jac[..., 1:], r / safe)
+    scale_columns(jac[..., 1:], r / safe, out=jac[..., 1:])
     return m, jac
 
 
-def scale_columns(jac: np.ndarray, factor: np.ndarray) -> np.ndarray:
-    """``jac (..., L, k) *= factor (..., L)[..., None]`` in place, one parameter at a time
-    (numpy broadcasts over a short last axis several times slower); returns ``jac``."""
+#: up to this many elements :func:`scale_columns` broadcasts (one call costs less than k);
+#: above it, numpy's broadcast over a short last axis is several times slower than k calls
+SCALE_BROADCAST_MAX = 4096
+
+
+def scale_columns(jac: np.ndarray, factor: np.ndarray, out: np.ndarray | None = None
+                  ) -> np.ndarray:
+    """``jac (..., L, k) * factor (..., L)[..., None]``, into ``out`` (e.g. ``jac`` itself;
+    default a new array); returns it."""
+    if jac.size <= SCALE_BROADCAST_MAX:
+        return np.multiply(jac, factor[..., None], out=out)
+    out = np.empty(np.broadcast_shapes(jac.shape, factor.shape + (1,))) if out is None else out
     for j in range(jac.shape[-1]):
-        jac[..., j] *= factor
-    return jac
+        np.multiply(jac[..., j], factor, out=out[..., j])
+    return out

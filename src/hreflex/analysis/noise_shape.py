@@ -19,6 +19,7 @@ channels at once (cubic Hermite on the nodes, a shift of ``x`` beyond the last);
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 
 import numpy as np
 
@@ -128,6 +129,11 @@ class ShapeTable:
         # C order: evaluation flattens them (the Hermite's arithmetic leaves them in F order)
         return cls(np.ascontiguousarray(value), np.ascontiguousarray(grad))
 
+    @cached_property
+    def _row_starts(self) -> np.ndarray:
+        """(B, 1): where each row of a (B, D) table starts in the flattened table."""
+        return self.value.shape[-1] * np.arange(self.value.shape[0])[:, None]
+
     def take(self, rows: np.ndarray) -> ShapeTable:
         """The table of rows ``rows`` (indices) of a (B, D) table."""
         return ShapeTable(self.value[rows], self.grad[rows])
@@ -146,9 +152,10 @@ class ShapeTable:
         i = np.minimum(pos.astype(np.int64), d - 2)
         t = pos - i
         if self.value.ndim > 1:  # row b's entries start at b * D of the flattened table
-            i = i + d * np.arange(x.shape[0])[:, None]
+            i = i + self._row_starts
         v, g = self.value.ravel(), self.grad.ravel()
-        g0, dg = g[i], g[i + 1] - g[i]
+        g0 = g[i]
+        dg = g[i + 1] - g0
         # beyond the last node (w clipped to it, where de/dx is 1): a shift of x
         value = v[i] + step * t * (g0 + 0.5 * t * dg) + np.maximum(x - X_NODES[-1], 0.0)
         return value, (g0 + t * dg) / (2 * np.maximum(w, 1e-150))
