@@ -170,8 +170,9 @@ def _emg_span_messages(session: Session, source: Path, how: str) -> list[str]:
         return []
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)  # an all-NaN channel: no span
-        span_mV = (np.nanmax(data, axis=axes) - np.nanmin(data, axis=axes)).astype(np.float64)
-    span_mV *= session.scale_V_per_count * 1e3
+        high, low = np.nanmax(data, axis=axes), np.nanmin(data, axis=axes)
+    # (in float64: a difference of integer counts could overflow)
+    span_mV = (high.astype(np.float64) - low) * np.abs(session.scale_V_per_count) * 1e3
     low, top = EMG_SPAN_RANGE_mV
     out = []
     for name, span in zip(session.channel_names, span_mV, strict=True):
