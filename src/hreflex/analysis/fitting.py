@@ -258,7 +258,7 @@ def _curve_fit(model: str, x: np.ndarray, y: np.ndarray, w: np.ndarray, best: np
     weighted R², AIC, acceptable (converged and R² >= ``min_r2``); ``table``: ``shape``'s
     :class:`ShapeTable` when already made."""
     names = PARAMS[model]
-    table = table_of(shape) if table is None and shape is not None else table
+    table = table if table is not None else table_of(shape)
     resid = measured_and_jacobian(model, x, best, table)[0] - y
     ss_res = float(np.sum(w**2 * resid**2))
     ybar = float(np.sum(w**2 * y) / np.sum(w**2))
