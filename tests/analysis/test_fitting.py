@@ -7,7 +7,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from hreflex.analysis.fitting import fit_curve, fit_curves, fit_setup
+from hreflex.analysis.fitting import fit_curve, fit_curves, fit_setup, lm_fit
 from hreflex.analysis.models import MODELS, PARAMS, measured_and_jacobian
 
 LEVELS = np.arange(4.0, 52.1, 2.0)  # 25 intensities
@@ -119,3 +119,25 @@ def test_curves_read_through_a_noise_shape_give_their_parameters_back(model, tru
                - measured_and_jacobian(model, LEVELS, down[None, :], table)[0][0]) / (2 * h)
         np.testing.assert_allclose(jac[0, :, j], num, rtol=0.01,
                                    atol=0.01 * np.abs(num).max())
+
+
+def test_a_start_on_the_floors_bound_gets_away_from_it():
+    """A bootstrap replicate of a ramp of 15 levels x 3 sweeps (2-30 mA), refitted from a
+    point estimate whose floor is 0, its lower bound. There hypot(s, floor) has no slope in
+    the floor: from a start 1e-12 inside the bound the step was all noise, refused, and 12
+    steps passed before anything moved (the bootstrap's 6 left the replicate where it
+    started, and its intervals too narrow). The optimum has a floor of 0.007 mV."""
+    x = np.linspace(2, 30, 15)
+    y = np.array([0.00975, 0.010713, 0.149293, 0.935277, 1.386897, 1.044979, 1.107218,
+                  0.691454, 0.224614, 0.094547, 0.03336, 0.017306, 0.002492, -0.00866,
+                  0.011273])[None, :]
+    p0 = np.array([[0.0, 1.5714, 7.9568, 0.8711, 15.4314, 1.6904]])
+    bounds = (np.array([0.0, 0.0, -26.0, 0.056, -26.0, 0.056]),
+              np.array([1.386897, 13.868967, 58.0, 28.0, 86.0, 56.0]))
+    w = np.full(x.size, np.sqrt(3.0))
+    start = _cost("bell", x, y[0], w, p0[0], 0.0699)
+    best = lm_fit("bell", x, y, w, p0, bounds, 0.0699, iterations=400)
+    few = lm_fit("bell", x, y, w, p0, bounds, 0.0699, iterations=6)
+    assert best[2][0] and best[0][0, 0] > 0.005 and best[1][0] < 0.7 * start
+    # six steps go nearly all the way (the old start: not one step in six)
+    assert few[1][0] - best[1][0] < 0.01 * (start - best[1][0])

@@ -1,11 +1,11 @@
 """Fitting one recruitment model to per-intensity means (see :mod:`hreflex.analysis.models`).
 
-Bounded robust least squares (``scipy.optimize.least_squares``, soft-L1 loss with f_scale =
-5 % of the data range, the analytic Jacobian of :mod:`hreflex.analysis.models`), weights
-sqrt(n) per level, a few data-driven starting points (screened together, the most
-promising one polished). The bootstrap
-replicates (:mod:`hreflex.analysis.intervals`) are refitted from the point estimate on the
-same objective by :func:`lm_fit`, a Levenberg-Marquardt that fits all of them at once.
+Bounded robust least squares (soft-L1 loss with f_scale = 5 % of the data range, the
+analytic Jacobian of :mod:`hreflex.analysis.models`), weights sqrt(n) per level, by
+:func:`lm_fit`, a Levenberg-Marquardt that fits many curves at once: a few data-driven
+starting points of every curve are screened together and the most promising polished. The
+bootstrap replicates (:mod:`hreflex.analysis.intervals`) are refitted from the point
+estimate by the same :func:`lm_fit`.
 """
 
 from __future__ import annotations
@@ -98,7 +98,9 @@ def _bounds(model: str, x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.nd
     return np.array(lo), np.array(hi)
 
 
-FTOL = XTOL = 1e-8
+#: relative change of the cost or the parameters in a step below which a fit has converged
+#: (scipy's least_squares ftol and xtol)
+TOL = 1e-8
 #: Levenberg-Marquardt steps every start gets; the POLISHED most promising starts are then
 #: fitted to convergence
 SCREEN_ITERATIONS = 30
@@ -108,7 +110,7 @@ POLISH_ITERATIONS = 400
 
 def lm_fit(model: str, x: np.ndarray, y: np.ndarray, w: np.ndarray, p0: np.ndarray,
            bounds: tuple[np.ndarray, np.ndarray], f_scale: float | np.ndarray,
-           iterations: int = 100, shape: ShapeTable | None = None
+           iterations: int = 100, shape: ShapeTable | None = None, tol: float = TOL
            ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Fit the measured curve of ``model`` (:func:`~hreflex.analysis.models.
     measured_and_jacobian`) at intensities ``x`` (L,) to every row of ``y`` (B, L), weights
@@ -118,15 +120,22 @@ def lm_fit(model: str, x: np.ndarray, y: np.ndarray, w: np.ndarray, p0: np.ndarr
     analytic Jacobian, all rows at once; ``shape``: the noise shape(s) of
     :func:`~hreflex.analysis.models.measured_and_jacobian` (one, or one per row).
 
-    Returns ``(params (B, k), cost (B,), converged (B,))``: the soft-L1 cost
-    ``sum 2 (sqrt(1 + (r / f_scale)^2) - 1)`` of the weighted residuals r, and whether a
-    step changed the cost by less than ``FTOL`` of it or the parameters by less than
-    ``XTOL`` (relative) within ``iterations`` (scipy's least_squares tolerances)."""
+    The damping follows Nielsen's rule (a step that gains what its quadratic model predicts
+    divides it by 3, a refused one multiplies it by 2, 4, 8, ...). A row stops once
+    converged: a step changed its cost by less than ``tol`` of it or its parameters by less
+    than ``tol`` (relative), or no step helps any more. Returns ``(params (B, k), cost (B,),
+    converged (B,))``: the soft-L1 cost ``sum 2 (sqrt(1 + (r / f_scale)^2) - 1)`` of the
+    weighted residuals r, and whether the row converged within ``iterations`` steps."""
     lo, hi = bounds
-    p = np.clip(np.array(p0, dtype=np.float64), lo + 1e-12 * (hi - lo), hi - 1e-12 * (hi - lo))
+    # starts are kept a little inside the bounds: at the floor's bound 0, hypot(s, floor)
+    # has no slope in the floor, and a step from 1e-12 of the range is all noise and refused
+    inset = 1e-4 * (hi - lo)
+    p = np.clip(np.array(p0, dtype=np.float64), lo + inset, hi - inset)
     y = np.broadcast_to(y, (p.shape[0], x.size))
-    damping = np.full(p.shape[0], 1e-3)
+    damping, grow = np.full(p.shape[0], 1e-3), np.full(p.shape[0], 2.0)
     diag = np.arange(p.shape[1])
+    out_p, out_cost, out_conv = p.copy(), np.empty(p.shape[0]), np.zeros(p.shape[0], bool)
+    rows = np.arange(p.shape[0])  # the rows of the result still being iterated
 
     def evaluate(params: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
         m, jac = measured_and_jacobian(model, x, params, shape)
@@ -151,12 +160,19 @@ def lm_fit(model: str, x: np.ndarray, y: np.ndarray, w: np.ndarray, p0: np.ndarr
             a[:, diag, diag] += held
             g *= free
         d = a[:, diag, diag]  # Marquardt: damp each parameter by its own curvature
-        a[:, diag, diag] = d + damping[:, None] * (d + 1e-12 * d.sum(axis=1)[:, None]) + 1e-300
-        trial = np.clip(p - _solve(a, g), lo, hi)
+        damp = d + 1e-12 * d.sum(axis=1)[:, None]
+        a[:, diag, diag] = d + damping[:, None] * damp + 1e-300
+        step = _solve(a, g)
+        trial = np.clip(p - step, lo, hi)
         c_new, r_new, q_new, jac_new = evaluate(trial)
-        better = c_new < cost
-        small = (np.abs(trial - p) <= XTOL * (np.abs(p) + XTOL)).all(axis=1)
-        tiny = (cost - c_new <= FTOL * np.maximum(cost, 1e-300)) | small
+        gain = cost - c_new
+        better = gain > 0
+        # the gain the step's quadratic model predicts, in the cost's units (the soft-L1
+        # cost is the IRLS sum of squares x 2 / f_scale^2 near the optimum)
+        predicted = (np.einsum("bk,bk->b", step, g)
+                     + damping * np.einsum("bk,bk->b", damp, step**2)) / np.square(f_scale).ravel()
+        small = (np.abs(trial - p) <= tol * (np.abs(p) + tol)).all(axis=1)
+        tiny = (gain <= tol * np.maximum(cost, 1e-300)) | small
         # done: a step that changes next to nothing, or none helps any more
         converged |= (better & tiny) | (~better & (small | (damping > 1e6)))
         if better.any():
@@ -166,12 +182,31 @@ def lm_fit(model: str, x: np.ndarray, y: np.ndarray, w: np.ndarray, p0: np.ndarr
             np.copyto(q, q_new, where=col)
             np.copyto(jac, jac_new, where=col[..., None])
             cost = np.where(better, c_new, cost)
-        damping = np.where(better, damping / 3, damping * 4)
+        # Nielsen's update: a step that gains as predicted (ratio 1) divides the damping by
+        # 3, one that gains little keeps it, a refused one multiplies it by 2, 4, 8, ...
+        ratio = gain / np.maximum(predicted, 1e-300)
+        damping = np.where(better, damping * np.maximum(1 / 3, 1 - (2 * ratio - 1) ** 3),
+                           damping * grow)
+        grow = np.where(better, 2.0, 2 * grow)
         if converged.all():
             break
-    bad = ~np.isfinite(cost)
-    p[bad] = np.nan
-    return p, cost, converged & ~bad
+        if 4 * converged.sum() >= converged.size:  # a quarter done: go on with the rest only
+            out_p[rows], out_cost[rows], out_conv[rows] = p, cost, converged
+            go = ~converged
+            rows, p, cost, r, q, jac, damping, grow, converged = (
+                v[go] for v in (rows, p, cost, r, q, jac, damping, grow, converged))
+            y, w, f_scale, lo, hi = (_rows_of(v, go) for v in (y, w, f_scale, lo, hi))
+            if shape is not None and shape.value.ndim > 1:
+                shape = shape.take(go)
+    out_p[rows], out_cost[rows], out_conv[rows] = p, cost, converged
+    bad = ~np.isfinite(out_cost)
+    out_p[bad] = np.nan
+    return out_p, out_cost, out_conv & ~bad
+
+
+def _rows_of(a: np.ndarray | float, go: np.ndarray) -> np.ndarray | float:
+    """Rows ``go`` of a per-row (B, ...) argument of :func:`lm_fit`; a shared one as it is."""
+    return a[go] if isinstance(a, np.ndarray) and a.ndim == 2 else a
 
 
 def _solve(a: np.ndarray, g: np.ndarray) -> np.ndarray:

@@ -15,7 +15,7 @@ clinical systems record, would get intervals of width 0). Where a curve was fitt
 level's replicate mean is its mean plus a normal draw times the modelled SD of one sweep there
 (:func:`sweep_variance`: noise, excitability and threshold terms, ``a + b y^2 + c y'^2``,
 fitted to the within-level variances and the squared residuals of all levels),
-refitted with more steps (``SINGLE_REFIT_ITERATIONS``). A value whose replicates do not vary at all (pooled from
+refitted like the others. A value whose replicates do not vary at all (pooled from
 levels of one sweep) gets no interval, and says why.
 """
 
@@ -38,10 +38,12 @@ from hreflex.analysis.recruitment import (
 
 #: intensity grid of the replicates' curves (the point estimate uses 4001 points)
 BOOT_GRID_POINTS = 401
-#: the replicates start at the point estimate, a few steps reach their optimum
-REFIT_ITERATIONS = 6
-#: ... but a level of one sweep moves by a whole sweep's spread, not by its mean's: more steps
-SINGLE_REFIT_ITERATIONS = 30
+#: the replicates start at the point estimate; each is refitted until it converges, in at
+#: most this many steps (a replicate of few sweeps per level, or of levels of one sweep,
+#: moves far from the point estimate: stopped short, it leaves the intervals too narrow)
+REFIT_ITERATIONS = 60
+#: ... to this tolerance (relative change of cost or parameters in a step)
+REFIT_TOL = 1e-5
 #: re-weighted passes of the fit of :func:`sweep_variance`
 VARIANCE_PASSES = 5
 #: why a value whose replicates do not vary at all gets no interval
@@ -148,8 +150,8 @@ def _refit(fit: CurveFit, levels_mA: np.ndarray, point_mean: np.ndarray, sd: np.
         y[:, one] = point_mean[use][one] + draws[:, use][:, one] * spread
     y = np.where(np.isfinite(y), y, point_mean[use])
     params, _, _ = lm_fit(fit.model, x, y, w, np.broadcast_to(p0, (y.shape[0], p0.size)),
-                          bounds, scale, shape=fit.table,
-                          iterations=SINGLE_REFIT_ITERATIONS if one.any() else REFIT_ITERATIONS)
+                          bounds, scale, shape=fit.table, iterations=REFIT_ITERATIONS,
+                          tol=REFIT_TOL)
     return params
 
 

@@ -16,7 +16,7 @@ therefore ``floor * e(response(I) / floor)``, ``e`` the channel's noise shape
 one), and every summary value
 (Mmax, Hmax, thresholds, slopes) is taken from the noise-free ``response``. Fits use the
 per-intensity means (weights: the number of sweeps), bounded robust least squares
-(``scipy.optimize.least_squares``, soft-L1 loss) and a few data-driven starting points.
+(soft-L1 loss, :func:`hreflex.analysis.fitting.lm_fit`) and a few data-driven starting points.
 Every summary value is either a number or None with a reason in ``reasons`` (see
 ``docs/METRICS.md``).
 """
