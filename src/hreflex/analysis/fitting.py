@@ -184,7 +184,7 @@ def lm_fit(model: str, x: np.ndarray, y: np.ndarray, w: np.ndarray, p0: np.ndarr
             cost = np.where(better, c_new, cost)
         # Nielsen's update: a step that gains as predicted (ratio 1) divides the damping by
         # 3, one that gains little keeps it, a refused one multiplies it by 2, 4, 8, ...
-        ratio = gain / np.maximum(predicted, 1e-300)
+        ratio = np.clip(gain / np.maximum(predicted, 1e-300), 0.0, 1.0)  # (>= 1: all the 1/3)
         damping = np.where(better, damping * np.maximum(1 / 3, 1 - (2 * ratio - 1) ** 3),
                            damping * grow)
         grow = np.where(better, 2.0, 2 * grow)
