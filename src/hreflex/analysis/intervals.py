@@ -43,7 +43,7 @@ BOOT_GRID_POINTS = 401
 #: moves far from the point estimate: stopped short, it leaves the intervals too narrow)
 REFIT_ITERATIONS = 60
 #: ... to this tolerance (relative change of cost or parameters in a step)
-REFIT_TOL = 1e-5
+REFIT_TOL = 1e-4
 #: re-weighted passes of the fit of :func:`sweep_variance`
 VARIANCE_PASSES = 5
 #: why a value whose replicates do not vary at all gets no interval
