@@ -13,6 +13,7 @@ from hreflex.analysis.intervals import NO_SPREAD, lack_of_fit, recruitment_inter
 from hreflex.analysis.models import bell, boltzmann
 from hreflex.analysis.pooling import level_stats
 from hreflex.analysis.recruitment import recruitment
+from tests.analysis.refits import end_shifts, refit_to_convergence
 
 LEVELS = np.linspace(4, 40, 19)
 M_TRUE = {"amp_mV": 8.0, "i50_mA": 20.0, "slope_mA": 3.0}
@@ -127,11 +128,9 @@ def test_a_value_pooled_from_single_sweeps_gets_no_interval_and_says_why():
 def test_the_replicates_are_refitted_to_their_optimum(monkeypatch):
     """Few sweeps per level (15 levels x 3 sweeps) move a replicate far from the point
     estimate. Its refit must reach its optimum: the intervals' ends must stay within 5 % of
-    their width when every replicate is given 400 steps to 1e-10 (here 2.8 %; 6 steps, as before,
-    moved them by up to 25 %, and left the Hmax interval too narrow: 81 % coverage in 200
-    such ramps)."""
-    import hreflex.analysis.intervals as intervals
-
+    their width when every replicate is given 400 steps to 1e-10 (here 2.8 %; 6 steps, as
+    before, moved them by up to 25 %, and left the Hmax interval too narrow: 81 % coverage
+    in 200 such ramps)."""
     cfg, x = RecruitmentConfig(), np.linspace(4, 40, 15)
     level = np.repeat(np.arange(x.size), 3)
     worst = 0.0
@@ -143,11 +142,9 @@ def test_the_replicates_are_refitted_to_their_optimum(monkeypatch):
         m_stats, h_stats = (tuple(v[:, c] for v in stats) for c in (0, 1))
         r = recruitment(x, m_stats, h_stats, (None, None), cfg, (0.02, 0.02))
         ci, _ = recruitment_intervals(r, level, m, h, cfg, (0.02, 0.02))
-        monkeypatch.setattr(intervals, "REFIT_ITERATIONS", 400)
-        monkeypatch.setattr(intervals, "REFIT_TOL", 1e-10, raising=False)
+        refit_to_convergence(monkeypatch)
         full, _ = recruitment_intervals(r, level, m, h, cfg, (0.02, 0.02))
         monkeypatch.undo()
-        for key in ("mmax_mV", "hmax_mV", "hmax_mmax", "h_threshold_mA"):
-            width = full[key][1] - full[key][0]
-            worst = max(worst, np.abs(np.subtract(ci[key], full[key])).max() / width)
+        shifts = end_shifts(ci, full, ("mmax_mV", "hmax_mV", "hmax_mmax", "h_threshold_mA"))
+        worst = max(worst, *shifts.values())
     assert worst < 0.05

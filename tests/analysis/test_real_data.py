@@ -13,6 +13,7 @@ import pytest
 
 from hreflex.analysis import analyze_session, config_from_dict
 from hreflex.io.importers.cadwell import read_cadwell
+from tests.analysis.refits import end_shifts, refit_to_convergence
 
 DATA = Path(__file__).resolve().parents[3] / "shared" / "real_data" / "cadwell"
 pytestmark = pytest.mark.skipif(not DATA.is_dir(), reason="shared/real_data not present")
@@ -70,18 +71,15 @@ def test_a_clinical_ramps_intervals_come_from_converged_refits(monkeypatch):
     sweep's spread and converge slowly. Their interval ends must agree with refits of 400
     steps to 1e-10 within 3 % of their width (at the replicated designs' tolerance of 1e-4
     they stopped up to 27 % short: the M threshold's upper end 7.94 instead of 8.89 mA)."""
-    import hreflex.analysis.intervals as intervals
-
     dec = read_cadwell(DATA / "s2802mytb" / "week5" / "right_flexors_dec.csv")
     ci = analyze_session(dec).channels[0].recruitment.ci95
-    monkeypatch.setattr(intervals, "REFIT_ITERATIONS", 400)
-    monkeypatch.setattr(intervals, "REFIT_TOL", 1e-10, raising=False)
-    monkeypatch.setattr(intervals, "SINGLE_REFIT_TOL", 1e-10, raising=False)
+    refit_to_convergence(monkeypatch)
     full = analyze_session(dec).channels[0].recruitment.ci95
     assert set(ci) == set(full) == {"mmax_mV", "hmax_mV", "hmax_mmax", "m_threshold_mA",
                                     "h_threshold_mA"}
-    for key, (lo, hi) in full.items():
-        assert np.abs(np.subtract(ci[key], (lo, hi))).max() <= 0.03 * (hi - lo), key
+    for key, shift in end_shifts(ci, full, tuple(full)).items():
+        assert shift <= 0.03, key
+
 
 EPOCS = DATA.parent / "epocs" / "fcr2l-2016-09-22-14-21-R41-ST.dat"
 

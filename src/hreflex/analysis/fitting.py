@@ -134,7 +134,8 @@ def lm_fit(model: str, x: np.ndarray, y: np.ndarray, w: np.ndarray, p0: np.ndarr
     y = np.broadcast_to(y, (p.shape[0], x.size))
     damping, grow = np.full(p.shape[0], 1e-3), np.full(p.shape[0], 2.0)
     diag = np.arange(p.shape[1])
-    out_p, out_cost, out_conv = p.copy(), np.empty(p.shape[0]), np.zeros(p.shape[0], bool)
+    # the result, each row written when it leaves the batch (or at the end)
+    out_p, out_cost, out_conv = np.empty_like(p), np.empty(p.shape[0]), np.empty(p.shape[0], bool)
     rows = np.arange(p.shape[0])  # the rows of the result still being iterated
 
     def evaluate(params: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
@@ -160,8 +161,8 @@ def lm_fit(model: str, x: np.ndarray, y: np.ndarray, w: np.ndarray, p0: np.ndarr
             a[:, diag, diag] += held
             g *= free
         d = a[:, diag, diag]  # Marquardt: damp each parameter by its own curvature
-        damp = d + 1e-12 * d.sum(axis=1)[:, None]
-        a[:, diag, diag] = d + damping[:, None] * damp + 1e-300
+        scale_d = d + 1e-12 * d.sum(axis=1)[:, None]  # what the damping multiplies
+        a[:, diag, diag] = d + damping[:, None] * scale_d + 1e-300
         step = _solve(a, g)
         trial = np.clip(p - step, lo, hi)
         c_new, r_new, q_new, jac_new = evaluate(trial)
@@ -170,7 +171,8 @@ def lm_fit(model: str, x: np.ndarray, y: np.ndarray, w: np.ndarray, p0: np.ndarr
         # the gain the step's quadratic model predicts, in the cost's units (the soft-L1
         # cost is the IRLS sum of squares x 2 / f_scale^2 near the optimum)
         predicted = (np.einsum("bk,bk->b", step, g)
-                     + damping * np.einsum("bk,bk->b", damp, step**2)) / np.square(f_scale).ravel()
+                     + damping * np.einsum("bk,bk->b", scale_d, step**2)
+                     ) / np.square(f_scale).ravel()
         small = (np.abs(trial - p) <= tol * (np.abs(p) + tol)).all(axis=1)
         tiny = (gain <= tol * np.maximum(cost, 1e-300)) | small
         # done: a step that changes next to nothing, or none helps any more

@@ -15,8 +15,9 @@ clinical systems record, would get intervals of width 0). Where a curve was fitt
 level's replicate mean is its mean plus a normal draw times the modelled SD of one sweep there
 (:func:`sweep_variance`: noise, excitability and threshold terms, ``a + b y^2 + c y'^2``,
 fitted to the within-level variances and the squared residuals of all levels),
-refitted like the others but to a tighter tolerance (``SINGLE_REFIT_TOL``). A value whose replicates do not vary at all (pooled from
-levels of one sweep) gets no interval, and says why.
+refitted like the others but to a tighter tolerance (``SINGLE_REFIT_TOL``). A value whose
+replicates do not vary at all (pooled from levels of one sweep) gets no interval, and says
+why.
 """
 
 from __future__ import annotations
