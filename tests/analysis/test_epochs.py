@@ -6,7 +6,7 @@ from dataclasses import replace
 
 import numpy as np
 
-from hreflex.analysis.epochs import gap_overlap, gather, make_epochs, to_volts
+from hreflex.analysis.epochs import Saturation, gap_overlap, gather, make_epochs, to_volts
 from hreflex.io.format import FAULT_DTYPE, empty_table
 from hreflex.io.session import read_session
 from hreflex.io.writer import write_session
@@ -55,6 +55,26 @@ def test_to_volts_and_saturation():
     np.testing.assert_allclose(volts[0, 0], [0, 32767e-6, -32767e-6, 1000e-6])
     assert sat[0, 0].tolist() == [False, True, True, False]
     assert to_volts(raw, np.array([1e-6]))[1] is None
+
+
+def test_saturation_bits_give_the_mask_of_any_block():
+    """The packed mask equals the raw comparison for blocks that start and end inside a
+    byte, a strided slice, single samples and whole sweeps; marked a block at a time."""
+    rng = np.random.default_rng(0)
+    raw = rng.integers(-32768, 32767, (5, 2, 37), endpoint=True).astype(np.int16)
+    level = np.array([30000, 20000], dtype=np.int16)
+    sat = Saturation(raw.shape, level)
+    sat.mark(0, raw[:3])
+    sat.mark(3, raw[3:])
+    truth = (raw >= level[None, :, None]) | (raw <= -level[None, :, None])
+    assert truth.any() and not truth.all()
+    for c in (0, 1):
+        for key in [slice(None), slice(3, 21), slice(9, 10), slice(13, 11), slice(1, 36, 5),
+                    slice(-6, None), 17, [2, 30]]:
+            got = sat[:, c, key]
+            assert got.dtype == bool
+            assert np.array_equal(got, truth[:, c, key]), (c, key)
+        assert np.array_equal(sat[1:4, c], truth[1:4, c])
 
 
 def test_make_epochs_reasons():

@@ -68,6 +68,23 @@ def test_lazy_analysis_is_bit_for_bit_the_eager_one(fcr_file, edge_file):
     assert "outside the recording" in eager and "overlaps recorded gap" in eager
 
 
+def test_a_sweep_clipped_at_full_scale_is_excluded_read_lazily_as_eagerly(tmp_path):
+    """The saturation bits are marked as the windows stream past (the raw windows are not
+    kept): the one sweep whose M reaches int16 full scale, and only it, is excluded."""
+    session = short_recruitment()[0]
+    counts = session.continuous.copy()
+    k = len(session.stimuli) // 2
+    at = int(session.stimuli["sample_index"][k]) + int(0.010 * session.sample_rate_Hz)
+    counts[at:at + 3, 0] = np.iinfo(np.int16).max  # 10 ms after the stimulus: in M
+    path = tmp_path / "clipped.h5"
+    write_session(path, replace(session, continuous=counts))
+    results = [analyze_session(read_session(path, lazy=lazy_read)) for lazy_read in (True, False)]
+    for result in results:
+        flagged = np.char.find(result.sweeps.reasons.astype(str), "saturated") >= 0
+        assert np.argwhere(flagged).tolist() == [[k, 0]]
+    assert _doc(path, True) == _doc(path, False)
+
+
 def test_hash_blocks_do_not_change_sweeps_or_hash(edge_file, monkeypatch):
     """The hashing thread takes the windows a block at a time; one SHA-256 stream, so the
     block size changes neither the sweeps nor the hash."""
@@ -172,6 +189,59 @@ def test_each_window_is_one_request_in_the_order_given(tmp_path, monkeypatch):
     samples.digest._digest = digest
     samples.read_windows(stim["sample_index"], -100, 500)
     assert digest.hexdigest() == expected.hexdigest()
+
+
+def _many_windows(tmp_path, n_windows: int):
+    """A file with ``n_windows`` stimuli (some windows overlapping), its session and samples."""
+    session = small_session(n_samples=60000)
+    stim = np.resize(session.stimuli.copy(), n_windows)
+    stim["sample_index"] = np.random.default_rng(3).integers(200, 59000, n_windows)
+    path = tmp_path / "many.h5"
+    write_session(path, replace(session, stimuli=stim))
+    return session, stim, read_session(path, lazy=True).continuous
+
+
+def test_streamed_windows_are_the_windows_in_order_in_a_few_reused_buffers(tmp_path):
+    """stream_windows hands every block of HASH_BLOCK windows once, in order, equal to the
+    file's rows, hashed as read_windows hashes them, through RING_BLOCKS buffers only."""
+    n_win = lazy.HASH_BLOCK * (lazy.RING_BLOCKS + 2) + 7  # more blocks than buffers
+    session, stim, samples = _many_windows(tmp_path, n_win)
+    samples.digest._digest = hashlib.sha256()  # the windows' part of the hash only
+    whole = samples.read_windows(stim["sample_index"], -100, 500)
+    whole_hash = samples.digest._digest.hexdigest()
+    samples.digest._digest = hashlib.sha256()
+    seen, buffers = [], set()
+
+    def each_block(lo, hi, rows):
+        assert rows.shape == (hi - lo, 500, session.n_channels)
+        assert np.array_equal(rows.transpose(0, 2, 1), whole[lo:hi])
+        seen.append((lo, hi))
+        buffers.add(id(rows.base))
+
+    samples.stream_windows(stim["sample_index"], -100, 500, each_block)
+    block = lazy.HASH_BLOCK
+    assert seen == [(lo, min(lo + block, n_win)) for lo in range(0, n_win, block)]
+    assert len(buffers) <= lazy.RING_BLOCKS
+    first = stim["sample_index"][0]
+    assert np.array_equal(whole[0], session.continuous[first - 100:first + 400].T)
+    assert samples.digest._digest.hexdigest() == whole_hash
+
+
+def test_an_error_in_the_block_work_is_raised_after_the_read_not_a_hang(tmp_path):
+    """The block after the first fails: later blocks are only given back (no hang waiting
+    for a buffer), and the error comes out of stream_windows."""
+    n_win = lazy.HASH_BLOCK * (lazy.RING_BLOCKS + 3)
+    _, stim, samples = _many_windows(tmp_path, n_win)
+    calls = []
+
+    def each_block(lo, hi, rows):
+        calls.append(lo)
+        if lo:
+            raise ValueError("scaling failed")
+
+    with pytest.raises(ValueError, match="scaling failed"):
+        samples.stream_windows(stim["sample_index"], -100, 500, each_block)
+    assert calls == [0, lazy.HASH_BLOCK]
 
 
 # -- the input hash, by the recipe of docs/FORMAT.md ---------------------------------------

@@ -4,7 +4,7 @@ file that is epoched already, plus the reasons a sweep cannot be used at all.
 An epoch is ``n_samples`` samples starting ``start`` samples after (negative: before) the
 stimulus sample. Epochs are cut from raw samples and then scaled to volts; windows read from
 the file are scaled (and conditioned, :data:`Condition`) a block at a time while the next
-ones are read (:meth:`hreflex.io.lazy.LazySamples.read_windows`).
+ones are read (:meth:`hreflex.io.lazy.LazySamples.stream_windows`).
 """
 
 from __future__ import annotations
@@ -104,17 +104,34 @@ def gap_overlap(first: np.ndarray, n_samples: int, faults: np.ndarray) -> np.nda
 
 
 class Saturation:
-    """Lazy saturation mask of raw sweeps (n_sweeps, n_channels, n_samples): indexing
-    ``[sweeps, channel, samples]`` with one channel returns the boolean mask of that block
-    (raw value at or beyond the channel's limit), computed only where it is asked for."""
+    """Which raw samples of sweeps (n_sweeps, n_channels, n_samples) reached the amplifier's
+    limit ``level_raw`` (n_channels,), one bit per sample (packed along the samples: an
+    eighth of a byte per sample, so the raw sweeps need not be kept). :meth:`mark` records a
+    block of raw sweeps; indexing ``[sweeps, channel]`` or ``[sweeps, channel, samples]``
+    with one channel returns the boolean mask of that block."""
 
-    def __init__(self, raw: np.ndarray, level_raw: np.ndarray) -> None:
-        self.raw, self.level_raw = raw, level_raw
+    def __init__(self, shape: tuple[int, int, int], level_raw: np.ndarray) -> None:
+        self.n_samples, self.level_raw = shape[2], level_raw
+        self.bits = np.zeros((shape[0], shape[1], -(-shape[2] // 8)), dtype=np.uint8)
+
+    def mark(self, lo: int, raw: np.ndarray) -> None:
+        """Record raw sweeps ``lo..lo + len(raw) - 1`` ((k, n_channels, n_samples))."""
+        low = self.level_raw.min()
+        if raw.size == 0 or (raw.max() < low and raw.min() > -low):
+            return  # (nothing reaches any channel's limit: the block's bits stay 0; cheap)
+        level = self.level_raw[None, :, None]
+        self.bits[lo:lo + raw.shape[0]] = np.packbits((raw >= level) | (raw <= -level),
+                                                      axis=2)
 
     def __getitem__(self, key: tuple) -> np.ndarray:
-        lv = self.level_raw[key[1]]
-        block = self.raw[key]
-        return (block >= lv) | (block <= -lv)
+        rows, channel, samples = (*key, slice(None))[:3]
+        if not isinstance(samples, slice):
+            return np.unpackbits(self.bits[rows, channel], axis=-1,
+                                 count=self.n_samples).view(bool)[..., samples]
+        a, b, step = samples.indices(self.n_samples)
+        b = max(a, b)  # (only the bytes of samples a..b-1 are unpacked)
+        bits = np.unpackbits(self.bits[rows, channel, a // 8:-(-b // 8)], axis=-1)
+        return bits.view(bool)[..., a % 8:a % 8 + b - a:step]
 
 
 def to_volts(raw: np.ndarray, scale_V_per_count: np.ndarray,
@@ -127,7 +144,10 @@ def to_volts(raw: np.ndarray, scale_V_per_count: np.ndarray,
     """
     volts = np.empty(raw.shape, dtype=np.float32)
     _scale_into(raw, np.asarray(scale_V_per_count, dtype=np.float64), volts)
-    return volts, saturation(raw, scale_V_per_count, clip_level_V)
+    saturated = saturation(raw.shape, raw.dtype, scale_V_per_count, clip_level_V)
+    if saturated is not None:
+        saturated.mark(0, raw)
+    return volts, saturated
 
 
 def _scale_into(raw: np.ndarray, scale: np.ndarray, volts: np.ndarray) -> None:
@@ -135,28 +155,31 @@ def _scale_into(raw: np.ndarray, scale: np.ndarray, volts: np.ndarray) -> None:
     np.multiply(raw, scale[None, :, None], out=volts, casting="same_kind")
 
 
-def saturation(raw: np.ndarray, scale_V_per_count: np.ndarray,
+def saturation(shape: tuple[int, int, int], dtype: np.dtype, scale_V_per_count: np.ndarray,
                clip_level_V: np.ndarray | None) -> Saturation | None:
-    """The :class:`Saturation` of raw sweeps for an amplifier limit ``clip_level_V``
-    (n_channels,) V (raw at or beyond it, less half a count); None without a limit."""
+    """An empty :class:`Saturation` of raw sweeps of ``shape`` and ``dtype`` for an
+    amplifier limit ``clip_level_V`` (n_channels,) V (raw at or beyond it, less half a
+    count); None without a limit."""
     if clip_level_V is None:
         return None
     scale = np.asarray(scale_V_per_count, dtype=np.float64)
     level = np.asarray(clip_level_V, dtype=np.float64) / np.abs(scale) - 0.5
-    if raw.dtype.kind in "iu":  # compare in the raw type: no float copy of the sweeps
-        level = np.clip(np.ceil(level), 0, np.iinfo(raw.dtype).max).astype(raw.dtype)
-    return Saturation(raw, level)
+    if np.dtype(dtype).kind in "iu":  # compare in the raw type: no float copy of the sweeps
+        level = np.clip(np.ceil(level), 0, np.iinfo(dtype).max).astype(dtype)
+    return Saturation(shape, level)
 
 
 def _usable_volts(raw: np.ndarray, scale: np.ndarray, volts: np.ndarray, known: np.ndarray,
-                  lo: int, hi: int, time_ms: np.ndarray, condition: Condition | None
-                  ) -> np.ndarray | None:
+                  lo: int, hi: int, time_ms: np.ndarray, condition: Condition | None,
+                  saturated: Saturation | None) -> np.ndarray | None:
     """Scale raw sweeps ``lo..hi-1`` (hi - lo, n_channels, n_samples) into those rows of
-    ``volts``, zero the unusable ones (``known`` (n_sweeps, n_channels) True, or holding NaN
-    samples), then ``condition`` them. Returns the (hi - lo, n_channels) rows with NaN
-    samples (None for integer counts)."""
+    ``volts`` and mark them in ``saturated``, zero the unusable ones (``known`` (n_sweeps,
+    n_channels) True, or holding NaN samples), then ``condition`` them. Returns the (hi -
+    lo, n_channels) rows with NaN samples (None for integer counts)."""
     block = volts[lo:hi]
     _scale_into(raw, scale, block)
+    if saturated is not None:
+        saturated.mark(lo, raw)
     nan_rows = None if raw.dtype.kind != "f" else ~np.isfinite(block).all(axis=2)
     zero = known[lo:hi] if nan_rows is None else known[lo:hi] | nan_rows
     if zero.any():
@@ -168,21 +191,23 @@ def _usable_volts(raw: np.ndarray, scale: np.ndarray, volts: np.ndarray, known: 
 
 def _streamed(samples: LazySamples, index: np.ndarray, start: int, n: int,
               scale: np.ndarray, known: np.ndarray, time_ms: np.ndarray,
-              condition: Condition | None) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
-    """Windows of the file (every one inside the recording) read, and scaled, zeroed and
-    conditioned by :func:`_usable_volts` a block at a time in the reading's second thread
-    while the next ones are read: ``(raw, volts, NaN rows or None)``."""
+              condition: Condition | None, saturated: Saturation | None
+              ) -> tuple[np.ndarray, np.ndarray | None]:
+    """Windows of the file (every one inside the recording) read, and scaled, marked,
+    zeroed and conditioned by :func:`_usable_volts` a block at a time in the reading's
+    second thread while the next ones are read (the raw windows are never all in memory,
+    :meth:`~hreflex.io.lazy.LazySamples.stream_windows`): ``(volts, NaN rows or None)``."""
     volts = np.empty((len(index), samples.shape[1], n), dtype=np.float32)
     nan_rows: list[np.ndarray | None] = []
 
     def each_block(lo: int, hi: int, rows: np.ndarray) -> None:
         nan_rows.append(_usable_volts(rows.transpose(0, 2, 1), scale, volts, known, lo, hi,
-                                      time_ms, condition))
+                                      time_ms, condition, saturated))
 
-    raw = samples.read_windows(index, start, n, each_block=each_block)
+    samples.stream_windows(index, start, n, each_block)
     if not nan_rows or nan_rows[0] is None:
-        return raw, volts, None
-    return raw, volts, np.concatenate(nan_rows)
+        return volts, None
+    return volts, np.concatenate(nan_rows)
 
 
 def make_epochs(session, start_ms: float, stop_ms: float,
@@ -221,21 +246,23 @@ def make_epochs(session, start_ms: float, stop_ms: float,
                                  f"{f['sample_start'] + f['n_samples'] - 1}")
         if isinstance(session.continuous, LazySamples) and inside.all() and index.size:
             time_ms = t0_ms + np.arange(n) * (1000.0 / fs)
-            raw, volts, nan_rows = _streamed(session.continuous, index, start, n, scale,
-                                             reasons != "", time_ms, condition)
-            return _epochs(raw, volts, nan_rows, reasons, t0_ms, fs, scale, clip_level_V)
+            saturated = saturation((len(index), n_ch, n), session.continuous.dtype, scale,
+                                   clip_level_V)
+            volts, nan_rows = _streamed(session.continuous, index, start, n, scale,
+                                        reasons != "", time_ms, condition, saturated)
+            return _epochs(volts, nan_rows, reasons, t0_ms, fs, saturated)
         raw = gather(session.continuous, index, start, n)[0]
     volts = np.empty(raw.shape, dtype=np.float32)
     time_ms = t0_ms + np.arange(raw.shape[2]) * (1000.0 / fs)
+    saturated = saturation(raw.shape, raw.dtype, scale, clip_level_V)
     nan_rows = _usable_volts(raw, scale, volts, reasons != "", 0, raw.shape[0], time_ms,
-                             condition)
-    return _epochs(raw, volts, nan_rows, reasons, t0_ms, fs, scale, clip_level_V)
+                             condition, saturated)
+    return _epochs(volts, nan_rows, reasons, t0_ms, fs, saturated)
 
 
-def _epochs(raw: np.ndarray, volts: np.ndarray, nan_rows: np.ndarray | None,
-            reasons: np.ndarray, t0_ms: float, fs: float, scale: np.ndarray,
-            clip_level_V: np.ndarray | None) -> Epochs:
+def _epochs(volts: np.ndarray, nan_rows: np.ndarray | None, reasons: np.ndarray,
+            t0_ms: float, fs: float, saturated: Saturation | None) -> Epochs:
     """The :class:`Epochs`, with NaN rows (not unusable already) named in ``reasons``."""
     if nan_rows is not None:  # integer counts cannot be NaN
         reasons[nan_rows & (reasons == "")] = "NaN samples (not recorded)"
-    return Epochs(volts, t0_ms, fs, saturation(raw, scale, clip_level_V), reasons)
+    return Epochs(volts, t0_ms, fs, saturated, reasons)

@@ -8,7 +8,6 @@ job (``hreflex analyze``).
 
 from __future__ import annotations
 
-from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timezone
 from typing import Any
 
@@ -69,18 +68,14 @@ def _empty(session: Session, cfg: AnalysisConfig, message: str,
 
 def analyze_session(session: Session, config: AnalysisConfig | None = None, *,
                     input_info: dict[str, Any] | None = None,
-                    windows_from: dict[str, Spans] | None = None,
-                    workers: int = 1) -> AnalysisResult:
+                    windows_from: dict[str, Spans] | None = None) -> AnalysisResult:
     """Analyse every channel of ``session`` (see ``docs/METRICS.md`` for each step).
 
     ``input_info`` is merged into ``provenance["input"]`` (e.g. ``{"sha256": ...}``);
     ``windows_from``: channel name (or "*") -> windows to use instead of the automatic ones
     (e.g. from the same subject's recruitment run, :func:`window_sources.spans_from_results`).
     Problems with the data never raise: they end up as per-channel messages and null
-    values with reasons. ``workers`` > 1: the per-channel stage (latencies, intervals, RDD;
-    independent per channel, numpy releases the GIL in its loops) runs in that many threads
-    (the same results, in channel order); 1 (default) for callers that already run one
-    process per core (``batch``).
+    values with reasons.
     """
     cfg = config or AnalysisConfig()
     if len(session.stimuli) == 0:
@@ -93,14 +88,8 @@ def analyze_session(session: Session, config: AnalysisConfig | None = None, *,
              for c in range(session.n_channels)]
     fits = session_fits(prepared, plan, found, measured, noise)  # all channels' curves at once
 
-    def one(c: int) -> ChannelResult:
-        return channel_result(prepared, plan, found, measured, c, fits[c], noise[c])
-
-    if workers > 1 and session.n_channels > 1:
-        with ThreadPoolExecutor(min(workers, session.n_channels)) as pool:
-            channels = list(pool.map(one, range(session.n_channels)))
-    else:
-        channels = [one(c) for c in range(session.n_channels)]
+    channels = [channel_result(prepared, plan, found, measured, c, fits[c], noise[c])
+                for c in range(session.n_channels)]
     stim = session.stimuli
     table = SweepTable(
         list(session.channel_names), plan.intensity_mA, np.asarray(stim["time_s"], float),

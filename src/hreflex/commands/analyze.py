@@ -7,23 +7,12 @@ JSON beside it (``FILE`` with ``.analysis.json``, or ``-o``), optionally CSV tab
 from __future__ import annotations
 
 import json
-import os
 from contextlib import ExitStack
 from pathlib import Path
 
 import click
 
 from hreflex.commands import options
-
-
-def channel_workers() -> int:
-    """Threads for the per-channel stage of one ``hreflex analyze``: 2 where this process may
-    run on 2 or more CPUs, else 1 (more gain little: the stage is a handful of channels)."""
-    try:
-        cpus = len(os.sched_getaffinity(0))
-    except AttributeError:  # (not on every platform)
-        cpus = os.cpu_count() or 1
-    return 2 if cpus >= 2 else 1
 
 
 def default_output(file: Path) -> Path:
@@ -80,7 +69,7 @@ def command(file: Path, config_path: Path | None, output: Path | None, csv_dir: 
             given = read_windows_from(windows_from, cfg)
         session = read_session(file, lazy=True)  # only the sweeps, hashed as they are read
         result = analyze_session(session, cfg, input_info={"path": str(file)},
-                                 windows_from=given, workers=channel_workers())
+                                 windows_from=given)
         result.provenance["input"].update(session.read_hash.provenance())
         doc = result.to_dict()
         partial.write_text(json.dumps(doc, indent=1, ensure_ascii=False), encoding="utf-8")

@@ -3,7 +3,8 @@
 ``read_session(path, lazy=True)`` (:mod:`hreflex.io.session`) leaves ``/emg/continuous`` in
 the file as a :class:`LazySamples` (shape, dtype, nothing read) and never touches
 ``/emg/trigger``; epoching asks it for the sweep windows only
-(:meth:`LazySamples.read_windows`: one read per window, of its rows only).
+(:meth:`LazySamples.read_windows`, or :meth:`LazySamples.stream_windows` a block at a time:
+one read per window, of its rows only).
 Everything read for the analysis goes through one :class:`ReadHash`, in the order
 ``docs/FORMAT.md`` ("What hreflex analyze reads, and the input hash") gives, so provenance
 needs no second pass over the file.
@@ -33,7 +34,10 @@ HASHED_NUMBERS = (("devices/amplifier", "adc_bits"), ("devices/source", "online_
                   ("devices/source", "online_highpass_order"))
 #: Windows hashed at a time (in the hashing thread, while the next ones are read).
 HASH_BLOCK = 256
-#: What :meth:`LazySamples.read_windows` may hand every block of finished windows to:
+#: Buffers of ``HASH_BLOCK`` windows :meth:`LazySamples.stream_windows` reads into in turn
+#: (one being read, one being worked on, one spare)
+RING_BLOCKS = 3
+#: What :meth:`LazySamples.stream_windows` hands every block of finished windows to:
 #: ``each_block(lo, hi, rows)``, windows ``lo..hi-1`` as stored, (hi - lo, n, n_channels).
 BlockHook = Callable[[int, int, np.ndarray], None]
 _NAN = np.float64(np.nan)
@@ -103,8 +107,9 @@ def hash_metadata(f: h5py.File, digest: ReadHash, samples: h5py.Dataset,
 class LazySamples:
     """``/emg/continuous`` of a session file, left in the file: ``shape`` (the rows in use,
     all channels), ``dtype`` and ``chunk_rows`` (the stored chunking, for information: the
-    reads do not depend on it); rows are read by :meth:`read_windows` or :meth:`read_all`,
-    each time opening the file, and hashed into ``digest``."""
+    reads do not depend on it); rows are read by :meth:`read_windows`,
+    :meth:`stream_windows` or :meth:`read_all`, each time opening the file, and hashed into
+    ``digest``."""
 
     ndim = 2
 
@@ -133,8 +138,7 @@ class LazySamples:
         self.digest.samples = "all"
         return data
 
-    def read_windows(self, sample_index: np.ndarray, start: int, n: int,
-                     each_block: BlockHook | None = None) -> np.ndarray:
+    def read_windows(self, sample_index: np.ndarray, start: int, n: int) -> np.ndarray:
         """Windows of ``n`` rows starting ``start`` rows after each ``sample_index`` (m,)
         (each wholly inside ``shape``), as (m, n_channels, n) in the stored dtype, in the
         order given (a transposed view of the rows as stored, so hashing them copies nothing).
@@ -143,47 +147,68 @@ class LazySamples:
         intermediate block, no copy: measured faster than reading whole chunks or spans
         covering several windows, and than one read of their union; ``docs/FORMAT.md``).
         Hashes every window's rows (row-major, as stored) in the order given
-        (``samples = "sweeps"``), a block of windows at a time in a second thread while
-        the next ones are read. ``each_block(lo, hi, rows)``, if given, is called in that
-        thread for every block once it is hashed (windows ``lo..hi-1``, rows as stored:
-        (hi - lo, n, n_channels)), in order, so work on the windows (e.g. scaling them)
-        overlaps the reading; what it raises is raised here."""
-        first = np.asarray(sample_index, dtype=np.int64) + int(start)
-        m, n_ch = len(first), self.shape[1]
-        out = np.empty((m, n, n_ch), dtype=self.dtype)  # rows as stored
-        hasher = _BlockHasher(self.digest, each_block)
+        (``samples = "sweeps"``), a block of :data:`HASH_BLOCK` windows at a time in a
+        second thread while the next ones are read."""
+        out = np.empty((len(sample_index), n, self.shape[1]), dtype=self.dtype)  # as stored
+        self._read(sample_index, start, n, lambda lo, hi: out[lo:hi], None)
+        return out.transpose(0, 2, 1)
+
+    def stream_windows(self, sample_index: np.ndarray, start: int, n: int,
+                       each_block: BlockHook) -> None:
+        """The windows of :meth:`read_windows`, read and hashed the same way, but only
+        handed to ``each_block(lo, hi, rows)``, in the hashing thread, for every block once
+        it is hashed (windows ``lo..hi-1``, rows as stored: (hi - lo, n, n_channels)), in
+        order, so work on them (e.g. scaling them) overlaps the reading; what it raises is
+        raised here. The blocks are read into :data:`RING_BLOCKS` buffers, each reused once
+        ``each_block`` returns: the windows are never all in memory at once."""
+        free: queue.SimpleQueue = queue.SimpleQueue()
+        for _ in range(RING_BLOCKS):
+            free.put(np.empty((HASH_BLOCK, n, self.shape[1]), dtype=self.dtype))
+
+        # a block is the first hi - lo windows of a ring buffer (its base), given back once
+        # the hashing thread is done with it
+        self._read(sample_index, start, n, lambda lo, hi: free.get()[:hi - lo], each_block,
+                   lambda block: free.put(block.base))
+
+    def _read(self, sample_index: np.ndarray, start: int, n: int,
+              block_of: Callable[[int, int], np.ndarray], each_block: BlockHook | None,
+              release: Callable[[np.ndarray], None] | None = None) -> None:
+        """Read the windows ``HASH_BLOCK`` at a time, block ``lo..hi-1`` into
+        ``block_of(lo, hi)`` (C-contiguous (hi - lo, n, n_channels)), hashing each (and
+        handing it to ``each_block``, then to ``release``) in the hashing thread."""
+        first = (np.asarray(sample_index, dtype=np.int64) + int(start)).tolist()
+        hasher = _BlockHasher(self.digest, each_block, release)
         try:
-            if m and n:  # (no rows: nothing to read, nothing hashed)
+            if first and n:  # (no rows: nothing to read, nothing hashed)
                 with open_h5(self.path) as f:
-                    self._read_into(f["emg/continuous"], first.tolist(), n, out, hasher)
+                    self._read_blocks(f["emg/continuous"], first, n, block_of, hasher)
         finally:
             hasher.close()
         self.digest.samples = "sweeps"
         self.digest.sweep_start_sample, self.digest.sweep_n_samples = int(start), int(n)
-        return out.transpose(0, 2, 1)
 
-    def _read_into(self, ds: h5py.Dataset, first: list[int], n: int, out: np.ndarray,
-                   hasher: _BlockHasher) -> None:
-        """Read window ``k`` (rows ``first[k]`` .. + ``n``) into ``out[k]``, handing every
-        :data:`HASH_BLOCK` finished windows to ``hasher``."""
-        n_ch = out.shape[2]
-        flat = out.reshape(-1, n_ch)  # a view: the windows one after the other
-        dsid, mtype = ds.id, h5py.h5t.py_create(out.dtype)
-        fspace, mspace = dsid.get_space(), h5py.h5s.create_simple(flat.shape)
-        done = 0
-        for k, row in enumerate(first):
-            try:
-                fspace.select_hyperslab((row, 0), (n, n_ch))
-                mspace.select_hyperslab((k * n, 0), (n, n_ch))
-                read_rows(dsid, mspace, fspace, flat, mtype)
-            except (OSError, KeyError, ValueError) as exc:
-                raise FileFormatError(f"{self.path}: cannot read emg/continuous rows {row}.."
-                                      f"{row + n - 1} ({exc})") from None
-            if k + 1 - done == HASH_BLOCK:
-                hasher.put(done, k + 1, out[done:k + 1])
-                done = k + 1
-        if done < len(first):
-            hasher.put(done, len(first), out[done:])
+    def _read_blocks(self, ds: h5py.Dataset, first: list[int], n: int,
+                     block_of: Callable[[int, int], np.ndarray], hasher: _BlockHasher
+                     ) -> None:
+        """Window ``k`` (rows ``first[k]`` .. + ``n``) into its block's row ``k - lo``, one
+        HDF5 read each; every finished block to ``hasher``."""
+        n_ch = self.shape[1]
+        dsid, mtype = ds.id, h5py.h5t.py_create(self.dtype)
+        fspace = dsid.get_space()
+        for lo in range(0, len(first), HASH_BLOCK):
+            hi = min(lo + HASH_BLOCK, len(first))
+            block = block_of(lo, hi)
+            flat = block.reshape(-1, n_ch)  # a view: the block's windows one after the other
+            mspace = h5py.h5s.create_simple(flat.shape)
+            for k, row in enumerate(first[lo:hi]):
+                try:
+                    fspace.select_hyperslab((row, 0), (n, n_ch))
+                    mspace.select_hyperslab((k * n, 0), (n, n_ch))
+                    read_rows(dsid, mspace, fspace, flat, mtype)
+                except (OSError, KeyError, ValueError) as exc:
+                    raise FileFormatError(f"{self.path}: cannot read emg/continuous rows "
+                                          f"{row}..{row + n - 1} ({exc})") from None
+            hasher.put(lo, hi, block)
 
 
 def read_rows(dsid: h5py.h5d.DatasetID, mspace: h5py.h5s.SpaceID, fspace: h5py.h5s.SpaceID,
@@ -196,27 +221,31 @@ def read_rows(dsid: h5py.h5d.DatasetID, mspace: h5py.h5s.SpaceID, fspace: h5py.h
 class _BlockHasher:
     """Hashes the blocks :meth:`put` into a :class:`ReadHash`, in order, in one thread of
     its own (``hashlib`` lets other threads run while it hashes a large block: the hashing
-    overlaps the reading), then hands each to ``each_block`` (if given). :meth:`close` waits
-    for the last block and re-raises what the thread raised (blocks after an error are
-    skipped)."""
+    overlaps the reading), then hands each to ``each_block`` and then to ``release`` (if
+    given). :meth:`close` waits for the last block and re-raises what the thread raised
+    (blocks after an error are only released)."""
 
-    def __init__(self, digest: ReadHash, each_block: BlockHook | None = None) -> None:
+    def __init__(self, digest: ReadHash, each_block: BlockHook | None = None,
+                 release: Callable[[np.ndarray], None] | None = None) -> None:
         self._digest, self._blocks, self._error = digest, queue.SimpleQueue(), None
-        self._each_block = each_block
+        self._each_block, self._release = each_block, release
         self._thread = threading.Thread(target=self._run, name="hreflex-read-hash",
                                         daemon=True)
         self._thread.start()
 
     def _run(self) -> None:
         while (item := self._blocks.get()) is not None:
-            if self._error is None:
-                lo, hi, block = item
-                try:
+            lo, hi, block = item
+            try:
+                if self._error is None:
                     self._digest.add(block)
                     if self._each_block is not None:
                         self._each_block(lo, hi, block)
-                except BaseException as exc:  # handed to close(), in the reading thread
-                    self._error = exc
+            except BaseException as exc:  # handed to close(), in the reading thread
+                self._error = exc
+            finally:
+                if self._release is not None:
+                    self._release(block)
 
     def put(self, lo: int, hi: int, block: np.ndarray) -> None:
         """Windows ``lo..hi-1``, read: ``block`` (hi - lo, n, n_channels) as stored."""
