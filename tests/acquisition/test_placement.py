@@ -13,7 +13,7 @@ from hreflex.acquisition.sync import DEVICE, MODEL, TRIGGER, RowClock, Synchroni
 from hreflex.protocol import StimEvent
 
 RATE, POST_N = 5000.0, 501
-MARGIN, SEARCH = 100.0, 200.0
+MARGIN, SEARCH, LAG = 100.0, 200.0, 25_000.0
 
 
 def placer(offset=0):
@@ -22,7 +22,7 @@ def placer(offset=0):
     # the host saw row 50 000 arrive at experiment time 10.0 s: 5 rows per ms after that
     rowclock.observe(10.0, 50_000)
     p = PulsePlacer(Synchronizer(RATE), rowclock, post_n=POST_N, host_margin=MARGIN,
-                    host_search=SEARCH, offset=lambda: offset,
+                    host_search=SEARCH, host_lag=LAG, offset=lambda: offset,
                     fault=lambda kind, detail, *a: faults.append(kind))
     return p, faults
 
@@ -99,8 +99,9 @@ def test_exclusions_cover_placed_sweeps_and_unplaced_host_windows():
 
 def test_host_window_in_rows():
     # 50 ms device + speed x (2 reads of 10 ms + 5 ms) at speed 1: 75 ms = 375 rows at 5 kHz;
-    # search 2 s + 0.1 s = 10 500 rows
-    assert host_window(5000.0, 1.0, 0.01) == pytest.approx((375.0, 10_500.0))
+    # search 2 s + 0.1 s = 10 500 rows; lag 5 s of wall = 25 000 rows (at 20 x: 500 000)
+    assert host_window(5000.0, 1.0, 0.01) == pytest.approx((375.0, 10_500.0, 25_000.0))
+    assert host_window(5000.0, 20.0, 0.01)[2] == pytest.approx(500_000.0)
 
 
 def _fit_from_edges(p, n=6):
@@ -137,3 +138,42 @@ def test_a_fit_that_predicts_the_pulse_before_the_fire_was_sent_restarts_the_syn
     (f,) = p.resolve(next_row=90_000)
     assert faults == ["clock_restart"]
     assert (f.placement.row, f.placement.method) == (80_040, TRIGGER)  # found by the host window
+
+
+def _lagging_pulse(p):
+    """Pulse 7, 1 s after pulse 6 (the fit says row 80 040), whose FIRE the host's lagging row
+    clock puts at rows 75 000 .. 75 100: the fit's row is 4 540 rows after that window, past
+    2 x margin + search (400), within the lag (25 000)."""
+    ev = StimEvent(7, None, 7_000_000, 20_000, 1000)
+    p.add(Fired(6, ev, 15.0, 15.02, 0.0, [], (20.0, 1000.0)))
+
+
+def test_a_host_lagging_past_the_search_keeps_the_fit_the_trigger_confirms():
+    p, faults = placer()
+    _fit_from_edges(p)
+    _lagging_pulse(p)
+    assert p.resolve(next_row=76_000) == []  # the fit's window is not in yet: wait
+    assert p.pending[0].placement is None and faults == []
+    p.sync.add_edges(np.array([80_040]))  # the rows up to 90 000 arrive, with its edge
+    (f,) = p.resolve(next_row=90_000)
+    assert faults == [] and (f.placement.row, f.placement.method) == (80_040, TRIGGER)
+
+
+def test_a_lagging_host_without_the_edge_where_the_fit_says_restarts_the_sync():
+    p, faults = placer()
+    _fit_from_edges(p)
+    _lagging_pulse(p)
+    assert p.resolve(next_row=76_000) == [] and faults == []
+    p.sync.add_edges(np.array([85_000]))  # the only edge is 1 s after the fit's row
+    (f,) = p.resolve(next_row=90_000)  # the fit's window is in, without an edge: a mismatch
+    assert faults == ["clock_restart"]
+    assert (f.placement.row, f.placement.method) == (75_050, MODEL)  # the host's estimate
+
+
+def test_a_fit_far_past_any_host_lag_restarts_the_sync_at_once():
+    p, faults = placer()
+    _fit_from_edges(p)
+    ev = StimEvent(7, None, 12_000_000, 20_000, 1000)  # the fit: row 105 040
+    p.add(Fired(6, ev, 15.0, 15.02, 0.0, [], (20.0, 1000.0)))  # host: 75 000 .. 75 100
+    p.resolve(next_row=76_000)  # 29 540 rows past the search: more than the lag, no waiting
+    assert faults == ["clock_restart"]

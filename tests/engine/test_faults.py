@@ -166,10 +166,22 @@ def test_amplifier_disconnect_with_reboot(tmp_path, transport):
     offsets = journal_offsets(run)  # START again after the reboot: a second clock run
     assert len(offsets) == 2 and offsets[1][1] > 0
     assert_samples_in_place(run, offsets)
-    # each pulse on its true sample of the clock run it fell in
+    # each pulse on its true sample of the clock run it fell in, where its rows were received;
+    # one inside the disconnect's gap has no edge: placed by timestamp within 3 x the standard
+    # error it states, or, without a fit yet, by the host clock (model) and flagged. (Under
+    # load the host reads late, so the gap starts earlier and may take the first pulses:
+    # with 1 pair, 2 s away, 140 ppm of relative drift is 3 samples; ACQUISITION.md)
     truth = np.array([p.amplifier_sample_index + offsets[p.amplifier_epoch - 1][1]
                       for p in run.truth])
-    assert np.abs(s.stimuli["sample_index"] - truth).max() <= 1, diagnosis(run)
+    err = np.abs(s.stimuli["sample_index"] - truth)
+    method = np.array([decode_str(m) for m in s.stimuli["sync_method"]])
+    in_gap = gap_mask(s)[truth]
+    assert err[~in_gap].max() <= 1, diagnosis(run)
+    assert set(method[in_gap]) <= {"timestamp", "model"}, diagnosis(run)
+    stamp = method == "timestamp"
+    allowed = np.maximum(1.0, 3.0 * s.stimuli["sync_residual_samples"][stamp])
+    assert (err[stamp] <= allowed).all(), diagnosis(run)
+    assert all("no_trigger" in run.result.stimuli[k].flags for k in np.flatnonzero(in_gap))
 
 
 def test_amplifier_reset_while_streaming_then_disconnect_without_reboot(tmp_path):

@@ -176,9 +176,9 @@ class Engine:
             self.recorder, self.tap, n_ch=len(cfg.channels), rate=rate,
             sweep_ms=cfg.sweep.pre_ms + cfg.sweep.post_ms, max_gap=max_gap, scale=spec.scale,
             gating=cfg.gating, gate_ch=spec.gate_ch, fault=out.add_fault)
-        margin, search = host_window(rate, self.speed, AMP_READ_INTERVAL_S)
+        margin, search, lag = host_window(rate, self.speed, AMP_READ_INTERVAL_S)
         self.placer = PulsePlacer(stream.sync, stream.rowclock, post_n=spec.post_n,
-                                  host_margin=margin, host_search=search,
+                                  host_margin=margin, host_search=search, host_lag=lag,
                                   offset=lambda: self.tap.offset, fault=out.add_fault)
         stream.before_new_clock = self.placer.place_pending
         self.stimulation = Stimulation(

@@ -11,7 +11,9 @@ A :class:`~.outcome.Fired` waits in :attr:`PulsePlacer.pending` (in firing order
 
 Then :meth:`PulsePlacer.resolve` hands it on (to be measured and written). ``force`` places
 and hands on everything now (shutdown, amplifier clock restart). A stimulator whose clock
-went back (restart) or no longer matches the EMG clock starts a new fit epoch.
+went back (restart) or no longer matches the EMG clock starts a new fit epoch; a fit that
+puts the pulse after the host clock's window is kept when the trigger confirms it (a busy
+host's reads come late, so its clock lags).
 """
 
 from __future__ import annotations
@@ -25,18 +27,24 @@ from hreflex.acquisition.outcome import Fired
 from hreflex.acquisition.sync import LATCH_TOLERANCE, MODEL, Placement, RowClock, Synchronizer
 from hreflex.protocol import StimEvent
 
+#: how long (wall s) a busy host may fall behind reading the EMG while a pulse's place is
+#: still taken from the clock fit once the trigger confirms it (``host_window``)
+HOST_LAG_WALL_S = 5.0
+
 
 class PulsePlacer:
     """See the module doc. ``rate``: EMG samples/s; ``post_n``: rows of a sweep after the
     pulse; ``host_margin``/``host_search``: rows a just-fired pulse may lie from the host
-    clock's window / after it (see :func:`host_window`); ``offset()``: the current amplifier
+    clock's window / after it, ``host_lag``: rows a busy host's clock may lag beyond that
+    (see :func:`host_window`); ``offset()``: the current amplifier
     clock's row offset; ``fault(kind, detail)``: the session's fault sink."""
 
     def __init__(self, sync: Synchronizer, rowclock: RowClock, *, post_n: int,
-                 host_margin: float, host_search: float, offset: Callable[[], int],
-                 fault: Callable[..., None]) -> None:
+                 host_margin: float, host_search: float, host_lag: float,
+                 offset: Callable[[], int], fault: Callable[..., None]) -> None:
         self.sync, self.rowclock = sync, rowclock
         self.post_n, self.host_margin, self.host_search = post_n, host_margin, host_search
+        self.host_lag = host_lag
         self.offset, self._fault = offset, fault
         self.pending: deque[Fired] = deque()
         self._written: deque[tuple[int, int]] = deque(maxlen=16)  # recent sweeps' rows
@@ -94,12 +102,10 @@ class PulsePlacer:
                 or f.event.pulse_counter <= last.pulse_counter):
             self.sync.new_epoch()  # the stimulator restarted: its clock too
         elif fit is not None and t_us is not None and host is not None:
-            # the host rows are lower bounds (RowClock): a prediction before the FIRE was sent
-            # is a clock mismatch, one after its answer may be a busy host (its reads late),
-            # so that side gets the bootstrap search's allowance too
-            p = fit.predict(t_us)
-            if not (host[0] - 2 * self.host_margin <= p
-                    <= host[1] + 2 * self.host_margin + self.host_search):
+            mismatch = self._fit_mismatch(fit.predict(t_us), t_us, host, next_row, force)
+            if mismatch is None:
+                return None  # (wait for the rows that tell)
+            if mismatch:
                 self.sync.new_epoch()
                 self._fault("clock_restart", "stimulator clock no longer matches the EMG clock; "
                                             "synchronisation starts again")
@@ -118,6 +124,29 @@ class PulsePlacer:
             placed = dataclasses.replace(placed, row=0)
         self.sync.prune(placed.row)
         return placed
+
+    def _fit_mismatch(self, p: float, t_us: int, host: tuple[float, float], next_row: int,
+                      force: bool) -> bool | None:
+        """Whether the fit's prediction ``p`` (row) of a pulse at device time ``t_us`` no
+        longer matches the EMG clock, given the host rows of its FIRE (lower bounds,
+        :class:`RowClock`); None: not known until more rows arrive.
+
+        Before the FIRE was sent (less 2 x ``host_margin``) it cannot be. After its answer
+        (plus 2 x ``host_margin`` and ``host_search``) it may be a busy host whose reads came
+        late (its row clock lags), up to ``host_lag`` rows more: there a trigger edge in the
+        fit's own window confirms the fit, and the placer waits for those rows (unless
+        ``force``); no edge there, or later still, is a mismatch."""
+        if p < host[0] - 2 * self.host_margin:
+            return True
+        late = p - (host[1] + 2 * self.host_margin + self.host_search)
+        if late <= 0:
+            return False
+        win = self.sync.window(t_us, None, 0.0)
+        if late > self.host_lag:
+            return True
+        if self.sync.has_edge(win):
+            return False
+        return None if not force and next_row <= win[1] + 1 else True
 
     def _latched_row(self, f: Fired, host: tuple[float, float] | None) -> int | None:
         """The STIM_EVENT's device-latched sample as a row of the current amplifier clock, or
@@ -138,10 +167,12 @@ class PulsePlacer:
         return None
 
 
-def host_window(rate_Hz: float, speed: float, read_interval_s: float) -> tuple[float, float]:
-    """``(host_margin, host_search)`` in rows: how far from the host clock's estimate a
-    just-fired pulse may lie (delivery latency of two amplifier reads and 5 ms, plus 50 ms of
-    device time), and how far after it the first pulse of a clock epoch is still looked for
-    (2 s of device time plus 0.1 s of wall)."""
+def host_window(rate_Hz: float, speed: float, read_interval_s: float
+                ) -> tuple[float, float, float]:
+    """``(host_margin, host_search, host_lag)`` in rows: how far from the host clock's
+    estimate a just-fired pulse may lie (delivery latency of two amplifier reads and 5 ms,
+    plus 50 ms of device time), how far after it the first pulse of a clock epoch is still
+    looked for (2 s of device time plus 0.1 s of wall), and how much further a busy host's
+    clock may lag behind a fit that the trigger confirms (5 s of wall)."""
     return ((0.05 + speed * (2 * read_interval_s + 0.005)) * rate_Hz,
-            (2.0 + speed * 0.1) * rate_Hz)
+            (2.0 + speed * 0.1) * rate_Hz, speed * HOST_LAG_WALL_S * rate_Hz)
