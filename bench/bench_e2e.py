@@ -50,13 +50,15 @@ def run(cmd: list[str]) -> tuple[float, float]:
 
 
 def session_file(path: Path) -> Path:
+    """The bench file, written first if missing — in a child process: a child's peak RSS
+    (``ru_maxrss``) starts from its parent's at the fork, so a bench that had simulated the
+    file itself would print its 500 MB for every contender."""
     if not path.exists():
-        sys.path.insert(0, str(HERE))
-        from bench_analysis import make_session
-        from hreflex.io.writer import write_session
-
         t0 = time.perf_counter()
-        write_session(path, make_session())
+        code = ("import sys; sys.path.insert(0, sys.argv[1]); from bench_analysis import "
+                "make_session; from hreflex.io.writer import write_session; "
+                "write_session(sys.argv[2], make_session())")
+        subprocess.run([sys.executable, "-c", code, str(HERE), str(path)], check=True)
         print(f"wrote {path} in {time.perf_counter() - t0:.0f} s")
     return path
 

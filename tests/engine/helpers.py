@@ -15,6 +15,7 @@ import numpy as np
 
 from hreflex.acquisition.config import load_config
 from hreflex.acquisition.engine import Engine, RunResult
+from hreflex.io.format import decode_str
 from hreflex.io.session import Session, read_session
 from hreflex.sim.emulators import EmulatedBench
 
@@ -137,6 +138,23 @@ def placement_errors(run: Run) -> np.ndarray:
     truth = np.array([p.amplifier_sample_index for p in run.truth], dtype=np.int64)
     assert len(rows) == len(truth), (len(rows), len(truth))
     return np.abs(rows - truth)
+
+
+def assert_placed_as_stated(run: Run, truth: np.ndarray) -> None:
+    """Every pulse on its true file row ``truth`` (n,) as closely as its placement says: by
+    device index or trigger edge within 1 sample; by timestamp within 3 x the standard error
+    it states (at least 1 sample; ACQUISITION.md, "Stimulus alignment"); by the host clock
+    (``model``) only without an edge, flagged ``no_trigger``."""
+    s = run.session
+    err = np.abs(s.stimuli["sample_index"].astype(np.int64) - truth)
+    method = np.array([decode_str(m) for m in s.stimuli["sync_method"]])
+    exact = np.isin(method, ["device", "trigger"])
+    assert err[exact].max(initial=0) <= 1, diagnosis(run)
+    stamp = method == "timestamp"
+    allowed = np.maximum(1.0, 3.0 * s.stimuli["sync_residual_samples"][stamp])
+    assert (err[stamp] <= allowed).all(), diagnosis(run)
+    model = np.flatnonzero(method == "model")
+    assert all("no_trigger" in run.result.stimuli[k].flags for k in model), diagnosis(run)
 
 
 def diagnosis(run: Run) -> str:

@@ -16,6 +16,7 @@ from hreflex.io.validate import check_file
 from hreflex.protocol import FrameType, Opcode, Reason
 from hreflex.sim.emulators import TRANSPORTS
 from tests.engine.helpers import (
+    assert_placed_as_stated,
     config_dict,
     diagnosis,
     fault_kinds,
@@ -151,7 +152,12 @@ def test_a_stall_that_overflows_the_device_buffer(tmp_path):
     assert fault_spans(run.session, "link_loss") == []
     assert_every_fault_printed(run.session, log.getvalue())
     assert len(run.session.stimuli) == 16
-    assert placement_errors(run).max() <= 1, diagnosis(run)
+    # pulses in the stall's gap are placed by timestamp, 5 s from the pairs (1-2 samples
+    # off under load: the emulators' timing jitters): as closely as they state; the rest exact
+    truth = np.array([p.amplifier_sample_index for p in run.truth])
+    in_gap = gap_mask(run.session)[truth]
+    assert in_gap.any() and placement_errors(run)[~in_gap].max() <= 1, diagnosis(run)
+    assert_placed_as_stated(run, truth)
     assert_samples_in_place(run)
 
 
@@ -166,22 +172,16 @@ def test_amplifier_disconnect_with_reboot(tmp_path, transport):
     offsets = journal_offsets(run)  # START again after the reboot: a second clock run
     assert len(offsets) == 2 and offsets[1][1] > 0
     assert_samples_in_place(run, offsets)
-    # each pulse on its true sample of the clock run it fell in, where its rows were received;
-    # one inside the disconnect's gap has no edge: placed by timestamp within 3 x the standard
-    # error it states, or, without a fit yet, by the host clock (model) and flagged. (Under
-    # load the host reads late, so the gap starts earlier and may take the first pulses:
-    # with 1 pair, 2 s away, 140 ppm of relative drift is 3 samples; ACQUISITION.md)
+    # each pulse on its true sample of the clock run it fell in where its rows were received;
+    # one inside the disconnect's gap has no edge: placed by timestamp or, without a fit yet,
+    # by the host clock, as closely as that says (under load the host reads late, so the gap
+    # starts earlier and may take the first pulses: with 1 pair, 2 s away, 140 ppm of
+    # relative drift is 3 samples)
     truth = np.array([p.amplifier_sample_index + offsets[p.amplifier_epoch - 1][1]
                       for p in run.truth])
-    err = np.abs(s.stimuli["sample_index"] - truth)
-    method = np.array([decode_str(m) for m in s.stimuli["sync_method"]])
     in_gap = gap_mask(s)[truth]
-    assert err[~in_gap].max() <= 1, diagnosis(run)
-    assert set(method[in_gap]) <= {"timestamp", "model"}, diagnosis(run)
-    stamp = method == "timestamp"
-    allowed = np.maximum(1.0, 3.0 * s.stimuli["sync_residual_samples"][stamp])
-    assert (err[stamp] <= allowed).all(), diagnosis(run)
-    assert all("no_trigger" in run.result.stimuli[k].flags for k in np.flatnonzero(in_gap))
+    assert np.abs(s.stimuli["sample_index"] - truth)[~in_gap].max() <= 1, diagnosis(run)
+    assert_placed_as_stated(run, truth)
 
 
 def test_amplifier_reset_while_streaming_then_disconnect_without_reboot(tmp_path):
