@@ -196,7 +196,11 @@ def test_amplifier_reset_while_streaming_then_disconnect_without_reboot(tmp_path
     assert_samples_in_place(run, offsets)
     truth = np.array([p.amplifier_sample_index + offsets[p.amplifier_epoch - 1][1]
                       for p in run.truth])
-    assert np.abs(s.stimuli["sample_index"] - truth).max() <= 1, diagnosis(run)
+    # exact where the pulse's rows were received; in a gap as closely as its placement says
+    # (under load the reset's gap took pulses 1-3 after 1 pair: timestamp 2-7 samples off)
+    in_gap = gap_mask(s)[truth]
+    assert np.abs(s.stimuli["sample_index"] - truth)[~in_gap].max() <= 1, diagnosis(run)
+    assert_placed_as_stated(run, truth)
 
 
 def test_refused_and_unanswered_fires_deliver_each_pulse_once(tmp_path):
