@@ -141,9 +141,9 @@ class PulsePlacer:
         late = p - (host[1] + 2 * self.host_margin + self.host_search)
         if late <= 0:
             return False
-        win = self.sync.window(t_us, None, 0.0)
         if late > self.host_lag:
             return True
+        win = self.sync.window(t_us, None, 0.0)  # the fit's own window
         if self.sync.has_edge(win):
             return False
         return None if not force and next_row <= win[1] + 1 else True
