@@ -140,13 +140,16 @@ def placement_errors(run: Run) -> np.ndarray:
     return np.abs(rows - truth)
 
 
-def assert_placed_as_stated(run: Run, truth: np.ndarray) -> None:
-    """Every pulse on its true file row ``truth`` (n,) as closely as its placement says: by
-    device index or trigger edge within 1 sample; by timestamp within 3 x the standard error
-    it states (at least 1 sample; ACQUISITION.md, "Stimulus alignment"); by the host clock
-    (``model``) only without an edge, flagged ``no_trigger``."""
+def assert_placed_as_stated(run: Run, truth: np.ndarray) -> np.ndarray:
+    """Every pulse whose true file row ``truth`` (n,) was received (not in a recorded gap)
+    within 1 sample of it; and every pulse as closely as its placement says: by device index
+    or trigger edge within 1 sample; by timestamp within 3 x the standard error it states (at
+    least 1 sample; ACQUISITION.md, "Stimulus alignment"); by the host clock (``model``)
+    only without an edge, flagged ``no_trigger``. Returns (n,) True for the pulses in a gap."""
     s = run.session
     err = np.abs(s.stimuli["sample_index"].astype(np.int64) - truth)
+    in_gap = gap_mask(s)[truth]
+    assert err[~in_gap].max(initial=0) <= 1, diagnosis(run)
     method = np.array([decode_str(m) for m in s.stimuli["sync_method"]])
     exact = np.isin(method, ["device", "trigger"])
     assert err[exact].max(initial=0) <= 1, diagnosis(run)
@@ -155,6 +158,7 @@ def assert_placed_as_stated(run: Run, truth: np.ndarray) -> None:
     assert (err[stamp] <= allowed).all(), diagnosis(run)
     model = np.flatnonzero(method == "model")
     assert all("no_trigger" in run.result.stimuli[k].flags for k in model), diagnosis(run)
+    return in_gap
 
 
 def diagnosis(run: Run) -> str:

