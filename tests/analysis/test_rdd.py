@@ -114,11 +114,25 @@ def test_trial_variance_ignores_the_course_of_depression_along_a_train():
     assert var[0] == pytest.approx(0.0, abs=1e-12)  # a pure (linear) course is not noise
 
 
-def test_ratio_interval_by_the_delta_method_on_the_log_ratio():
+def _fieller(a, b, sa, sb, t):
+    """Fieller's ends: the roots in rho of (a - rho b)^2 = t^2 (sa^2 + rho^2 sb^2)."""
+    return sorted(np.roots([b * b - t * t * sb * sb, -2 * a * b, a * a - t * t * sa * sa]).real)
+
+
+def test_ratio_interval_is_fiellers():
     # ratio 2 / 4; SE 0.1 and 0.2; t(0.975, 8) = 2.306004
-    half = 2.306004 * np.hypot(0.1 / 2, 0.2 / 4)
-    lo, hi = _ratio_ci(0.5, (2.0, 4.0), (1.0, 1.0), (0.1, 0.2), 8)
-    assert (lo, hi) == pytest.approx((0.5 * np.exp(-half), 0.5 * np.exp(half)), rel=1e-5)
+    lo, hi = _ratio_ci((2.0, 4.0), (1.0, 1.0), (0.1, 0.2), 8)
+    assert (lo, hi) == pytest.approx(_fieller(2.0, 4.0, 0.1, 0.2, 2.306004), rel=1e-5)
+    assert lo < 0.5 < hi
+    # the SEs are of g(m): slope x SE of the mean
+    assert _ratio_ci((2.0, 4.0), (2.0, 0.5), (0.05, 0.4), 8) == pytest.approx((lo, hi))
+    # a ratio near 0 (an H depressed into the noise) keeps a bounded interval from 0, where
+    # the log-ratio delta method gave an upper end many times the rested H
+    lo, hi = _ratio_ci((0.05, 4.0), (1.0, 1.0), (0.2, 0.2), 8)
+    assert lo == 0.0 and hi == pytest.approx(_fieller(0.05, 4.0, 0.2, 0.2, 2.306004)[1])
+    assert hi < 0.15
+    # a reference that cannot be told from 0 (4 < t x SE): unbounded, so no interval
+    assert _ratio_ci((2.0, 4.0), (1.0, 1.0), (0.1, 2.0), 8) is None
     # quadrature: sqrt(5^2 - 3^2) = 4, slope 5 / 4; at or below the floor: 0
     net, slope = net_of_floor(np.array([5.0, 2.0]), 3.0)
     assert net.tolist() == pytest.approx([4.0, 0.0]) and slope[0] == pytest.approx(1.25)

@@ -3,14 +3,14 @@ intervals, and RDD, from the measured sweeps (:mod:`hreflex.analysis.stages`).""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
 from hreflex.analysis.fitting import CurveFit, fit_curves
 from hreflex.analysis.intervals import recruitment_intervals
 from hreflex.analysis.latency import wave_latency
-from hreflex.analysis.matched import LOW_SNR, matched_amplitudes
+from hreflex.analysis.matched import LOW_SNR, LOW_SNR_CURVE, matched_amplitudes
 from hreflex.analysis.measures import noise_amplitude, wave_span
 from hreflex.analysis.noise_shape import noise_shape
 from hreflex.analysis.pooling import level_stats
@@ -34,13 +34,15 @@ LATENCY_FRACTION = 0.5
 @dataclass
 class Channel:
     """One channel's view of the measured session: index ``c``, its windows, amplitudes
-    (n_sweeps,) of M and H in the configured measure, and which sweeps are included."""
+    (n_sweeps,) of M and H in the configured measure (H: matched amplitudes when
+    ``h_matched``, :func:`with_matched_h`), and which sweeps are included."""
 
     c: int
     windows: ChannelWindows | None
     m_amp: np.ndarray
     h_amp: np.ndarray
     include: np.ndarray
+    h_matched: bool = False
 
 
 @dataclass(frozen=True)
@@ -123,6 +125,22 @@ def channel(p: Prepared, f: Found, ms: Measured, c: int) -> Channel:
                    ms.include[:, c])
 
 
+def with_matched_h(p: Prepared, pl: Plan, ms: Measured, ch: Channel, noise: Noise) -> Channel:
+    """``ch`` with matched H amplitudes (:mod:`hreflex.analysis.matched`) where its H is read
+    near the noise floor: the largest per-level mean H of its recruitment sweeps is below
+    ``LOW_SNR_CURVE`` x the H window's floor. Else ``ch`` as it is."""
+    span, floor = wave_span(p.time_ms, ch.windows, "h"), noise.floor[1]
+    inc = ch.include & pl.recruitment
+    if span is None or not (floor > 0) or not inc.any():
+        return ch
+    pooled = level_stats(ch.h_amp[:, None], pl.level, pl.levels.size, inc[:, None])[0][:, 0]
+    if not (np.isfinite(pooled).any() and np.nanmax(pooled) < LOW_SNR_CURVE * floor):
+        return ch
+    matched = matched_amplitudes(ms.data[:, ch.c], p.time_ms, span,
+                                 large_sweeps(pl, ch, ch.h_amp), p.cfg.amplitude)
+    return ch if matched is None else replace(ch, h_amp=matched, h_matched=True)
+
+
 def recruitment_stats(pl: Plan, ch: Channel) -> dict[str, Stats | None]:
     """Per-level (mean, sd, n) of M and H over the channel's included recruitment sweeps
     (None without the window)."""
@@ -133,12 +151,15 @@ def recruitment_stats(pl: Plan, ch: Channel) -> dict[str, Stats | None]:
             for k, a in amps.items()}
 
 
-def session_fits(p: Prepared, pl: Plan, f: Found, ms: Measured, noise: list[Noise]
+def session_fits(p: Prepared, pl: Plan, chans: list[Channel], noise: list[Noise]
                  ) -> list[tuple[CurveFit | str | None, CurveFit | str | None]]:
     """The M and H recruitment fits of every channel (``noise``: each one's
     :class:`Noise`), each model fitted to all channels at once
-    (:func:`~hreflex.analysis.fitting.fit_curves`); None where no fit is made."""
-    stats = [recruitment_stats(pl, channel(p, f, ms, c)) for c in range(len(f.windows))]
+    (:func:`~hreflex.analysis.fitting.fit_curves`); None where no fit is made. Matched H
+    amplitudes read no noise: their fit has no measured noise shape (its floor fits 0)."""
+    stats = [recruitment_stats(pl, ch) for ch in chans]
+    shapes = [(nz.shape[0], None if ch.h_matched else nz.shape[1])
+              for ch, nz in zip(chans, noise, strict=True)]
     out: list[list[CurveFit | str | None]] = [[None, None] for _ in stats]
     models = ("boltzmann", p.cfg.recruitment.h_model)  # (prepare made "auto" the species')
     for j, (wave, model) in enumerate(zip(("m", "h"), models, strict=True)):
@@ -146,7 +167,7 @@ def session_fits(p: Prepared, pl: Plan, f: Found, ms: Measured, noise: list[Nois
         if rows:
             fits = fit_curves(model, pl.levels, np.array([stats[c][wave][0] for c in rows]),
                               np.array([stats[c][wave][2] for c in rows]),
-                              p.cfg.recruitment.min_r2, [noise[c].shape[j] for c in rows])
+                              p.cfg.recruitment.min_r2, [shapes[c][j] for c in rows])
             for c, fit in zip(rows, fits, strict=True):
                 out[c][j] = fit
     return [(m, h) for m, h in out]
@@ -167,6 +188,7 @@ def channel_recruitment(p: Prepared, pl: Plan, ch: Channel, floor: tuple[float, 
     r = recruitment(pl.levels, stats["m"], stats["h"], (observed[0], observed[1]),
                     cfg.recruitment, floor,
                     (why.get("m", "no M window"), why.get("h", "no H window")), fits)
+    r.h_amplitude = "matched" if ch.h_matched else "measure"
     r.ci95, why_not = recruitment_intervals(r, np.where(inc, pl.level, -1), amps["m"],
                                             amps["h"], cfg.recruitment, floor)
     r.reasons.update(why_not)
@@ -175,9 +197,14 @@ def channel_recruitment(p: Prepared, pl: Plan, ch: Channel, floor: tuple[float, 
 
 def channel_rdd(p: Prepared, pl: Plan, ms: Measured, ch: Channel, noise: Noise) -> RddResult:
     """RDD of the channel's H amplitudes net of the noise floor; where a frequency's mean H
-    is read below ``LOW_SNR`` x the floor, from the matched amplitudes of the H window
-    instead (:mod:`hreflex.analysis.matched`; no floor to take out of those)."""
+    is read below ``LOW_SNR`` x the floor (or the channel's H amplitudes are matched ones
+    already), from the matched amplitudes of the H window instead
+    (:mod:`hreflex.analysis.matched`; no floor to take out of those)."""
     cfg, floor = p.cfg.rdd, noise.floor[1]
+    if ch.h_matched:
+        out = rdd(ch.h_amp, ch.m_amp, ch.include, pl.trains, cfg)
+        out.floor_mV, out.amplitude = floor if np.isfinite(floor) else None, "matched"
+        return out
     out = rdd(ch.h_amp, ch.m_amp, ch.include, pl.trains, cfg, floor, noise.shape[1])
     low = [row for row in out.rows if row.h_mean_mV < LOW_SNR * floor]
     span = wave_span(p.time_ms, ch.windows, "h")
@@ -192,15 +219,14 @@ def channel_rdd(p: Prepared, pl: Plan, ms: Measured, ch: Channel, noise: Noise) 
     return again
 
 
-def channel_result(p: Prepared, pl: Plan, f: Found, ms: Measured, c: int,
-                   fits: tuple[CurveFit | str | None, CurveFit | str | None] = (None, None),
-                   noise: Noise | None = None) -> ChannelResult:
-    """Everything the analysis reports about channel ``c`` (``fits``: its recruitment fits,
-    :func:`session_fits`; ``noise``: its :class:`Noise`, measured here if not given)."""
+def channel_result(p: Prepared, pl: Plan, f: Found, ms: Measured, ch: Channel,
+                   fits: tuple[CurveFit | str | None, CurveFit | str | None], noise: Noise
+                   ) -> ChannelResult:
+    """Everything the analysis reports about channel ``ch`` (``fits``: its recruitment fits,
+    :func:`session_fits`; ``noise``: its :class:`Noise`)."""
+    c = ch.c
     cfg, w, messages = p.cfg, f.windows[c], f.messages[c]
-    ch = channel(p, f, ms, c)
     lat, why = latencies(p, pl, ms, ch)
-    noise = noise or channel_noise(p, ms, pl, ch)
     rec = None
     if w is not None:
         rec = channel_recruitment(p, pl, ch, noise.floor, why, fits)
@@ -210,7 +236,10 @@ def channel_result(p: Prepared, pl: Plan, f: Found, ms: Measured, c: int,
     rdd_result = (channel_rdd(p, pl, ms, ch, noise) if w is not None and w.h is not None
                   else RddResult(skip_first=cfg.rdd.skip_first, source=pl.trains.source,
                                  reason=why.get("h", "no H window")))
-    if rdd_result.amplitude == "matched":
+    if ch.h_matched:
+        messages.append(f"H recruitment and RDD from matched amplitudes: the largest mean H is "
+                        f"read below {LOW_SNR_CURVE:g} x the noise floor ({noise.floor[1]:.3g})")
+    elif rdd_result.amplitude == "matched":
         messages.append(f"RDD from matched amplitudes: the depressed H is read below "
                         f"{LOW_SNR:g} x the noise floor ({rdd_result.floor_mV:.3g})")
     if rdd_result.m_changed:

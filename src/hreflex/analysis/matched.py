@@ -7,7 +7,8 @@ offset or a slow drift across the window does not count). It is linear in the da
 averages out of a mean of k instead of adding to it as it does to a peak-to-peak. ``k_i``
 times the configured measure of T is the sweep's **matched amplitude**: exactly the measure
 for a noise-free sweep of T's shape. RDD uses it where the depressed H is read near the
-noise floor (:data:`LOW_SNR`); ``docs/METRICS.md`` (step 7) has the definition.
+noise floor (:data:`LOW_SNR`), the H recruitment curve where the channel's largest H is
+(:data:`LOW_SNR_CURVE`); ``docs/METRICS.md`` (steps 6 and 7) has the definition.
 """
 
 from __future__ import annotations
@@ -20,6 +21,11 @@ from hreflex.analysis.measures import amplitude
 #: multiple of the H window's noise floor (there the net-of-floor correction, step 7, is
 #: steep and a peak-to-peak's noise no longer averages out)
 LOW_SNR = 3.0
+#: a channel's H recruitment (and so its RDD) is computed from matched amplitudes when its
+#: largest per-level mean H reading is below this multiple of the H window's noise floor
+#: (there a peak-to-peak's noise and its floor correction are the largest error; above it
+#: the configured measure is kept, exact for any shape)
+LOW_SNR_CURVE = 15.0
 
 
 def matched_amplitudes(data_V: np.ndarray, time_ms: np.ndarray, span: tuple[int, int],

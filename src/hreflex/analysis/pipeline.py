@@ -15,7 +15,13 @@ import numpy as np
 
 import hreflex.analysis.stages as stages
 from hreflex import __version__
-from hreflex.analysis.channel import channel, channel_noise, channel_result, session_fits
+from hreflex.analysis.channel import (
+    channel,
+    channel_noise,
+    channel_result,
+    session_fits,
+    with_matched_h,
+)
 from hreflex.analysis.config import AnalysisConfig
 from hreflex.analysis.measures import measure_wave
 from hreflex.analysis.qc import annotations
@@ -84,12 +90,13 @@ def analyze_session(session: Session, config: AnalysisConfig | None = None, *,
     plan = stages.plan(prepared)
     found = stages.find(prepared, plan, windows_from)
     measured = stages.measure(prepared, found)
-    noise = [channel_noise(prepared, measured, plan, channel(prepared, found, measured, c))
-             for c in range(session.n_channels)]
-    fits = session_fits(prepared, plan, found, measured, noise)  # all channels' curves at once
-
-    channels = [channel_result(prepared, plan, found, measured, c, fits[c], noise[c])
-                for c in range(session.n_channels)]
+    chans = [channel(prepared, found, measured, c) for c in range(session.n_channels)]
+    noise = [channel_noise(prepared, measured, plan, ch) for ch in chans]
+    chans = [with_matched_h(prepared, plan, measured, ch, nz)
+             for ch, nz in zip(chans, noise, strict=True)]
+    fits = session_fits(prepared, plan, chans, noise)  # all channels' curves at once
+    channels = [channel_result(prepared, plan, found, measured, ch, fits[ch.c], noise[ch.c])
+                for ch in chans]
     stim = session.stimuli
     table = SweepTable(
         list(session.channel_names), plan.intensity_mA, np.asarray(stim["time_s"], float),

@@ -185,18 +185,23 @@ def t_quantile(q: float, dof: int) -> float:
     return float(np.sqrt(dof) * np.tan(0.5 * (lo + hi)))
 
 
-def _ratio_ci(ratio: float, net: tuple[float, float], slope: tuple[float, float],
+def _ratio_ci(net: tuple[float, float], slope: tuple[float, float],
               se: tuple[float, float], dof: int) -> tuple[float, float] | None:
     """95 % interval of ``g(m_f) / g(m_ref)``, ``g`` = :func:`net_of_floor`, from the
-    standard errors ``se`` of the two means (delta method on the log ratio, Student t):
-    ``net`` = g(m), ``slope`` = g'(m) of each."""
-    terms = []
-    for g, d, err in zip(net, slope, se, strict=True):
-        if not (g > 0 and np.isfinite(d) and np.isfinite(err)):
-            return None
-        terms.append((d / g * err) ** 2)
-    half = float(t_quantile(0.975, max(dof, 1)) * np.sqrt(sum(terms)))
-    return float(ratio * np.exp(-half)), float(ratio * np.exp(half))
+    standard errors ``se`` of the two means: Fieller's interval (Student t) of the ratio of
+    ``net`` = g(m) with standard errors ``slope`` x ``se`` (``slope`` = g'(m)), its ends
+    clipped at 0 (an amplitude ratio is not negative). None where the reference cannot be
+    told from 0 at that level (the interval is unbounded) or an input is not finite."""
+    (a, b), (da, db), (ea, eb) = net, slope, se
+    sa, sb = da * ea, db * eb
+    if not (b > 0 and np.isfinite([a, sa, sb]).all()):
+        return None
+    t2 = float(t_quantile(0.975, max(dof, 1))) ** 2
+    lead = b * b - t2 * sb * sb  # > 0: the reference is significantly above 0
+    if not lead > 0:
+        return None
+    half = np.sqrt(t2 * (a * a * sb * sb + sa * sa * lead))
+    return float(max((a * b - half) / lead, 0.0)), float(max((a * b + half) / lead, 0.0))
 
 
 def rdd(h_mV: np.ndarray, m_mV: np.ndarray, include: np.ndarray, trains: Trains,
@@ -264,7 +269,7 @@ def rdd(h_mV: np.ndarray, m_mV: np.ndarray, include: np.ndarray, trains: Trains,
     for f in present:
         ratio = net[f] / net[ref]
         ci = None if f == ref else _ratio_ci(
-            float(ratio), (net[f], net[ref]), (slope[f], slope[ref]), (se[f], se[ref]),
+            (net[f], net[ref]), (slope[f], slope[ref]), (se[f], se[ref]),
             int(min(dof[f], dof[ref])))
         out.rows.append(RddRow(
             frequency_Hz=float(f"{centres[f]:.4g}"), ratio=_num(ratio),

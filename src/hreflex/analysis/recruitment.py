@@ -41,7 +41,8 @@ class RecruitmentResult:
     """Recruitment summary of one channel (amplitudes in the configured measure, mV).
 
     Per level (L,): ``levels_mA``, ``n``, ``m_mean_mV``, ``m_sd_mV``, ``h_mean_mV``,
-    ``h_sd_mV``. Summary values are None when not determinable and ``reasons[name]`` then
+    ``h_sd_mV`` (H: of matched amplitudes when ``h_amplitude`` is ``"matched"``,
+    :mod:`hreflex.analysis.matched`). Summary values are None when not determinable and ``reasons[name]`` then
     says why; ``*_source`` is ``fit`` or ``pooled``; ``ci95[name]`` = (low, high) 95 %
     interval of the ``INTERVALS`` values (:mod:`hreflex.analysis.intervals`).
     """
@@ -69,6 +70,7 @@ class RecruitmentResult:
     m_slope_mV_per_mA: float | None = None
     h_slope_mV_per_mA: float | None = None
     threshold_method: str = "fraction"
+    h_amplitude: str = "measure"
     reasons: dict[str, str] = field(default_factory=dict)
     ci95: dict[str, tuple[float, float]] = field(default_factory=dict)
 

@@ -155,7 +155,7 @@ class ChannelResult:
             out["recruitment"].update(jsonable({
                 "mmax_source": rec.mmax_source, "hmax_source": rec.hmax_source,
                 "plateau_reached": rec.plateau_reached,
-                "threshold_method": rec.threshold_method,
+                "threshold_method": rec.threshold_method, "h_amplitude": rec.h_amplitude,
                 "fits": {"m": rec.m_fit.to_dict() if rec.m_fit else None,
                          "h": rec.h_fit.to_dict() if rec.h_fit else None},
                 "levels": [{"intensity_mA": i, "n": n, "m_mean_mV": mm, "m_sd_mV": ms,
