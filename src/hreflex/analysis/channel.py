@@ -12,7 +12,7 @@ from hreflex.analysis.intervals import recruitment_intervals
 from hreflex.analysis.latency import wave_latency
 from hreflex.analysis.matched import LOW_SNR, LOW_SNR_CURVE, matched_amplitudes
 from hreflex.analysis.measures import noise_amplitude, wave_span
-from hreflex.analysis.noise_shape import noise_shape
+from hreflex.analysis.noise_shape import net_of_floor, noise_shape
 from hreflex.analysis.pooling import level_stats
 from hreflex.analysis.rdd import RddResult, rdd
 from hreflex.analysis.recruitment import (
@@ -26,6 +26,12 @@ from hreflex.analysis.results import ChannelResult
 from hreflex.analysis.stages import Found, Measured, Plan, Prepared
 from hreflex.analysis.windows import ChannelWindows, quiet_rms
 
+#: matched H amplitudes replace the configured measure only where their level means agree
+#: with its (net of the floor) within this fraction, on the levels read above
+#: ``AGREEMENT_SNR`` x the floor (:func:`shape_agreement`; the simulator's waves, which keep
+#: their shape: within 0.02; real clinical ramps whose H changes shape: 0.07-0.62)
+AGREEMENT = 0.05
+AGREEMENT_SNR = 3.0
 #: sweeps whose amplitude is at least this fraction of the largest per-intensity mean make
 #: the mean sweep on which the M and H latencies are measured (given windows)
 LATENCY_FRACTION = 0.5
@@ -127,8 +133,10 @@ def channel(p: Prepared, f: Found, ms: Measured, c: int) -> Channel:
 
 def with_matched_h(p: Prepared, pl: Plan, ms: Measured, ch: Channel, noise: Noise) -> Channel:
     """``ch`` with matched H amplitudes (:mod:`hreflex.analysis.matched`) where its H is read
-    near the noise floor: the largest per-level mean H of its recruitment sweeps is below
-    ``LOW_SNR_CURVE`` x the H window's floor. Else ``ch`` as it is."""
+    near the noise floor — the largest per-level mean H of its recruitment sweeps is below
+    ``LOW_SNR_CURVE`` x the H window's floor — and keeps one shape: the matched amplitudes
+    agree with the configured measure within ``AGREEMENT`` where that is reliable
+    (:func:`shape_agreement`). Else ``ch`` as it is."""
     span, floor = wave_span(p.time_ms, ch.windows, "h"), noise.floor[1]
     inc = ch.include & pl.recruitment
     if span is None or not (floor > 0) or not inc.any():
@@ -138,7 +146,23 @@ def with_matched_h(p: Prepared, pl: Plan, ms: Measured, ch: Channel, noise: Nois
         return ch
     matched = matched_amplitudes(ms.data[:, ch.c], p.time_ms, span,
                                  large_sweeps(pl, ch, ch.h_amp), p.cfg.amplitude)
-    return ch if matched is None else replace(ch, h_amp=matched, h_matched=True)
+    if matched is None or not abs(shape_agreement(pl, ch, matched, noise) - 1) <= AGREEMENT:
+        return ch
+    return replace(ch, h_amp=matched, h_matched=True)
+
+
+def shape_agreement(pl: Plan, ch: Channel, matched: np.ndarray, noise: Noise) -> float:
+    """How well the channel's H keeps one shape: the sum of the ``matched`` (n_sweeps,) level
+    means over the sum of the configured measure's level means net of the floor, on the
+    recruitment levels read above ``AGREEMENT_SNR`` x the floor (where the measure is
+    reliable). 1 for a wave that only changes size; below 1 where its shape changes with
+    intensity (a template projects less of it); NaN without such levels."""
+    inc = ch.include & pl.recruitment
+    both = np.stack([ch.h_amp, matched], axis=1)
+    mean = level_stats(both, pl.level, pl.levels.size, np.repeat(inc[:, None], 2, axis=1))[0]
+    net = net_of_floor(mean[:, 0], noise.floor[1], noise.shape[1])[0]
+    use = np.isfinite(mean).all(axis=1) & (mean[:, 0] > AGREEMENT_SNR * noise.floor[1])
+    return float(np.sum(mean[use, 1]) / np.sum(net[use])) if use.any() else float("nan")
 
 
 def recruitment_stats(pl: Plan, ch: Channel) -> dict[str, Stats | None]:
