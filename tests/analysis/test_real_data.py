@@ -117,9 +117,12 @@ def test_real_h_waves_that_change_shape_keep_the_peak_to_peak(monkeypatch):
         monkeypatch.setattr(channel_module, "AGREEMENT", np.inf)  # the shape check off
         loose = analyze_session(session).channels[0].recruitment
         monkeypatch.undo()
-        rec = analyze_session(session).channels[0].recruitment
+        result = analyze_session(session).channels[0]
+        rec = result.recruitment
         near_floor += loose.h_amplitude == "matched"
         assert rec.h_amplitude == "measure", path
+        said = [m for m in result.messages if "its shape changes with intensity" in m]
+        assert len(said) == (loose.h_amplitude == "matched"), path
         monkeypatch.setattr(channel_module, "LOW_SNR_CURVE", 0.0)  # never matched
         p2p = analyze_session(session).channels[0].recruitment
         monkeypatch.undo()

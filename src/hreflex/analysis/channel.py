@@ -49,6 +49,7 @@ class Channel:
     h_amp: np.ndarray
     include: np.ndarray
     h_matched: bool = False
+    h_note: str | None = None  # why a channel near the floor keeps the configured measure
 
 
 @dataclass(frozen=True)
@@ -146,8 +147,14 @@ def with_matched_h(p: Prepared, pl: Plan, ms: Measured, ch: Channel, noise: Nois
         return ch
     matched = matched_amplitudes(ms.data[:, ch.c], p.time_ms, span,
                                  large_sweeps(pl, ch, ch.h_amp), p.cfg.amplitude)
-    if matched is None or not abs(shape_agreement(pl, ch, matched, noise) - 1) <= AGREEMENT:
+    if matched is None:
         return ch
+    agree = shape_agreement(pl, ch, matched, noise)
+    if not abs(agree - 1) <= AGREEMENT:
+        return replace(ch, h_note=(
+            f"H read below {LOW_SNR_CURVE:g} x the noise floor, but its shape changes with "
+            f"intensity (matched / measured level means {agree:.2f}): the configured measure "
+            "is kept"))
     return replace(ch, h_amp=matched, h_matched=True)
 
 
@@ -260,6 +267,8 @@ def channel_result(p: Prepared, pl: Plan, f: Found, ms: Measured, ch: Channel,
     rdd_result = (channel_rdd(p, pl, ms, ch, noise) if w is not None and w.h is not None
                   else RddResult(skip_first=cfg.rdd.skip_first, source=pl.trains.source,
                                  reason=why.get("h", "no H window")))
+    if ch.h_note:
+        messages.append(ch.h_note)
     if ch.h_matched:
         messages.append(f"H recruitment and RDD from matched amplitudes: the largest mean H is "
                         f"read below {LOW_SNR_CURVE:g} x the noise floor ({noise.floor[1]:.3g})")
