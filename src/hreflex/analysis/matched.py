@@ -23,8 +23,9 @@ from hreflex.analysis.measures import amplitude
 LOW_SNR = 3.0
 #: a channel's H recruitment (and so its RDD) is computed from matched amplitudes when its
 #: largest per-level mean H reading is below this multiple of the H window's noise floor
-#: (there a peak-to-peak's noise and its floor correction are the largest error; above it
-#: the configured measure is kept, exact for any shape)
+#: and its H keeps one shape (``channel.shape_agreement``; there a peak-to-peak's noise and
+#: its floor correction are the largest error; otherwise the configured measure is kept,
+#: exact for any shape)
 LOW_SNR_CURVE = 15.0
 
 

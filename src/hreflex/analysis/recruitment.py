@@ -42,9 +42,9 @@ class RecruitmentResult:
 
     Per level (L,): ``levels_mA``, ``n``, ``m_mean_mV``, ``m_sd_mV``, ``h_mean_mV``,
     ``h_sd_mV`` (H: of matched amplitudes when ``h_amplitude`` is ``"matched"``,
-    :mod:`hreflex.analysis.matched`). Summary values are None when not determinable and ``reasons[name]`` then
-    says why; ``*_source`` is ``fit`` or ``pooled``; ``ci95[name]`` = (low, high) 95 %
-    interval of the ``INTERVALS`` values (:mod:`hreflex.analysis.intervals`).
+    :mod:`hreflex.analysis.matched`). Summary values are None when not determinable and
+    ``reasons[name]`` then says why; ``*_source`` is ``fit`` or ``pooled``; ``ci95[name]`` =
+    (low, high) 95 % interval of the ``INTERVALS`` values (:mod:`hreflex.analysis.intervals`).
     """
 
     levels_mA: np.ndarray
