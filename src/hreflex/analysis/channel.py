@@ -49,7 +49,7 @@ class Channel:
     h_amp: np.ndarray
     include: np.ndarray
     h_matched: bool = False
-    h_note: str | None = None  # why a channel near the floor keeps the configured measure
+    h_note: str | None = None  # what :func:`with_matched_h` decided for an H near the floor
 
 
 @dataclass(frozen=True)
@@ -142,34 +142,39 @@ def with_matched_h(p: Prepared, pl: Plan, ms: Measured, ch: Channel, noise: Nois
     inc = ch.include & pl.recruitment
     if span is None or not (floor > 0) or not inc.any():
         return ch
-    pooled = level_stats(ch.h_amp[:, None], pl.level, pl.levels.size, inc[:, None])[0][:, 0]
-    if not (np.isfinite(pooled).any() and np.nanmax(pooled) < LOW_SNR_CURVE * floor):
+    def pooled(amp: np.ndarray) -> np.ndarray:
+        return level_stats(amp[:, None], pl.level, pl.levels.size, inc[:, None])[0][:, 0]
+
+    measured = pooled(ch.h_amp)
+    if not (np.isfinite(measured).any() and np.nanmax(measured) < LOW_SNR_CURVE * floor):
         return ch
     matched = matched_amplitudes(ms.data[:, ch.c], p.time_ms, span,
                                  large_sweeps(pl, ch, ch.h_amp), p.cfg.amplitude)
     if matched is None:
         return ch
-    agree = shape_agreement(pl, ch, matched, noise)
+    agree = shape_agreement(measured, pooled(matched), floor, noise.shape[1])
     if not abs(agree - 1) <= AGREEMENT:
         return replace(ch, h_note=(
             f"H read below {LOW_SNR_CURVE:g} x the noise floor, but its shape changes with "
             f"intensity (matched / measured level means {agree:.2f}): the configured measure "
             "is kept"))
-    return replace(ch, h_amp=matched, h_matched=True)
+    return replace(ch, h_amp=matched, h_matched=True, h_note=(
+        f"H recruitment and RDD from matched amplitudes: the largest mean H is read below "
+        f"{LOW_SNR_CURVE:g} x the noise floor ({floor:.3g})"))
 
 
-def shape_agreement(pl: Plan, ch: Channel, matched: np.ndarray, noise: Noise) -> float:
-    """How well the channel's H keeps one shape: the sum of the ``matched`` (n_sweeps,) level
-    means over the sum of the configured measure's level means net of the floor, on the
-    recruitment levels read above ``AGREEMENT_SNR`` x the floor (where the measure is
-    reliable). 1 for a wave that only changes size; below 1 where its shape changes with
-    intensity (a template projects less of it); NaN without such levels."""
-    inc = ch.include & pl.recruitment
-    both = np.stack([ch.h_amp, matched], axis=1)
-    mean = level_stats(both, pl.level, pl.levels.size, np.repeat(inc[:, None], 2, axis=1))[0]
-    net = net_of_floor(mean[:, 0], noise.floor[1], noise.shape[1])[0]
-    use = np.isfinite(mean).all(axis=1) & (mean[:, 0] > AGREEMENT_SNR * noise.floor[1])
-    return float(np.sum(mean[use, 1]) / np.sum(net[use])) if use.any() else float("nan")
+def shape_agreement(measured: np.ndarray, matched: np.ndarray, floor: float,
+                    shape: np.ndarray | None) -> float:
+    """How well a channel's H keeps one shape, from its per-level (L,) mean H in the
+    configured measure (``measured``) and in matched amplitudes (``matched``), mV or mV·ms:
+    the sum of the matched means over the sum of the measured ones net of the ``floor``
+    (noise ``shape``, :func:`~hreflex.analysis.noise_shape.net_of_floor`), on the levels
+    read above ``AGREEMENT_SNR`` x the floor (where the measure is reliable). 1 for a wave
+    that only changes size; below 1 where its shape changes with intensity (a template
+    projects less of it); NaN without such levels."""
+    net = net_of_floor(measured, floor, shape)[0]
+    use = np.isfinite(measured) & np.isfinite(matched) & (measured > AGREEMENT_SNR * floor)
+    return float(np.sum(matched[use]) / np.sum(net[use])) if use.any() else float("nan")
 
 
 def recruitment_stats(pl: Plan, ch: Channel) -> dict[str, Stats | None]:
@@ -232,9 +237,9 @@ def channel_rdd(p: Prepared, pl: Plan, ms: Measured, ch: Channel, noise: Noise) 
     already), from the matched amplitudes of the H window instead
     (:mod:`hreflex.analysis.matched`; no floor to take out of those)."""
     cfg, floor = p.cfg.rdd, noise.floor[1]
-    if ch.h_matched:
+    if ch.h_matched:  # (its floor is positive: with_matched_h needs one)
         out = rdd(ch.h_amp, ch.m_amp, ch.include, pl.trains, cfg)
-        out.floor_mV, out.amplitude = floor if np.isfinite(floor) else None, "matched"
+        out.floor_mV, out.amplitude = floor, "matched"
         return out
     out = rdd(ch.h_amp, ch.m_amp, ch.include, pl.trains, cfg, floor, noise.shape[1])
     low = [row for row in out.rows if row.h_mean_mV < LOW_SNR * floor]
@@ -269,10 +274,7 @@ def channel_result(p: Prepared, pl: Plan, f: Found, ms: Measured, ch: Channel,
                                  reason=why.get("h", "no H window")))
     if ch.h_note:
         messages.append(ch.h_note)
-    if ch.h_matched:
-        messages.append(f"H recruitment and RDD from matched amplitudes: the largest mean H is "
-                        f"read below {LOW_SNR_CURVE:g} x the noise floor ({noise.floor[1]:.3g})")
-    elif rdd_result.amplitude == "matched":
+    if rdd_result.amplitude == "matched" and not ch.h_matched:
         messages.append(f"RDD from matched amplitudes: the depressed H is read below "
                         f"{LOW_SNR:g} x the noise floor ({rdd_result.floor_mV:.3g})")
     if rdd_result.m_changed:
