@@ -6,6 +6,7 @@ window, read through the Cadwell importer. Skipped when the data are absent.
 from __future__ import annotations
 
 import csv
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -128,3 +129,41 @@ def test_real_h_waves_that_change_shape_keep_the_peak_to_peak(monkeypatch):
         monkeypatch.undo()
         assert rec.hmax_mV == p2p.hmax_mV, path
     assert near_floor == 7
+
+
+def _rescaled(session, factor: float, offset_V: float):
+    """The session as a recording of ``factor`` x its signal + ``offset_V`` (volts, float32):
+    another amplifier's polarity, gain and DC offset."""
+    volts = np.asarray(session.sweeps, np.float64) * session.scale_V_per_count[None, :, None]
+    return replace(session, sweeps=(factor * volts + offset_V).astype(np.float32),
+                   scale_V_per_count=np.ones(session.n_channels))
+
+
+def test_real_ramps_read_alike_through_any_polarity_gain_and_offset():
+    """Every clinical ramp recorded inverted, at 1/20 of the gain and on a 5 mV offset:
+    the windows are the same, every amplitude is 1/20 and every latency the same. The
+    windows follow the shape of the responses, not the amplifier's sign, units or offset."""
+    paths = [*sorted((DATA / "s2718tdvg").glob("*/*.csv")),
+             *sorted((DATA / "s2802mytb").glob("*/right_*.csv"))]
+    assert len(paths) == 18
+    for path in paths:
+        session = read_cadwell(path)
+        base = analyze_session(session).channels[0]
+        other = analyze_session(_rescaled(session, -0.05, 5e-3)).channels[0]
+        for wave in ("m", "h"):
+            a, b = getattr(base.windows, wave), getattr(other.windows, wave)
+            assert (a is None) == (b is None), (path, wave)
+            if a is not None:
+                assert (a.start_ms, a.stop_ms) == pytest.approx((b.start_ms, b.stop_ms),
+                                                                abs=1e-6), (path, wave)
+        for key in ("mmax_mV", "hmax_mV", "mmax_observed_mV", "hmax_observed_mV"):
+            value = getattr(base.recruitment, key)
+            assert (value is None) == (getattr(other.recruitment, key) is None), (path, key)
+            if value is not None:
+                assert getattr(other.recruitment, key) == pytest.approx(0.05 * value,
+                                                                        rel=1e-4), (path, key)
+        assert base.latency_ms.keys() == other.latency_ms.keys()
+        for key, value in base.latency_ms.items():
+            assert (value is None) == (other.latency_ms[key] is None), (path, key)
+            if value is not None:
+                assert other.latency_ms[key] == pytest.approx(value, abs=0.01), (path, key)
