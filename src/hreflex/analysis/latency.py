@@ -26,6 +26,10 @@ ONSET_FRACTION = 0.01
 #: many standard errors: a wave that leaves its baseline slowly is not timed by when it
 #: cleared the detection threshold
 BACK_SD = 1.0
+#: the decay baseline is fitted from this many samples on; where the baseline may be a tail
+#: (``decay``), no departure is detected before: a constant through the first samples of a
+#: decaying tail would take the tail itself for the wave
+DECAY_MIN_SAMPLES = 6
 #: decay time constants tried for the baseline, in units of ``smooth`` samples
 TAU_GRID = tuple(float(v) for v in np.geomspace(0.25, 64.0, 25))
 
@@ -36,7 +40,8 @@ def _baseline_predictions(
     """For every j in ``lo + 2 .. hi - 1``: the baseline fitted to ``y[lo:j]``, predicted at
     ``j .. j + persist - 1``: a constant, or ``C + A exp(-(t - lo) / tau)`` for the tau of
     ``TAU_GRID`` that fits best, whichever has the smaller ``SSE + 2 k noise^2`` (k = 1 or 2
-    parameters; the decay needs 6 samples; only the constant when ``decay`` is False).
+    parameters; the decay needs ``DECAY_MIN_SAMPLES``; only the constant when ``decay`` is
+    False).
 
     Returns ``(j (K,), pred (K, persist), spread (K, persist), rms (K,))``: the predictions,
     their standard error per unit of noise (``sqrt(1 + x' (X'X)^-1 x)``) and the fit's
@@ -65,7 +70,7 @@ def _baseline_predictions(
     e = np.exp(-t[None, :] / (np.asarray(TAU_GRID)[:, None] * smooth))  # (G, n + persist)
     se, see, sey = sums(e[:, :n]), sums(e[:, :n] ** 2), sums(e[:, :n] * seg)
     det = s1 * see - se**2
-    ok = (js >= 6) & (det > 1e-9 * np.maximum(s1 * see, 1e-300))
+    ok = (js >= DECAY_MIN_SAMPLES) & (det > 1e-9 * np.maximum(s1 * see, 1e-300))
     det = np.where(ok, det, 1.0)
     # least squares of y = C + A e: [[s1, se], [se, see]] [C, A] = [sy, sey]
     C = (see * sy - se * sey) / det
@@ -109,6 +114,8 @@ def takeoff(y: np.ndarray, lo: int, peak: int, noise_V: float, smooth: int,
     z = (y[idx] - pred) / err
     hit = ((np.abs(z) > onset_sd).all(axis=1)
            & (np.sign(z) == np.sign(z[:, :1])).all(axis=1))
+    if decay:  # (a departure from a tail is judged against the tail's decay)
+        hit &= j - lo >= DECAY_MIN_SAMPLES
     k = np.flatnonzero(hit)
     if k.size == 0:
         return None
