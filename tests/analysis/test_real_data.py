@@ -132,17 +132,20 @@ def test_real_h_waves_that_change_shape_keep_the_peak_to_peak(monkeypatch):
 
 
 def _rescaled(session, factor: float, offset_V: float):
-    """The session as a recording of ``factor`` x its signal + ``offset_V`` (volts, float32):
-    another amplifier's polarity, gain and DC offset."""
+    """The session as a recording of ``factor`` x its signal + ``offset_V`` (volts, float32),
+    its sweeps in another order: another amplifier's polarity, gain and DC offset, and
+    another export order."""
     volts = np.asarray(session.sweeps, np.float64) * session.scale_V_per_count[None, :, None]
-    return replace(session, sweeps=(factor * volts + offset_V).astype(np.float32),
-                   scale_V_per_count=np.ones(session.n_channels))
+    order = np.random.default_rng(1).permutation(volts.shape[0])
+    return replace(session, sweeps=(factor * volts[order] + offset_V).astype(np.float32),
+                   scale_V_per_count=np.ones(session.n_channels), stimuli=session.stimuli[order])
 
 
-def test_real_ramps_read_alike_through_any_polarity_gain_and_offset():
-    """Every clinical ramp recorded inverted, at 1/20 of the gain and on a 5 mV offset:
-    the windows are the same, every amplitude is 1/20 and every latency the same. The
-    windows follow the shape of the responses, not the amplifier's sign, units or offset."""
+def test_real_ramps_read_alike_through_any_polarity_gain_offset_and_order():
+    """Every clinical ramp recorded inverted, at 1/20 of the gain, on a 5 mV offset and
+    exported in another sweep order: the windows are the same, every amplitude is 1/20 and
+    every latency the same. The windows follow the shape of the responses, not the
+    amplifier's sign, units or offset, nor the order of the traces."""
     paths = [*sorted((DATA / "s2718tdvg").glob("*/*.csv")),
              *sorted((DATA / "s2802mytb").glob("*/right_*.csv"))]
     assert len(paths) == 18
