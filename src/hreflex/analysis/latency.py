@@ -7,10 +7,10 @@ forward from where the search may start: at every sample j it fits the baseline 
 tau)`` (tau from a grid of time constants; the decay only where it fits better by more than
 its extra parameter costs), and predicts the next samples. The wave is detected at the
 first j from which the signal departs from that prediction by more than ``onset_sd`` x its
-standard error for ``persist`` samples in a row, with one sign. The take-off is where that
-departure began: walking back while it falls, its last crossing of ``BACK_SD`` standard
-errors (interpolated to the sub-sample crossing), or the local minimum where it grows again
-going back. The standard error uses the larger of the noise RMS and the fit's own residual
+standard error for ``persist`` samples in a row, with one sign (with the decay, not before it
+can be fitted: ``DECAY_MIN_SAMPLES``). The take-off is where that departure began: walking
+back while it falls, its last crossing of ``BACK_SD`` standard errors (interpolated to the
+sub-sample crossing), or the local minimum where it grows again going back. The standard error uses the larger of the noise RMS and the fit's own residual
 RMS, so a tail the model follows only roughly needs a larger departure.
 ``docs/METRICS.md`` (step 4) has the definition.
 """
@@ -99,10 +99,11 @@ def takeoff(y: np.ndarray, lo: int, peak: int, noise_V: float, smooth: int,
     """First sample (fractional index) from which ``y`` (n,) leaves its baseline on the way
     to the wave whose largest deflection is at ``peak``, searched from ``lo`` (see the module
     docstring). ``noise_V``: RMS noise of ``y``; ``smooth`` (samples) scales the decay time
-    constants tried; a departure must also exceed ``min_departure_V``; ``decay=False``: the
-    baseline is a constant (a quiet stretch, no artifact tail: a decay fitted there would
-    bend into the wave's first slow phase and put the take-off late). None when the signal
-    never departs before ``peak``.
+    constants tried; a departure must also exceed ``min_departure_V`` and, with ``decay``,
+    lie ``DECAY_MIN_SAMPLES`` or more after ``lo`` (it is then detected, and timed by walking
+    back); ``decay=False``: the baseline is a constant (a quiet stretch, no artifact tail: a
+    decay fitted there would bend into the wave's first slow phase and put the take-off
+    late). None when the signal never departs before ``peak``.
     """
     hi = peak + 1
     if hi - lo < 3 or noise_V <= 0:
