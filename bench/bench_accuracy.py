@@ -2,7 +2,7 @@
 """Accuracy of the analysis on the simulated corpus: every preset x scenario x seed.
 
     .venv/bin/python bench/bench_accuracy.py [--seeds 5] [--jobs 2] [--scenarios a,b] [--quiet]
-                                             [--calibration-seeds 40]
+                                             [--calibration-seeds 40] [--real-data DIR]
 
 Each case (``hreflex.validation``) is simulated with contraction bursts (P = 0.1), analysed
 with the default configuration and graded against the truth of exactly what was simulated.
@@ -10,7 +10,10 @@ One row per case and channel with its errors (Hmax/Mmax and Mmax relative, thres
 fraction of the intensity range, latencies ms, RDD ratio absolute, window bounds ms: the
 largest of the case); a second table for the single-intensity RDD files (protocol ``rdd``).
 Then the acceptance of the windows issue, each line MET or MISSED, and the coverage of the
-95 % intervals. Exits 0 only when every target is met.
+95 % intervals; then the real recordings of the corpus (``--real-data``, the shared folder
+beside the checkout; skipped when absent): the lab's M-max of the 16 clinical Cadwell ramps
+and the forearm's H-max top 3 within 3 % (targets), the ramps at 3.2 kHz and EPOCS's own
+windows beside the automatic ones (information). Exits 0 only when every target is met.
 
 The corpus' scenarios share their seeds' trial-to-trial draws (a seed gives the same simulated
 responses under every scenario), so its coverage rests on few independent draws: 5 seeds x 4
@@ -31,8 +34,12 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 
+from hreflex import real_corpus  # noqa: E402
 from hreflex.sim.scenarios import SCENARIOS  # noqa: E402
 from hreflex.validation import TOLERANCE, Grade, run_case  # noqa: E402
+
+#: the shared real recordings beside the checkout (``--real-data``)
+REAL_DATA = Path(__file__).resolve().parents[2] / "shared" / "real_data"
 
 PRESETS = ("soleus_healthy", "soleus_spastic", "fcr_healthy", "rat_sci")
 
@@ -106,6 +113,41 @@ def _summary(grades: list[Grade], single: list[Grade]) -> bool:
     return ok
 
 
+def _real(root: Path) -> bool:
+    """The real recordings of the corpus (:mod:`hreflex.real_corpus`): the lab's M-max of the
+    16 clinical ramps and H-max top 3 of the forearm within 3 % (targets), the ramps at
+    3.2 kHz and EPOCS's own windows beside the automatic ones (information)."""
+    print(f"\nReal recordings ({root}):")
+    if not (root / "cadwell").is_dir():
+        print("  skipped: not found")
+        return True
+    rows = real_corpus.m_max_rows(root)
+    published = np.array([r.published_uV for r in rows], float)
+    rel = real_corpus.automatic_m_max(rows) / published - 1
+    m_ok = bool(np.all(np.abs(rel) <= 0.03))
+    exact = int(np.sum(np.round(published * (1 + rel)) == published))
+    print(f"  {'MET   ' if m_ok else 'MISSED'} Cadwell M-max within 3 % of the lab's: "
+          f"{int(np.sum(np.abs(rel) <= 0.03))}/{rel.size} ({exact} to the µV), worst "
+          f"{100 * rel[np.argmax(np.abs(rel))]:+.2f} %")
+    lab, auto = real_corpus.h_max_top3(root)
+    h_rel = auto / lab - 1
+    h_ok = bool(np.all(np.abs(h_rel) <= 0.03))
+    print(f"  {'MET   ' if h_ok else 'MISSED'} forearm H-max top 3 within 3 % of the lab's: "
+          f"worst {100 * h_rel[np.argmax(np.abs(h_rel))]:+.2f} %")
+    half = real_corpus.automatic_m_max(rows, lambda s: real_corpus.resampled(s, False))
+    rel = half / published - 1
+    k = int(np.argmax(np.abs(rel)))
+    print(f"  information: the ramps at half their rate (3.2 kHz, pairs averaged): "
+          f"{int(np.sum(np.abs(rel) <= 0.03))}/{rel.size} within 3 %, worst "
+          f"{100 * rel[k]:+.1f} % ({rows[k].session}/{rows[k].side}/{rows[k].muscle})")
+    if (root / real_corpus.EPOCS_FILE).is_file():
+        print("  information: EPOCS's own windows (ResponseDefinition) / automatic, ms:")
+        for name, wave, theirs, ours in real_corpus.epocs_windows(root):
+            auto = "none" if ours is None else f"{ours[0]:.2f}-{ours[1]:.2f}"
+            print(f"    {name} {wave.upper()}: {theirs[0]:.2f}-{theirs[1]:.2f} / {auto}")
+    return m_ok and h_ok
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--seeds", type=int, default=5)
@@ -114,6 +156,8 @@ def main() -> int:
     ap.add_argument("--quiet", action="store_true", help="only the summary")
     ap.add_argument("--calibration-seeds", type=int, default=0,
                     help="coverage of the preset scenario over this many independent seeds")
+    ap.add_argument("--real-data", type=Path, default=REAL_DATA,
+                    help="the shared real recordings (skipped when absent)")
     args = ap.parse_args()
     seeds = range(1, args.seeds + 1)
     cases = [(p, s, k, "both") for p in PRESETS for s in args.scenarios.split(",")
@@ -138,6 +182,7 @@ def main() -> int:
     print(f"\n{len(cases)} recruitment + RDD cases and {len(single)} RDD-only files, "
           f"{len(grades) + len(rdd_only)} channels, {time.perf_counter() - t0:.0f} s")
     ok = _summary(grades, rdd_only)
+    ok &= _real(args.real_data)
     if calib:
         print(f"\nCalibration (information): coverage of the preset scenario, seeds 101-"
               f"{100 + args.calibration_seeds}, every preset ({len(calibrated)} channels, "

@@ -14,6 +14,7 @@ import pytest
 
 from hreflex.analysis import analyze_session, config_from_dict
 from hreflex.io.importers.cadwell import read_cadwell
+from hreflex.real_corpus import automatic_m_max, m_max_rows, resampled
 from tests.analysis.refits import end_shifts, refit_to_convergence
 
 DATA = Path(__file__).resolve().parents[3] / "shared" / "real_data" / "cadwell"
@@ -27,19 +28,18 @@ def _windows(**ms: list[float]):
 def test_m_max_of_16_sessions():
     """The README: measuring in the lab's window reproduces 15 of the 16 rows to the µV."""
     with open(DATA / "s2718tdvg" / "m_max.csv") as f:
-        rows = list(csv.DictReader(f))
+        lab_windows = [(float(r["mep_latency_ms"]), float(r["mep_dur_ms"]))
+                       for r in csv.DictReader(f)]
+    rows = m_max_rows(DATA.parent)
+    assert [r.path.is_file() for r in rows] == [True] * 16
     lab, auto, auto_3pct = [], [], []
-    for row in rows:
-        side = "left" if row["side"] == "inv" else "right"
-        session = read_cadwell(
-            DATA / "s2718tdvg" / row["session"] / f"{side}_{row['muscle'].lower()}.csv")
-        start = float(row["mep_latency_ms"])
-        cfg = _windows(m_ms=[start, start + float(row["mep_dur_ms"])])
-        published = int(row["mep_ampl_uv"])
+    for row, (start, duration) in zip(rows, lab_windows, strict=True):
+        session = read_cadwell(row.path)
+        cfg = _windows(m_ms=[start, start + duration])
         for hits, c in ((lab, cfg), (auto, None)):
             m = analyze_session(session, c).channels[0].recruitment.mmax_observed_mV
-            hits.append(round(m * 1000) == published)
-        auto_3pct.append(abs(m * 1000 / published - 1) <= 0.03)
+            hits.append(round(m * 1000) == row.published_uV)
+        auto_3pct.append(abs(m * 1000 / row.published_uV - 1) <= 0.03)
     assert sum(lab) == 15
     # automatic windows: 15 to the µV (the M window starts after the artifact tail the
     # followup/inv/Gastroc M rides on, as the lab's does); post/inv/Gastroc, which the lab's
@@ -172,41 +172,19 @@ def test_real_ramps_read_alike_through_any_polarity_gain_offset_and_order():
                 assert other.latency_ms[key] == pytest.approx(value, abs=0.01), (path, key)
 
 
-def _resampled(session, up: bool):
-    """The session at twice its rate (linear interpolation between samples) or at half
-    (the mean of each pair of samples: a plain anti-alias filter and decimation)."""
-    x = np.asarray(session.sweeps, np.float64)
-    if up:
-        n = x.shape[-1]
-        between = (x[..., :-1] + x[..., 1:]) / 2
-        y = np.empty((*x.shape[:-1], 2 * n - 1))
-        y[..., ::2], y[..., 1::2] = x, between
-        rate = 2 * session.sample_rate_Hz
-    else:
-        n = x.shape[-1] // 2 * 2
-        y, rate = x[..., :n].reshape(*x.shape[:-1], -1, 2).mean(axis=-1), session.sample_rate_Hz / 2
-    return replace(session, sweeps=y.astype(np.float32), sample_rate_Hz=rate)
-
-
 def test_m_max_of_16_sessions_at_other_sample_rates():
     """The 16 M-max ramps recorded at 12.8 kHz (interpolated) read the same M-max to the
     µV; at 3.2 kHz (the rate of EPOCS and of RecruitmentCurveFitting's example), 15 stay
     within 3 % of the lab's value. post/inv/Gastroc does not: its M starts with a negative
     phase of ~0.2 mV on the artifact tail that spans 2 samples at 3.2 kHz, and the M window
-    starts after it (-19 %). Before the take-off waited for the tail's decay fit, three
+    starts after it (18 % below the lab's value). Before the take-off waited for the tail's decay fit, three
     windows started at the artifact end at 3.2 kHz (M-max +11 to +13 %)."""
-    with open(DATA / "s2718tdvg" / "m_max.csv") as f:
-        rows = list(csv.DictReader(f))
-    within = []
-    for row in rows:
-        side = "left" if row["side"] == "inv" else "right"
-        session = read_cadwell(
-            DATA / "s2718tdvg" / row["session"] / f"{side}_{row['muscle'].lower()}.csv")
-        base = analyze_session(session).channels[0].recruitment.mmax_observed_mV
-        up = analyze_session(_resampled(session, True)).channels[0].recruitment
-        assert up.mmax_observed_mV == pytest.approx(base, abs=1e-6), row
-        down = analyze_session(_resampled(session, False)).channels[0].recruitment
-        within.append(abs(down.mmax_observed_mV * 1000 / int(row["mep_ampl_uv"]) - 1) <= 0.03)
-    missed = [(r["session"], r["side"], r["muscle"]) for r, ok in zip(rows, within, strict=True)
+    rows = m_max_rows(DATA.parent)
+    base = automatic_m_max(rows)
+    np.testing.assert_allclose(automatic_m_max(rows, lambda s: resampled(s, True)), base,
+                               rtol=1e-6)
+    half = automatic_m_max(rows, lambda s: resampled(s, False))
+    within = np.abs(half / [r.published_uV for r in rows] - 1) <= 0.03
+    missed = [(r.session, r.side, r.muscle) for r, ok in zip(rows, within, strict=True)
               if not ok]
     assert missed == [("post", "inv", "Gastroc")]
