@@ -14,7 +14,13 @@ import pytest
 
 from hreflex.analysis import analyze_session, config_from_dict
 from hreflex.io.importers.cadwell import read_cadwell
-from hreflex.real_corpus import automatic_m_max, m_max_rows, resampled
+from hreflex.real_corpus import (
+    automatic_m_max,
+    epocs_windows,
+    h_max_top3,
+    m_max_rows,
+    resampled,
+)
 from tests.analysis.refits import end_shifts, refit_to_convergence
 
 DATA = Path(__file__).resolve().parents[3] / "shared" / "real_data" / "cadwell"
@@ -65,6 +71,9 @@ def test_forearm_m_max_and_h_max_with_lab_and_automatic_windows():
         np.testing.assert_allclose(h, h_lab, atol=0.05)
         assert result.channels[0].recruitment.hmax_observed_mV * 1000 == pytest.approx(
             h_lab[0], abs=0.05)
+    published, automatic = h_max_top3(DATA.parent)  # (what the bench prints)
+    np.testing.assert_array_equal(published, h_lab)
+    np.testing.assert_allclose(automatic, h_lab, atol=0.05)
 
 
 def test_a_clinical_ramps_intervals_come_from_converged_refits(monkeypatch):
@@ -102,6 +111,10 @@ def test_epocs_responses_in_its_recorded_windows():
                                                           w["stop_ms"])
         measured = getattr(result.sweeps, wave).p2p_mV[:, c] * 1e-3
         np.testing.assert_allclose(measured, epocs[i], rtol=0.01)
+    listed = epocs_windows(DATA.parent)  # EPOCS's beside the automatic ones (the bench)
+    assert [(n, w, t) for n, w, t, _ in listed] == [
+        (session.channel_names[int(w["channel"])], w["wave"].decode(),
+         (float(w["start_ms"]), float(w["stop_ms"]))) for w in session.recorded_windows]
 
 
 def test_real_h_waves_that_change_shape_keep_the_peak_to_peak(monkeypatch):
