@@ -190,8 +190,9 @@ def test_m_max_of_16_sessions_at_other_sample_rates():
     µV; at 3.2 kHz (the rate of EPOCS and of RecruitmentCurveFitting's example), 15 stay
     within 3 % of the lab's value. post/inv/Gastroc does not: its M starts with a negative
     phase of ~0.2 mV on the artifact tail that spans 2 samples at 3.2 kHz, and the M window
-    starts after it (18 % below the lab's value). Before the take-off waited for the tail's decay fit, three
-    windows started at the artifact end at 3.2 kHz (M-max +11 to +13 %)."""
+    starts after it (18 % below the lab's value). Before the take-off waited for the
+    tail's decay fit, three M windows started at the artifact end at 3.2 kHz, two of them
+    with M-max +11 and +13 % (pre/inv/Gastroc, mid/inv/Gastroc)."""
     rows = m_max_rows(DATA.parent)
     base = automatic_m_max(rows)
     np.testing.assert_allclose(automatic_m_max(rows, lambda s: resampled(s, True)), base,
