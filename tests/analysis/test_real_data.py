@@ -202,3 +202,16 @@ def test_m_max_of_16_sessions_at_other_sample_rates():
     missed = [(r.session, r.side, r.muscle) for r, ok in zip(rows, within, strict=True)
               if not ok]
     assert missed == [("post", "inv", "Gastroc")]
+
+
+def test_forearm_latencies_hold_at_a_quarter_of_the_rate():
+    """The forearm ramps (12.8 kHz; FCR's H right behind its M) averaged down to 3.2 kHz:
+    the M and H onset latencies stay within 0.5 ms of the full-rate ones. (A take-off that
+    waited for a decay fit under the touching M timed the H of the right increasing ramp
+    2.5 ms late, at its peak.)"""
+    for path in sorted((DATA / "s2802mytb" / "week5").glob("*.csv")):
+        session = read_cadwell(path)
+        full = analyze_session(session).channels[0].latency_ms
+        low = analyze_session(resampled(resampled(session, False), False)).channels[0]
+        for wave in ("m", "h"):
+            assert low.latency_ms[wave] == pytest.approx(full[wave], abs=0.5), (path, wave)

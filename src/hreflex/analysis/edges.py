@@ -47,12 +47,13 @@ def wave_end(w: np.ndarray, first: int, last_core: int, hi: int, thr: float) -> 
     return last + int(back[0]) if back.size else hi
 
 
-def wave_bounds(c: Component, lo: int, hi: int, search: int, smooth: int, decay: bool = True
-                ) -> tuple[int, int, float | None]:
+def wave_bounds(c: Component, lo: int, hi: int, search: int, smooth: int, decay: bool = True,
+                settle: int = 0) -> tuple[int, int, float | None]:
     """Onset and end (exclusive) samples of a component's wave within ``lo..hi-1``, and its
     fractional take-off sample (None if not found). The take-off is searched from
-    ``search`` (<= lo: a demixed waveform is a valid baseline under a touching neighbour),
-    and again from the last quiet stretch (envelope at or below the threshold for more than
+    ``search`` (<= lo: a demixed waveform is a valid baseline under a touching neighbour;
+    detected no earlier than ``settle`` samples after it, :func:`takeoff`), and again from
+    the last quiet stretch (envelope at or below the threshold for more than
     ``smooth`` samples) between that take-off and the later of the component's start and its
     peak, if there is one;
     the end is where the waveform returns to baseline after its last phase of at least
@@ -64,7 +65,8 @@ def wave_bounds(c: Component, lo: int, hi: int, search: int, smooth: int, decay:
     peak = c.start + int(np.argmax(np.abs(core - w[search])))
     env = envelope(c, smooth)
     departure = ONSET_FRACTION * float(np.ptp(core))
-    onset = takeoff(w, search, peak, c.noise_V, smooth, min_departure_V=departure, decay=decay)
+    onset = takeoff(w, search, peak, c.noise_V, smooth, min_departure_V=departure, decay=decay,
+                    settle=settle)
     if onset is not None:  # a take-off the wave does not follow: a bump, then a quiet gap
         gaps = quiet_runs(env, int(onset), max(c.start, peak), thr)
         quiet = np.flatnonzero(gaps[:, 0] > smooth)

@@ -7,11 +7,12 @@ forward from where the search may start: at every sample j it fits the baseline 
 tau)`` (tau from a grid of time constants; the decay only where it fits better by more than
 its extra parameter costs), and predicts the next samples. The wave is detected at the
 first j from which the signal departs from that prediction by more than ``onset_sd`` x its
-standard error for ``persist`` samples in a row, with one sign (with the decay, not before it
-can be fitted: ``DECAY_MIN_SAMPLES``). The take-off is where that departure began: walking
-back while it falls, its last crossing of ``BACK_SD`` standard errors (interpolated to the
-sub-sample crossing), or the local minimum where it grows again going back. The standard error uses the larger of the noise RMS and the fit's own residual
-RMS, so a tail the model follows only roughly needs a larger departure.
+standard error for ``persist`` samples in a row, with one sign (from the artifact end, not
+before the decay can be fitted: ``settle``). The take-off is where that departure began:
+walking back while it falls, its last crossing of ``BACK_SD`` standard errors (interpolated
+to the sub-sample crossing), or the local minimum where it grows again going back. The
+standard error uses the larger of the noise RMS and the fit's own residual RMS, so a tail
+the model follows only roughly needs a larger departure.
 ``docs/METRICS.md`` (step 4) has the definition.
 """
 
@@ -26,9 +27,9 @@ ONSET_FRACTION = 0.01
 #: many standard errors: a wave that leaves its baseline slowly is not timed by when it
 #: cleared the detection threshold
 BACK_SD = 1.0
-#: the decay baseline is fitted from this many samples on; where the baseline may be a tail
-#: (``decay``), no departure is detected before: a constant through the first samples of a
-#: decaying tail would take the tail itself for the wave
+#: the decay baseline is fitted from this many samples on; a search that starts at the
+#: artifact end waits for them (``settle``): a constant through the first samples of the
+#: artifact's decaying tail would take the tail itself for the wave
 DECAY_MIN_SAMPLES = 6
 #: decay time constants tried for the baseline, in units of ``smooth`` samples
 TAU_GRID = tuple(float(v) for v in np.geomspace(0.25, 64.0, 25))
@@ -95,15 +96,16 @@ def _baseline_predictions(
 
 def takeoff(y: np.ndarray, lo: int, peak: int, noise_V: float, smooth: int,
             onset_sd: float = 3.0, persist: int = 2, min_departure_V: float = 0.0,
-            decay: bool = True) -> float | None:
+            decay: bool = True, settle: int = 0) -> float | None:
     """First sample (fractional index) from which ``y`` (n,) leaves its baseline on the way
     to the wave whose largest deflection is at ``peak``, searched from ``lo`` (see the module
     docstring). ``noise_V``: RMS noise of ``y``; ``smooth`` (samples) scales the decay time
-    constants tried; a departure must also exceed ``min_departure_V`` and, with ``decay``,
-    lie ``DECAY_MIN_SAMPLES`` or more after ``lo`` (it is then detected, and timed by walking
-    back); ``decay=False``: the baseline is a constant (a quiet stretch, no artifact tail: a
-    decay fitted there would bend into the wave's first slow phase and put the take-off
-    late). None when the signal never departs before ``peak``.
+    constants tried; a departure must also exceed ``min_departure_V`` and lie ``settle`` or
+    more samples after ``lo`` (it is then detected, and timed by walking back; a search
+    from the artifact end settles for ``DECAY_MIN_SAMPLES``); ``decay=False``: the baseline
+    is a constant (a quiet stretch, no artifact tail: a decay fitted there would bend into
+    the wave's first slow phase and put the take-off late). None when the signal never
+    departs before ``peak``.
     """
     hi = peak + 1
     if hi - lo < 3 or noise_V <= 0:
@@ -115,8 +117,7 @@ def takeoff(y: np.ndarray, lo: int, peak: int, noise_V: float, smooth: int,
     z = (y[idx] - pred) / err
     hit = ((np.abs(z) > onset_sd).all(axis=1)
            & (np.sign(z) == np.sign(z[:, :1])).all(axis=1))
-    if decay:  # (a departure from a tail is judged against the tail's decay)
-        hit &= j - lo >= DECAY_MIN_SAMPLES
+    hit &= j - lo >= settle
     k = np.flatnonzero(hit)
     if k.size == 0:
         return None

@@ -33,6 +33,7 @@ import numpy as np
 from hreflex.analysis.components import Component, component, components, moving_rms
 from hreflex.analysis.config import WindowConfig, WindowPrior
 from hreflex.analysis.edges import bridged, edge_threshold, envelope, wave_bounds
+from hreflex.analysis.latency import DECAY_MIN_SAMPLES
 
 #: a component whose smallest stimulated level is at least this fraction of its largest does
 #: not depend on intensity (judged only when some level has little M: below INFORMATIVE)
@@ -343,9 +344,11 @@ def _windows(s: _Scene, m: int | None, h: int | None, i0: int, end: int, smooth:
         if key == "h" and ms is not None:
             lo = max(lo, ms[1])
         hi = s.comps[k + 1].start if k + 1 < len(s.comps) else end
-        # after a wave that has ended (not touching) the baseline is quiet: no decay model
+        # after a wave that has ended (not touching) the baseline is quiet: no decay model;
+        # from the artifact end it is the artifact's tail: wait until its decay is fitted
         a, b, onset = wave_bounds(c, lo, hi, min(search, lo), smooth,
-                              decay=lo == i0 or touching)
+                                  decay=lo == i0 or touching,
+                                  settle=DECAY_MIN_SAMPLES if lo == i0 else 0)
         if key == "m":
             ms = (a, b)
         on_ms = float(np.interp(onset, np.arange(t.size), t)) if onset is not None else None
