@@ -118,7 +118,7 @@ def _real(root: Path) -> bool:
     16 clinical ramps and H-max top 3 of the forearm within 3 % (targets), the ramps at
     3.2 kHz and EPOCS's own windows beside the automatic ones (information)."""
     print(f"\nReal recordings ({root}):")
-    if not (root / "cadwell").is_dir():
+    if not all((root / "cadwell" / f).is_dir() for f in ("s2718tdvg", "s2802mytb")):
         print("  skipped: not found")
         return True
     rows = real_corpus.m_max_rows(root)
