@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 
 from hreflex.analysis import analyze_session
+from hreflex.sim import default_schedule, get_preset, simulate_session
 from hreflex.validation import TOLERANCE, grade, run_case, simulate_case
 
 #: (preset, scenario, seed, known misses): an RDD ratio of an H-reflex that the trains
@@ -59,3 +60,17 @@ def test_a_clinical_ramp_of_single_sweeps(preset, seed):
         ci = ch.recruitment.ci95
         assert set(ci) == set(ch.recruitment.INTERVALS), (ch.name, ci)
         assert all(hi > lo for lo, hi in ci.values()), (ch.name, ci)
+
+
+@pytest.mark.parametrize("sample_rate_Hz", [2500.0, 5000.0])
+def test_a_rat_recorded_far_below_its_usual_rate(sample_rate_Hz):
+    """The rat at 2.5 and 5 kHz (labs record it at 10 kHz or more): its M starts within a
+    millisecond of the artifact end, a few samples at these rates. The take-off from the
+    artifact's tail waits at most 2 x ``smooth_ms`` for the tail's decay fit; a wait of the
+    fit's 6 samples (2.4 ms at 2.5 kHz) timed this M 1.1 ms late."""
+    preset = get_preset("rat_sci")
+    session, truth = simulate_session(preset, default_schedule(preset, "both", seed=1), seed=1,
+                                      contraction_probability=0.1,
+                                      sample_rate_Hz=sample_rate_Hz)
+    for g in grade(f"rat_sci/{sample_rate_Hz:g}Hz/1", session, truth, analyze_session(session)):
+        assert not g.failures(), (g.channel, g.failures())

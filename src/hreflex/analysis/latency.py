@@ -28,8 +28,9 @@ ONSET_FRACTION = 0.01
 #: cleared the detection threshold
 BACK_SD = 1.0
 #: the decay baseline is fitted from this many samples on; a search that starts at the
-#: artifact end waits for them (``settle``): a constant through the first samples of the
-#: artifact's decaying tail would take the tail itself for the wave
+#: artifact end waits for them, at most 2 smoothing widths (``settle``, set by the window
+#: search): a constant through the first samples of the artifact's decaying tail would take
+#: the tail itself for the wave
 DECAY_MIN_SAMPLES = 6
 #: decay time constants tried for the baseline, in units of ``smooth`` samples
 TAU_GRID = tuple(float(v) for v in np.geomspace(0.25, 64.0, 25))
@@ -101,11 +102,11 @@ def takeoff(y: np.ndarray, lo: int, peak: int, noise_V: float, smooth: int,
     to the wave whose largest deflection is at ``peak``, searched from ``lo`` (see the module
     docstring). ``noise_V``: RMS noise of ``y``; ``smooth`` (samples) scales the decay time
     constants tried; a departure must also exceed ``min_departure_V`` and lie ``settle`` or
-    more samples after ``lo`` (it is then detected, and timed by walking back; a search
-    from the artifact end settles for ``DECAY_MIN_SAMPLES``); ``decay=False``: the baseline
-    is a constant (a quiet stretch, no artifact tail: a decay fitted there would bend into
-    the wave's first slow phase and put the take-off late). None when the signal never
-    departs before ``peak``.
+    more samples after ``lo`` (it is then detected, and timed by walking back; a window
+    search from the artifact end settles for ``DECAY_MIN_SAMPLES``, at most 2 x ``smooth``);
+    ``decay=False``: the baseline is a constant (a quiet stretch, no artifact tail: a decay
+    fitted there would bend into the wave's first slow phase and put the take-off late).
+    None when the signal never departs before ``peak``.
     """
     hi = peak + 1
     if hi - lo < 3 or noise_V <= 0:

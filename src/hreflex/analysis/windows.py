@@ -345,10 +345,11 @@ def _windows(s: _Scene, m: int | None, h: int | None, i0: int, end: int, smooth:
             lo = max(lo, ms[1])
         hi = s.comps[k + 1].start if k + 1 < len(s.comps) else end
         # after a wave that has ended (not touching) the baseline is quiet: no decay model;
-        # from the artifact end it is the artifact's tail: wait until its decay is fitted
+        # from the artifact end it is the artifact's tail: wait until its decay is fitted,
+        # at most 2 smoothing widths (a rat's M may start a few samples after it at 2.5 kHz)
         a, b, onset = wave_bounds(c, lo, hi, min(search, lo), smooth,
                                   decay=lo == i0 or touching,
-                                  settle=DECAY_MIN_SAMPLES if lo == i0 else 0)
+                                  settle=min(DECAY_MIN_SAMPLES, 2 * smooth) if lo == i0 else 0)
         if key == "m":
             ms = (a, b)
         on_ms = float(np.interp(onset, np.arange(t.size), t)) if onset is not None else None
