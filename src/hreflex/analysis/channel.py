@@ -63,12 +63,19 @@ class Noise:
     shape: tuple[np.ndarray | None, np.ndarray | None]
 
 
+def pooled(pl: Plan, amp: np.ndarray, use: np.ndarray) -> Stats:
+    """Per-level (mean, sd, n), each (L,), of one channel's amplitudes ``amp`` (n,) over
+    the sweeps ``use`` (n,) bool."""
+    return tuple(s[:, 0] for s in level_stats(amp[:, None], pl.level, pl.levels.size,
+                                              use[:, None]))
+
+
 def large_sweeps(pl: Plan, ch: Channel, amp: np.ndarray) -> np.ndarray:
     """(n,) bool: the channel's included window-finding sweeps whose ``amp`` is at least
     ``LATENCY_FRACTION`` of the largest per-level mean: the wave's own mean response."""
     sel = ch.include & pl.for_windows
-    pooled = level_stats(amp[:, None], pl.level, pl.levels.size, sel[:, None])[0][:, 0]
-    big = np.nanmax(pooled) if np.isfinite(pooled).any() else np.nan
+    means = pooled(pl, amp, sel)[0]
+    big = np.nanmax(means) if np.isfinite(means).any() else np.nan
     return sel & (amp >= LATENCY_FRACTION * big)
 
 
@@ -142,17 +149,13 @@ def with_matched_h(p: Prepared, pl: Plan, ms: Measured, ch: Channel, noise: Nois
     inc = ch.include & pl.recruitment
     if span is None or not (floor > 0) or not inc.any():
         return ch
-    def pooled(amp: np.ndarray) -> np.ndarray:
-        return level_stats(amp[:, None], pl.level, pl.levels.size, inc[:, None])[0][:, 0]
-
-    measured = pooled(ch.h_amp)
+    measured = pooled(pl, ch.h_amp, inc)[0]
     if not (np.isfinite(measured).any() and np.nanmax(measured) < LOW_SNR_CURVE * floor):
         return ch
-    matched = matched_amplitudes(ms.data[:, ch.c], p.time_ms, span,
-                                 large_sweeps(pl, ch, ch.h_amp), p.cfg.amplitude)
+    matched = h_matched_amplitudes(p, pl, ms, ch, span)
     if matched is None:
         return ch
-    agree = shape_agreement(measured, pooled(matched), floor, noise.shape[1])
+    agree = shape_agreement(measured, pooled(pl, matched, inc)[0], floor, noise.shape[1])
     if not abs(agree - 1) <= AGREEMENT:
         return replace(ch, h_note=(
             f"H read below {LOW_SNR_CURVE:g} x the noise floor, but its shape changes with "
@@ -161,6 +164,14 @@ def with_matched_h(p: Prepared, pl: Plan, ms: Measured, ch: Channel, noise: Nois
     return replace(ch, h_amp=matched, h_matched=True, h_note=(
         f"H recruitment and RDD from matched amplitudes: the largest mean H is read below "
         f"{LOW_SNR_CURVE:g} x the noise floor ({floor:.3g})"))
+
+
+def h_matched_amplitudes(p: Prepared, pl: Plan, ms: Measured, ch: Channel,
+                         span: tuple[int, int]) -> np.ndarray | None:
+    """(n,) matched amplitudes of the channel's H window ``span``, the template its large H
+    sweeps (:func:`large_sweeps`); None without a usable template."""
+    return matched_amplitudes(ms.data[:, ch.c], p.time_ms, span,
+                              large_sweeps(pl, ch, ch.h_amp), p.cfg.amplitude)
 
 
 def shape_agreement(measured: np.ndarray, matched: np.ndarray, floor: float,
@@ -182,9 +193,7 @@ def recruitment_stats(pl: Plan, ch: Channel) -> dict[str, Stats | None]:
     (None without the window)."""
     w, inc = ch.windows, ch.include & pl.recruitment
     amps = {"m": ch.m_amp if w and w.m else None, "h": ch.h_amp if w and w.h else None}
-    return {k: tuple(s[:, 0] for s in level_stats(a[:, None], pl.level, pl.levels.size,
-                                                  inc[:, None])) if a is not None else None
-            for k, a in amps.items()}
+    return {k: pooled(pl, a, inc) if a is not None else None for k, a in amps.items()}
 
 
 def session_fits(p: Prepared, pl: Plan, chans: list[Channel], noise: list[Noise]
@@ -246,8 +255,7 @@ def channel_rdd(p: Prepared, pl: Plan, ms: Measured, ch: Channel, noise: Noise) 
     span = wave_span(p.time_ms, ch.windows, "h")
     if not low or span is None:
         return out
-    matched = matched_amplitudes(ms.data[:, ch.c], p.time_ms, span,
-                                 large_sweeps(pl, ch, ch.h_amp), p.cfg.amplitude)
+    matched = h_matched_amplitudes(p, pl, ms, ch, span)
     if matched is None:
         return out
     again = rdd(matched, ch.m_amp, ch.include, pl.trains, cfg)
