@@ -123,9 +123,10 @@ def _real(root: Path) -> bool:
         return True
     rows = real_corpus.m_max_rows(root)
     published = np.array([r.published_uV for r in rows], float)
-    rel = real_corpus.automatic_m_max(rows) / published - 1
+    auto = real_corpus.automatic_m_max(rows)
+    rel = auto / published - 1
     m_ok = bool(np.all(np.abs(rel) <= 0.03))
-    exact = int(np.sum(np.round(published * (1 + rel)) == published))
+    exact = int(np.sum(np.round(auto) == published))
     print(f"  {'MET   ' if m_ok else 'MISSED'} Cadwell M-max within 3 % of the lab's: "
           f"{int(np.sum(np.abs(rel) <= 0.03))}/{rel.size} ({exact} to the µV), worst "
           f"{100 * rel[np.argmax(np.abs(rel))]:+.2f} %")

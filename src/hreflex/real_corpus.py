@@ -26,14 +26,16 @@ EPOCS_FILE = Path("epocs") / "fcr2l-2016-09-22-14-21-R41-ST.dat"
 
 @dataclass(frozen=True)
 class MmaxRow:
-    """One row of ``cadwell/s2718tdvg/m_max.csv``: the ramp's file and the lab's M-max (µV,
-    the largest single-trace peak-to-peak in its M window)."""
+    """One row of ``cadwell/s2718tdvg/m_max.csv``: the ramp's file, the lab's M-max (µV,
+    the largest single-trace peak-to-peak in its M window) and that window (ms after the
+    stimulus: ``mep_latency_ms`` lasting ``mep_dur_ms``)."""
 
     session: str
     side: str  # "inv" (the left leg) or "uninv"
     muscle: str
     path: Path
     published_uV: int
+    window_ms: tuple[float, float]
 
 
 def m_max_rows(root: Path) -> list[MmaxRow]:
@@ -45,7 +47,9 @@ def m_max_rows(root: Path) -> list[MmaxRow]:
     return [MmaxRow(r["session"], r["side"], r["muscle"],
                     folder / r["session"] / (f"{'left' if r['side'] == 'inv' else 'right'}_"
                                              f"{r['muscle'].lower()}.csv"),
-                    int(r["mep_ampl_uv"])) for r in rows]
+                    int(r["mep_ampl_uv"]),
+                    (float(r["mep_latency_ms"]),
+                     float(r["mep_latency_ms"]) + float(r["mep_dur_ms"]))) for r in rows]
 
 
 def automatic_m_max(rows: list[MmaxRow],

@@ -33,15 +33,12 @@ def _windows(**ms: list[float]):
 
 def test_m_max_of_16_sessions():
     """The README: measuring in the lab's window reproduces 15 of the 16 rows to the µV."""
-    with open(DATA / "s2718tdvg" / "m_max.csv") as f:
-        lab_windows = [(float(r["mep_latency_ms"]), float(r["mep_dur_ms"]))
-                       for r in csv.DictReader(f)]
     rows = m_max_rows(DATA.parent)
     assert [r.path.is_file() for r in rows] == [True] * 16
     lab, auto, auto_3pct = [], [], []
-    for row, (start, duration) in zip(rows, lab_windows, strict=True):
+    for row in rows:
         session = read_cadwell(row.path)
-        cfg = _windows(m_ms=[start, start + duration])
+        cfg = _windows(m_ms=list(row.window_ms))
         for hits, c in ((lab, cfg), (auto, None)):
             m = analyze_session(session, c).channels[0].recruitment.mmax_observed_mV
             hits.append(round(m * 1000) == row.published_uV)
@@ -159,7 +156,7 @@ def test_real_ramps_read_alike_through_any_polarity_gain_offset_and_order():
     exported in another sweep order: the windows are the same, every amplitude is 1/20 and
     every latency the same. The windows follow the shape of the responses, not the
     amplifier's sign, units or offset, nor the order of the traces."""
-    paths = [*sorted((DATA / "s2718tdvg").glob("*/*.csv")),
+    paths = [*(r.path for r in m_max_rows(DATA.parent)),
              *sorted((DATA / "s2802mytb").glob("*/right_*.csv"))]
     assert len(paths) == 18
     for path in paths:
