@@ -69,6 +69,24 @@ def test_pre_stimulus_time_from_artifact(tmp_path):
     assert s.pre_trigger_ms == 7.5 and s.devices["source"]["pre_trigger_ms_source"] == "given"
 
 
+def test_labels_without_pulse_width_and_files_re_saved_as_utf8(tmp_path):
+    # the Sierra's "H-Reflex Inc-Dec" tests label traces "Tr 4 : 37 mA" (no pulse width)
+    labels = ["Tr 1 : 0 mA", "Tr 2 : 26 mA", "Tr 3 : 37.5 mA : 0.2 ms"]
+    x = traces()
+    s = read_cadwell(write_cadwell(tmp_path / "inc.csv", x, labels, test_name="H-Reflex Inc-Dec"))
+    np.testing.assert_array_equal(s.stimuli["intensity_mA"], [0, 26, 37.5])
+    assert np.isnan(s.stimuli["pulse_width_us"][:2]).all()
+    assert s.stimuli["pulse_width_us"][2] == 200.0
+    # the same export opened and saved again as UTF-8 (µ as C2 B5, or as the Greek mu CE BC)
+    latin = write_cadwell(tmp_path / "latin.csv", x, LABELS).read_bytes().decode("latin-1")
+    for name, text in (("utf8.csv", latin), ("mu.csv", latin.replace("µ", "μ"))):
+        (tmp_path / name).write_bytes(text.encode("utf-8"))
+        s = read_cadwell(tmp_path / name)
+        np.testing.assert_allclose(s.sweeps[:, 0], x * 1e-6, rtol=1e-6, atol=1e-12)
+        np.testing.assert_array_equal(s.stimuli["pulse_width_us"], [200, 200, 450])
+        assert s.devices["source"]["sensitivity_uV_per_div"] == 1000
+
+
 def test_errors_name_file_and_field(tmp_path):
     path = write_cadwell(
         tmp_path / "bad.csv", traces(), [LABELS[0], "Tr 2 : lots mA : 200 µs", LABELS[2]]

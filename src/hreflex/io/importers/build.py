@@ -19,7 +19,7 @@ from hreflex.io.session import Session, SessionMeta
 from hreflex.io.validate import check_pre_trigger, check_rate, check_recorded_windows
 
 #: ``--units`` value -> volts per unit
-VOLTS_PER_UNIT = {"V": 1.0, "mV": 1e-3, "uV": 1e-6, "µV": 1e-6}
+VOLTS_PER_UNIT = {"V": 1.0, "mV": 1e-3, "uV": 1e-6, "µV": 1e-6, "μV": 1e-6}  # micro sign, Greek mu
 
 
 def volts_per_unit(units: str, source: Path, what: str = "--units") -> float:

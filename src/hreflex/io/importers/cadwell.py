@@ -1,10 +1,10 @@
 """Cadwell Sierra EMG CSV exports (one test item per file, one column per trace).
 
-Layout (Latin-1): header rows named in column 0 (``Test Name``, ``Test Item``, ``Patient
+Layout (Latin-1, or UTF-8 once re-saved): header rows named in column 0 (``Test Name``, ``Test Item``, ``Patient
 Name``, ``Test Date``, ``Trace Label``, ``Sensitivity (µV/Div)``, ``Hicut``, ``Locut``,
 ``ms/Sample``, ``Samples``), then ``Trace Data (µV)`` whose row holds the first sample, then
 one row per sample. Trace labels such as ``"Tr 3 : 100 mA : 400 µs"`` give intensity and pulse
-width. The file does not say where the stimulus is: see :func:`artifact_pre_ms`.
+width (``"Tr 3 : 56 mA"``: intensity only, pulse width unknown). The file does not say where the stimulus is: see :func:`artifact_pre_ms`.
 """
 
 from __future__ import annotations
@@ -21,7 +21,11 @@ from hreflex.io.importers.origins import Origins, value_range
 from hreflex.io.importers.tables import numbers, read_lines, split_rows
 from hreflex.io.session import Session, SessionMeta
 
-_LABEL = re.compile(r"^\s*Tr\s*(\d+)\s*:\s*([-+\d.eE]+)\s*mA\s*:\s*([-+\d.eE]+)\s*(?:µs|us|μs)\s*$")
+#: ``Tr <n> : <intensity> mA`` with an optional ``: <pulse width> µs`` (or ``ms``); the
+#: Sierra's "H-Reflex Inc-Dec" tests print no pulse width
+_LABEL = re.compile(
+    r"^\s*Tr\s*(\d+)\s*:\s*([-+\d.eE]+)\s*mA\s*(?::\s*([-+\d.eE]+)\s*(µs|us|μs|ms)\s*)?$"
+)
 _DATA_ROW = "Trace Data"
 #: fraction of a trace's steepest sample-to-sample step that marks the artifact onset
 ARTIFACT_STEP_FRACTION = 0.25
@@ -65,16 +69,18 @@ def _rate_Hz(ms_per_sample: str, source: Path) -> float:
 
 
 def parse_labels(labels: list[str], source: Path) -> tuple[np.ndarray, np.ndarray]:
-    """``(intensity_mA, pulse_width_us)`` from trace labels ``"Tr N : I mA : W µs"``."""
+    """``(intensity_mA, pulse_width_us)`` from trace labels ``"Tr N : I mA : W µs"``; the
+    pulse width is NaN (unknown) in a label ``"Tr N : I mA"`` that has none."""
     values = []
     for column, label in enumerate(labels, start=1):
         match = _LABEL.match(label)
         if match is None:
             raise FileFormatError(
                 f"{source}: Trace Label of column {column} is {label!r}; expected "
-                "'Tr <n> : <intensity> mA : <pulse width> µs'"
+                "'Tr <n> : <intensity> mA' or 'Tr <n> : <intensity> mA : <pulse width> µs'"
             )
-        values.append((float(match[2]), float(match[3])))
+        width = float(match[3]) * (1000.0 if match[4] == "ms" else 1.0) if match[3] else math.nan
+        values.append((float(match[2]), width))
     arr = np.array(values, dtype=np.float64).reshape(-1, 2)
     return arr[:, 0], arr[:, 1]
 
@@ -136,9 +142,9 @@ def read_cadwell(path: str | Path, *, pre_ms: float | None = None) -> Session:
     stimulus artifact (:func:`artifact_pre_ms`).
     """
     source = Path(path)
-    lines = read_lines(source, encoding="latin-1")
+    lines = read_lines(source)  # the Sierra writes Latin-1; a file re-saved as UTF-8 reads too
     _, rows, data = split_rows(lines, lambda c: bool(c) and c[0].startswith(_DATA_ROW))
-    header = {row[0]: row[1:] for row in rows if row}
+    header = {row[0].replace("μ", "µ"): row[1:] for row in rows if row}  # Greek mu
     if not data:
         raise FileFormatError(f"{source}: no 'Trace Data' row (not a Cadwell export?)")
     labels = _field(header, "Trace Label", source)
