@@ -165,3 +165,31 @@ def test_a_bump_then_a_quiet_gap_is_not_the_take_off(bump_mV):
     w = find_windows(x, T, DEFAULT_PRIORS[0], WindowConfig(), 1.0, BASELINE, MA)
     assert w.h.start_ms == pytest.approx(31.0, abs=0.5)
     assert w.h.onset_ms == pytest.approx(31.0, abs=0.5)
+
+
+def _clinical_m(onset: float, size: float) -> np.ndarray:
+    """A TA-like M-wave (V): phases of -3.3 mV over 3 ms and +6 mV over 6 ms scaled by
+    ``size``, then a slow -1.6 mV phase over 18 ms that every stimulated level shares."""
+    out, t0 = np.zeros_like(T), onset
+    for amp, dur in ((-3.3e-3 * size, 3.0), (6e-3 * size, 6.0), (-1.6e-3, 18.0)):
+        u = (T - t0) / dur
+        out += np.where((u > 0) & (u < 1), amp * np.sin(np.pi * u), 0.0)
+        t0 += dur
+    return out
+
+
+def test_an_m_whose_latency_shortens_with_intensity_is_one_wave():
+    """Like the clinical TA ramp of another subject of the Cadwell lab (5 stimulated traces,
+    all with M at 70-100 % of its maximum): an M of three phases, 3-30 ms, that starts 2 ms
+    later at the lowest intensity. The segmentation cuts it at its large middle phase, where
+    the levels' profiles part; the window must span the whole wave and no H be made of it."""
+    rng = np.random.default_rng(3)
+    size, onset = [0.72, 1.0, 0.99, 1.0], [5.0, 3.2, 3.1, 3.0]
+    x = np.stack([np.zeros_like(T)] + [_clinical_m(o, a) for a, o in zip(size, onset,
+                                                                         strict=True)])
+    x += rng.normal(0, 3e-6, x.shape)
+    w = find_windows(x, T, DEFAULT_PRIORS[2], WindowConfig(), 0.2, BASELINE,
+                     np.array([0, 25, 60, 80, 83.0]))
+    assert w.m.start_ms == pytest.approx(3.0, abs=0.6)
+    assert 29.0 <= w.m.stop_ms <= 33.0  # the top intensity's M ends at 30 ms, the lowest at 32
+    assert w.h is None

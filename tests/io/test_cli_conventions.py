@@ -108,3 +108,20 @@ def test_numbers_keep_the_resolution_of_their_unit():
     assert number(None, "Hz") == "-" and number(float("nan"), "Hz") == "-"
     assert number_range(4.0, 16.002, "mA") == "4–16.002 mA"
     assert number_range(1000.0, 1000.0, "µs") == "1000 µs"
+
+
+def test_summary_prints_the_largest_sweep_where_no_mmax_is_defined():
+    from hreflex.commands.text import summary_text
+
+    qc = {"n_excluded": 0, "n_sweeps": 9}
+    rec = {"mmax_mV": None, "mmax_observed_mV": 17.8108, "hmax_mV": 2.5,
+           "hmax_source": "pooled", "hmax_observed_mV": 3.1}
+    doc = {"channels": [{"name": "Left Gastroc", "windows_ms": {"m": (3.12, 34.53), "h": None},
+                         "recruitment": rec, "latency_ms": {"m": 3.17, "h": None}, "qc": qc,
+                         "rdd": None}]}
+    row = summary_text(doc).splitlines()[1].split()
+    assert row[6:10] == ["17.811", "o", "2.5", "p"]  # Mmax from the largest sweep; Hmax pooled
+    rec.update(mmax_mV=16.0, mmax_source="fit")
+    assert summary_text(doc).splitlines()[1].split()[6:8] == ["16", "f"]
+    rec.update(mmax_mV=None, mmax_observed_mV=None)
+    assert summary_text(doc).splitlines()[1].split()[6] == "-"

@@ -12,7 +12,8 @@ short:
    at similar size, while the M-wave is recruited) are left out, so are artifact tails
    (largest where the blanking ends) and late waves that appear only once M is nearly
    maximal (F-waves). The **M-wave** is the early component (onset in the prior's
-   ``m_onset_ms``) largest at the top intensity; the **H-reflex** the largest remaining one
+   ``m_onset_ms``) largest at the top intensity, with what touches it in mid-phase (one wave
+   whose latency shifts with intensity); the **H-reflex** the largest remaining one
    after it with onset in ``h_onset_ms``. Two H candidates of nearly the same size leave H
    undetermined, with both named in the reason.
 4. **Bounds** on the component's matched waveform (:mod:`hreflex.analysis.edges`): from
@@ -52,6 +53,10 @@ PIECE_COSINE = 0.9
 #: the steep part of the artifact is over once a sample-to-sample step is below this fraction
 #: of the largest step of the artifact
 ARTIFACT_STEP = 0.1
+#: a component that starts where the one before it ends, while the level means there are at
+#: least this fraction of their largest |x| in the earlier one, continues its wave (cut in
+#: mid-phase by a latency that shifts with intensity); a new wave starts near the baseline
+MID_PHASE = 0.5
 #: noise RMS assumed at least this fraction of the largest |x| after the pulse (60 dB)
 DYNAMIC_RANGE = 1e-3
 
@@ -200,6 +205,20 @@ def _pick_m(s: _Scene, prior: WindowPrior, informative: bool) -> int | None:
     return max(early, key=lambda k: s.comps[k].profile_V[top])
 
 
+def _continue_wave(s: _Scene, k: int) -> None:
+    """Join to component ``k`` the unassigned components that start where it ends while the
+    top intensity's mean is still at ``MID_PHASE`` of its largest |x| in ``k`` there: one
+    wave whose latency shifts with intensity, which the segmentation cut in mid-phase (at
+    the top intensity a human H is smallest, so an H right behind M starts near baseline)."""
+    top = s.x[int(np.flatnonzero(s.stimulated)[-1]) if s.stimulated.any() else -1]
+    while k + 1 < len(s.comps) and s.roles[k + 1] == "":
+        c, nxt = s.comps[k], s.comps[k + 1]
+        size = np.abs(top[c.start:c.stop]).max()
+        if nxt.start > c.stop or abs(top[c.stop - 1]) < MID_PHASE * size:
+            return
+        s.merge(k, k + 1)
+
+
 def _pick_h(s: _Scene, prior: WindowPrior, m: int | None, informative: bool, smooth: int
             ) -> tuple[int | None, str | None]:
     """Index of the H component, or (None, why)."""
@@ -295,6 +314,8 @@ def find_windows(level_mean_V: np.ndarray, time_ms: np.ndarray, prior: WindowPri
         notes.append(f"{int(stimulated.sum())} stimulated intensity level(s): windows from "
                      f"the mean response and the {prior.name!r} prior only")
     m = _pick_m(s, prior, False)
+    if m is not None:
+        _continue_wave(s, m)
     informative = (m is not None and stimulated.sum() >= 3
                    and s.rel[m][stimulated].min() <= INFORMATIVE)
     if informative:

@@ -36,9 +36,7 @@ def summary_text(doc: dict) -> str:
         win, rec, lat, qc = ch["windows_ms"], ch["recruitment"] or {}, ch["latency_ms"], ch["qc"]
         w = {k: f"{number(win[k][0], 'ms')}-{number(win[k][1], 'ms')}" if win[k] else "-"
              for k in ("m", "h")}
-        amp = {k: number(rec.get(f"{k}_mV"), "mV") + (
-            "" if rec.get(f"{k}_mV") is None else
-            " f" if rec.get(f"{k}_source") == "fit" else " p") for k in ("mmax", "hmax")}
+        amp = {k: _amplitude_cell(rec, k) for k in ("mmax", "hmax")}
         ma = {k: number(rec.get(k), "mA")
               for k in ("h_threshold_mA", "m_threshold_mA", "intensity_at_hmax_mA")}
         lines.append(
@@ -56,9 +54,20 @@ def summary_text(doc: dict) -> str:
             ref = number(ch["rdd_info"]["reference_Hz"], "Hz")
             rdd_lines.append(f"RDD {ch['name']} (ratio to {ref} Hz [95 % interval], n): "
                              + "  ".join(_rdd_cell(r) for r in ch["rdd"]))
-    lines.append("(f = from the fitted curve, p = from the pooled per-intensity means; "
+    lines.append("(f = from the fitted curve, p = from the pooled per-intensity means, "
+                 "o = the largest single sweep where neither is defined; "
                  "latencies are onsets in ms, thresholds and I@Hmax in mA)")
     return "\n".join(lines + ci_lines + rdd_lines)
+
+
+def _amplitude_cell(rec: dict, key: str) -> str:
+    """Mmax or Hmax (``key``) with its source: the fit (f) or pooled means (p); else the
+    largest single sweep (o, ``<key>_observed_mV``: e.g. a ramp with no plateau in its
+    means); ``-`` when there is none."""
+    value, observed = rec.get(f"{key}_mV"), rec.get(f"{key}_observed_mV")
+    if value is not None:
+        return number(value, "mV") + (" f" if rec.get(f"{key}_source") == "fit" else " p")
+    return "-" if observed is None else number(observed, "mV") + " o"
 
 
 def _rdd_cell(row: dict) -> str:
