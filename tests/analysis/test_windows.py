@@ -193,3 +193,19 @@ def test_an_m_whose_latency_shortens_with_intensity_is_one_wave():
     assert w.m.start_ms == pytest.approx(3.0, abs=0.6)
     assert 29.0 <= w.m.stop_ms <= 33.0  # the top intensity's M ends at 30 ms, the lowest at 32
     assert w.h is None
+
+
+def test_a_late_wave_that_only_grows_with_m_is_not_a_human_h():
+    """Like a clinical M-max ramp of the Cadwell lab (18 traces, 17-100 mA): no H-reflex,
+    but a slow -0.4 mV wave at 33-58 ms that grows with M (the M response's own end). A
+    human H falls as M grows, so that wave is no H."""
+    u = (T - 33.0) / 25.0
+    slow = np.where((u > 0) & (u < 1), -0.4e-3 * np.sin(np.pi * u), 0.0)
+    x = _levels((M_PROFILE, _wave(4, 24, 8e-3)), (M_PROFILE, slow))
+    w = find_windows(x, T, DEFAULT_PRIORS[2], WindowConfig(), 1.0, BASELINE, MA)
+    assert w.m is not None and w.h is None
+    assert any(r.startswith("grows with M") for _, _, r in w.components)
+    # the same wave with an H-like profile (ahead of M at low intensities) is the H
+    x = _levels((M_PROFILE, _wave(4, 24, 8e-3)), (H_PROFILE, slow))
+    w = find_windows(x, T, DEFAULT_PRIORS[2], WindowConfig(), 1.0, BASELINE, MA)
+    assert w.h is not None and w.h.start_ms == pytest.approx(33.0, abs=1.0)

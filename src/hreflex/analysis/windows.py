@@ -10,8 +10,8 @@ short:
    followed without a gap by an H-reflex is two.
 3. **Roles**: components that do not depend on intensity (present at every stimulated level
    at similar size, while the M-wave is recruited) are left out, so are artifact tails
-   (largest where the blanking ends) and late waves that appear only once M is nearly
-   maximal (F-waves). The **M-wave** is the early component (onset in the prior's
+   (largest where the blanking ends), late waves that appear only once M is nearly
+   maximal (F-waves) and, in a human, late waves that only grow with M. The **M-wave** is the early component (onset in the prior's
    ``m_onset_ms``) largest at the top intensity, with what touches it in mid-phase (one wave
    whose latency shifts with intensity); the **H-reflex** the largest remaining one
    after it with onset in ``h_onset_ms``. Two H candidates of nearly the same size leave H
@@ -43,6 +43,10 @@ INFORMATIVE = 0.3
 #: an H candidate first reaching 20 % of its size where M is already this fraction of its
 #: maximum is a late response to supramaximal stimuli (F-wave), not an H-reflex
 F_WAVE_M_FRACTION = 0.9
+#: in a human, H falls as M grows (METHODS): an H candidate whose relative profile is never
+#: this much above M's at a stimulated level only grows with M (a late part of the M
+#: response), not an H-reflex
+LEADS_M = 0.2
 #: a runner-up H candidate at least this fraction of the best one's size: H is ambiguous
 AMBIGUOUS = 0.8
 #: a gap between two components that the matched waveform bridges joins them into one wave
@@ -230,6 +234,10 @@ def _pick_h(s: _Scene, prior: WindowPrior, m: int | None, informative: bool, smo
             first = s.level_of(s.rel[k], 0.2)
             if first >= 0 and m_rel[first] >= F_WAVE_M_FRACTION:
                 s.roles[k] = "appears only with a nearly maximal M (F-wave-like)"
+                after.remove(k)
+            elif prior.species == "human" and (
+                    s.rel[k] - m_rel)[s.stimulated].max() < LEADS_M:
+                s.roles[k] = "grows with M and never ahead of it (a human H falls as M grows)"
                 after.remove(k)
     if not after:
         return None, None
