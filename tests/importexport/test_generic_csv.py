@@ -49,6 +49,29 @@ def test_wide_without_time_uses_options_and_comments(tmp_path):
     np.testing.assert_allclose(s.sweeps[:, 0], VALUES_mV * 1e-6, rtol=1e-7)
 
 
+@pytest.mark.parametrize(("delimiter", "decimal"), [(";", ","), ("\t", ","), ("\t", ".")])
+def test_semicolon_or_tab_separated_with_decimal_commas(tmp_path, delimiter, decimal):
+    """A spreadsheet where the decimal mark is a comma exports ``;`` (or tab) between cells
+    and ``-2,5`` for -2.5: the same sweeps as the comma-separated file."""
+    text = wide(tmp_path / "w.csv", comments="# units: mV\n# subject_id: S7, left\n",
+                header="intensity_mA,5,10,12.5\nlabel,a;b,c,d\n").read_text()
+    body = []
+    for line in text.splitlines():
+        if line.startswith("#"):
+            body.append(line)
+            continue
+        cells = line.split(",") if not line.startswith("label") else ["label", "a;b", "c", "d"]
+        body.append(delimiter.join(
+            f'"{c}"' if delimiter in c else c.replace(".", decimal) for c in cells))
+    (tmp_path / "x.csv").write_text("\n".join(body) + "\n", encoding="utf-8")
+    s = read_csv(tmp_path / "x.csv")
+    np.testing.assert_allclose(s.sweeps[:, 0], VALUES_mV * 1e-3, rtol=1e-7)
+    np.testing.assert_array_equal(s.stimuli["intensity_mA"], [5, 10, 12.5])
+    assert (s.sample_rate_Hz, s.pre_trigger_ms, s.meta.subject_id) == (1000.0, 1.0, "S7, left")
+    assert s.devices["source"]["delimiter"] == ("tab" if delimiter == "\t" else
+                                               "semicolon, decimal comma")
+
+
 def test_intensities_from_sidecar_constant_or_named_row(tmp_path):
     path = wide(tmp_path / "w.csv", header="sweep,first,second,third\n")
     (tmp_path / "i.txt").write_text("intensity_mA\n3\n4\n5.5\n")

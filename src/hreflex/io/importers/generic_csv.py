@@ -30,7 +30,13 @@ from hreflex.io.importers.build import (
 )
 from hreflex.io.importers.options import channel_muscles
 from hreflex.io.importers.origins import Origins, value_range
-from hreflex.io.importers.tables import cells, numbers, read_lines, split_rows
+from hreflex.io.importers.tables import (
+    as_comma_separated,
+    cells,
+    numbers,
+    read_lines,
+    split_rows,
+)
 from hreflex.io.session import Session, SessionMeta
 
 #: per-sweep header rows (wide) / columns (long), named like the stimulus-table fields
@@ -318,7 +324,7 @@ def read_csv(
     gives the channels without a ``muscle`` row their muscle.
     """
     source = Path(path)
-    lines = read_lines(source)
+    lines, delimiter = as_comma_separated(read_lines(source))
     comments, header, data = split_rows(lines, lambda c: not c or c[0] == "" or _is_number(c[0]))
     settings, block_rows = _comments(comments)
     first_line = len(lines) - len(data) + 1
@@ -371,6 +377,7 @@ def read_csv(
         description={
             "system": "CSV",
             "layout": "long" if long else "wide",
+            "delimiter": {",": "comma", ";": "semicolon, decimal comma"}.get(delimiter, "tab"),
             "provenance": origins.text(),
         },
         stimulus_fields=fields,

@@ -1,4 +1,5 @@
-"""Reading comma-separated text tables (Cadwell exports, generic sweep CSV).
+"""Reading comma-separated text tables (Cadwell exports, generic sweep CSV; a generic CSV
+may also be ``;``- or tab-separated with decimal commas, :func:`as_comma_separated`).
 
 Both layouts have a label column (column 0), a few header rows named in it, then numeric data
 rows; :func:`split_rows` separates them and :func:`numbers` parses the data block with numpy's
@@ -8,6 +9,7 @@ C parser, so a bad cell is reported with its row and column.
 from __future__ import annotations
 
 import csv
+import io
 import re
 from collections.abc import Callable
 from pathlib import Path
@@ -31,6 +33,33 @@ def read_lines(path: Path, encoding: str | None = None) -> list[str]:
     else:
         text = raw.decode(encoding)
     return text.splitlines()
+
+
+#: a number written with a decimal comma (``-1,25``, ``3,5e-06``)
+_DECIMAL_COMMA = re.compile(r"^\s*[-+]?\d*,\d+(?:[eE][-+]?\d+)?\s*$")
+
+
+def as_comma_separated(lines: list[str]) -> tuple[list[str], str]:
+    """``(lines, delimiter)``: a table written with ``;`` or tab between cells (the way a
+    spreadsheet exports it where the decimal mark is a comma) as comma-separated lines with
+    decimal points. The delimiter is ``;`` (or tab) when every one of the first 20 lines
+    that are not blank or ``#`` comments holds it; numbers with a decimal comma become
+    ``1.25``. Comma-separated tables and comment lines are returned as they are."""
+    table = [ln for ln in lines if ln.strip() and not ln.startswith("#")][:20]
+    delimiter = next((d for d in (";", "\t") if table and all(d in ln for ln in table)), ",")
+    if delimiter == ",":
+        return lines, delimiter
+    out = []
+    for line in lines:
+        if line.startswith("#") or not line.strip():
+            out.append(line)
+            continue
+        row = [c.replace(",", ".") if _DECIMAL_COMMA.match(c) else c
+               for c in next(csv.reader([line], delimiter=delimiter))]
+        buffer = io.StringIO()
+        csv.writer(buffer, lineterminator="").writerow(row)
+        out.append(buffer.getvalue())
+    return out, delimiter
 
 
 def cells(line: str) -> list[str]:
