@@ -73,8 +73,10 @@ def test_labels_without_pulse_width_and_files_re_saved_as_utf8(tmp_path):
     # the Sierra's "H-Reflex Inc-Dec" tests label traces "Tr 4 : 37 mA" (no pulse width)
     labels = ["Tr 1 : 0 mA", "Tr 2 : 26 mA", "Tr 3 : 37.5 mA : 0.2 ms"]
     x = traces()
-    s = read_cadwell(write_cadwell(tmp_path / "inc.csv", x, labels, test_name="H-Reflex Inc-Dec"))
+    s = read_cadwell(write_cadwell(tmp_path / "inc.csv", x, labels, test_name="H-Reflex Inc-Dec",
+                                   item="Right M-max"))
     np.testing.assert_array_equal(s.stimuli["intensity_mA"], [0, 26, 37.5])
+    assert s.meta.muscle == "" and "right side" in s.meta.notes  # a protocol step, no muscle
     assert np.isnan(s.stimuli["pulse_width_us"][:2]).all()
     assert s.stimuli["pulse_width_us"][2] == 200.0
     # the same export opened and saved again as UTF-8 (µ as C2 B5, or as the Greek mu CE BC)

@@ -27,6 +27,9 @@ _LABEL = re.compile(
     r"^\s*Tr\s*(\d+)\s*:\s*([-+\d.eE]+)\s*mA\s*(?::\s*([-+\d.eE]+)\s*(µs|us|μs|ms)\s*)?$"
 )
 _DATA_ROW = "Trace Data"
+#: a Test Item holding one of these names a protocol step ("Right Increasing -> M-max",
+#: "Right M-max"), not a muscle
+_PROTOCOL_WORDS = ("->", "m-max", "h-max", "increasing", "decreasing")
 #: fraction of a trace's steepest sample-to-sample step that marks the artifact onset
 ARTIFACT_STEP_FRACTION = 0.25
 
@@ -116,7 +119,7 @@ def _meta(header: dict[str, list[str]]) -> tuple[SessionMeta, str, str]:
     words = item.split()
     side = words[0].lower() if words and words[0].lower() in ("left", "right") else ""
     rest = " ".join(words[1:] if side else words)
-    muscle = "" if "->" in rest else rest.lower()
+    muscle = "" if any(word in rest.lower() for word in _PROTOCOL_WORDS) else rest.lower()
     patient = _first(header, "Patient Name").split()
     subject = patient[-1] if patient else ""
     session_id = " ".join(patient[:-1])
