@@ -167,3 +167,14 @@ def test_a_threshold_below_the_tested_intensities_is_said_to_be_extrapolated():
                        _stats(_measured(bell(LEVELS, **H_TRUE))), (None, None),
                        RecruitmentConfig())
     assert below_tested(full) == []
+
+
+def test_intensity_levels_keep_requested_steps_apart_whatever_the_range():
+    # a decreasing ramp: one M-max trace at 94 mA, then 0.5 mA steps (the Cadwell lab's)
+    ramp = np.array([94.0, 30, 20, 19.5, 19, 18.5, 18, 17.5, 17, 16.5, 16, 16.5, 17])
+    levels, level = intensity_levels(ramp)
+    np.testing.assert_array_equal(levels, [16, 16.5, 17, 17.5, 18, 18.5, 19, 19.5, 20, 30, 94])
+    assert level[[9, 11]].tolist() == [1, 1] and level[0] == 10
+    # a level spans at most the tolerance of its lowest intensity: no chain of small steps
+    levels, _ = intensity_levels(np.array([10.0, 10.04, 10.08, 10.12]), tolerance=0.005)
+    np.testing.assert_allclose(levels, [10.02, 10.1])

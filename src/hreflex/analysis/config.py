@@ -137,7 +137,7 @@ class RecruitmentConfig:
     threshold_value: float = 0.0  #: 0 = the method's default (THRESHOLD_DEFAULTS)
     min_r2: float = 0.8  #: a fit below this is not acceptable
     plateau_fraction: float = 0.95  #: plateau if fitted M at the top intensity >= this
-    intensity_tolerance: float = 0.01  #: levels closer than this x the range are pooled
+    intensity_tolerance: float = 0.005  #: a level spans this x its lowest intensity
     h_model: str = "auto"  #: H curve model: auto (by species) | bell | persistent
 
     @property

@@ -5,14 +5,16 @@ from __future__ import annotations
 import numpy as np
 
 
-def intensity_levels(intensity_mA: np.ndarray, tolerance: float = 0.01
+def intensity_levels(intensity_mA: np.ndarray, tolerance: float = 0.005
                      ) -> tuple[np.ndarray, np.ndarray]:
     """Group intensities (n,) into levels.
 
-    Sorted intensities join the current level while the step to the next one is at most
-    ``tolerance`` x the intensity range (delivered currents scatter around the requested
-    value). Returns ``(levels_mA (L,), level (n,))``: each level's mean intensity, ascending,
-    and the level index of every element (-1 where the intensity is not finite).
+    A level starts at the smallest intensity not yet grouped and takes in every intensity
+    up to ``tolerance`` x that intensity above it (delivered currents scatter around the
+    requested value; distinct requested values, e.g. 16 and 16.5 mA, stay apart however
+    far the other intensities of the session reach). Returns ``(levels_mA (L,), level
+    (n,))``: each level's mean intensity, ascending, and the level index of every element
+    (-1 where the intensity is not finite).
     """
     intensity_mA = np.asarray(intensity_mA, dtype=np.float64)
     ok = np.isfinite(intensity_mA)
@@ -20,16 +22,17 @@ def intensity_levels(intensity_mA: np.ndarray, tolerance: float = 0.01
     if not ok.any():
         return np.zeros(0), level
     values = intensity_mA[ok]
-    order = np.argsort(values, kind="stable")
-    step = np.diff(values[order])
-    new = np.r_[True, step > tolerance * (values.max() - values.min())]
-    sorted_level = np.cumsum(new) - 1
-    level_ok = np.empty(values.size, dtype=np.int64)
-    level_ok[order] = sorted_level
-    level[ok] = level_ok
-    n_levels = int(sorted_level[-1]) + 1
-    means = np.bincount(level_ok, weights=values, minlength=n_levels) / np.bincount(
-        level_ok, minlength=n_levels)
+    distinct, which = np.unique(values, return_inverse=True)
+    group = np.zeros(distinct.size, dtype=np.int64)  # one pass over the distinct values
+    first = distinct[0]
+    for k in range(1, distinct.size):
+        new = distinct[k] > first + tolerance * abs(first)
+        group[k] = group[k - 1] + new
+        first = distinct[k] if new else first
+    level[ok] = group[which]
+    n_levels = int(group[-1]) + 1
+    means = np.bincount(level[ok], weights=values, minlength=n_levels) / np.bincount(
+        level[ok], minlength=n_levels)
     return means, level
 
 
