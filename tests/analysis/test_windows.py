@@ -209,3 +209,21 @@ def test_a_late_wave_that_only_grows_with_m_is_not_a_human_h():
     x = _levels((M_PROFILE, _wave(4, 24, 8e-3)), (H_PROFILE, slow))
     w = find_windows(x, T, DEFAULT_PRIORS[2], WindowConfig(), 1.0, BASELINE, MA)
     assert w.h is not None and w.h.start_ms == pytest.approx(33.0, abs=1.0)
+
+
+def test_a_biphasic_h_under_the_end_of_m_is_one_wave():
+    """Like a clinical forearm decreasing ramp of another subject of the Cadwell lab: a
+    biphasic H right behind M (-1.7 mV 21-26 ms, +2 mV 26-40 ms) whose first phase lies
+    under M's slowly ending tail. The segmentation cuts the H at its zero crossing into
+    pieces whose profiles differ a little (the tail's share); they are one wave, not two
+    H candidates of one size (which read "ambiguous H" before)."""
+    def phase(t0, dur, amp):
+        u = (T - t0) / dur
+        return np.where((u > 0) & (u < 1), amp * np.sin(np.pi * u), 0.0)
+
+    x = _levels((M_PROFILE, _wave(4, 16, 16e-3) + phase(16, 10, 1.5e-3)),
+                (np.clip(H_PROFILE + 0.5 * LV, 0, 1), phase(21, 5, -1.7e-3) + phase(26, 14, 2e-3)),
+                sigma=5e-6)
+    w = find_windows(x, T, FLEXORS, WindowConfig(), 0.2, BASELINE, MA)
+    assert not any("ambiguous" in n for n in w.notes)
+    assert (w.h.start_ms, w.h.stop_ms) == pytest.approx((21.0, 40.0), abs=1.0)

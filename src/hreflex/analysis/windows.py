@@ -49,11 +49,9 @@ F_WAVE_M_FRACTION = 0.9
 LEADS_M = 0.2
 #: a runner-up H candidate at least this fraction of the best one's size: H is ambiguous
 AMBIGUOUS = 0.8
-#: a gap between two components that the matched waveform bridges joins them into one wave
-#: when their profiles have at least this cosine (see ``_reach``)
+#: touching H candidates, or two across a gap that the matched waveform bridges, are pieces
+#: of one wave when their profiles have at least this cosine (``_pick_h``, ``_reach``)
 REACH_COSINE = 0.7
-#: touching H candidates whose profiles have at least this cosine are pieces of one wave
-PIECE_COSINE = 0.9
 #: the steep part of the artifact is over once a sample-to-sample step is below this fraction
 #: of the largest step of the artifact
 ARTIFACT_STEP = 0.1
@@ -246,7 +244,7 @@ def _pick_h(s: _Scene, prior: WindowPrior, m: int | None, informative: bool, smo
     for k in after:
         prev = groups[-1][-1] if groups else None
         if prev == k - 1 and s.comps[prev].stop >= s.comps[k].start - 1 and abs(
-                float(s.comps[prev].weights @ s.comps[k].weights)) >= PIECE_COSINE:
+                float(s.comps[prev].weights @ s.comps[k].weights)) >= REACH_COSINE:
             groups[-1].append(k)
         else:
             groups.append([k])
