@@ -68,8 +68,7 @@ def test_semicolon_or_tab_separated_with_decimal_commas(tmp_path, delimiter, dec
     np.testing.assert_allclose(s.sweeps[:, 0], VALUES_mV * 1e-3, rtol=1e-7)
     np.testing.assert_array_equal(s.stimuli["intensity_mA"], [5, 10, 12.5])
     assert (s.sample_rate_Hz, s.pre_trigger_ms, s.meta.subject_id) == (1000.0, 1.0, "S7, left")
-    assert s.devices["source"]["delimiter"] == ("tab" if delimiter == "\t" else
-                                               "semicolon, decimal comma")
+    assert s.devices["source"]["delimiter"] == ("tab" if delimiter == "\t" else "semicolon")
 
 
 def test_intensities_from_sidecar_constant_or_named_row(tmp_path):

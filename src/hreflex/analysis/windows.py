@@ -11,9 +11,10 @@ short:
 3. **Roles**: components that do not depend on intensity (present at every stimulated level
    at similar size, while the M-wave is recruited) are left out, so are artifact tails
    (largest where the blanking ends), late waves that appear only once M is nearly
-   maximal (F-waves) and, in a human, late waves that only grow with M. The **M-wave** is the early component (onset in the prior's
-   ``m_onset_ms``) largest at the top intensity, with what touches it in mid-phase (one wave
-   whose latency shifts with intensity); the **H-reflex** the largest remaining one
+   maximal (F-waves) and, in a human, late waves that only grow with M. The **M-wave** is
+   the early component (onset in the prior's ``m_onset_ms``) largest at the top intensity,
+   with what touches it in mid-phase (one wave whose latency shifts with intensity); the
+   **H-reflex** the largest remaining one
    after it with onset in ``h_onset_ms``. Two H candidates of nearly the same size leave H
    undetermined, with both named in the reason.
 4. **Bounds** on the component's matched waveform (:mod:`hreflex.analysis.edges`): from
@@ -55,9 +56,9 @@ REACH_COSINE = 0.7
 #: the steep part of the artifact is over once a sample-to-sample step is below this fraction
 #: of the largest step of the artifact
 ARTIFACT_STEP = 0.1
-#: a component that starts where the one before it ends, while the level means there are at
-#: least this fraction of their largest |x| in the earlier one, continues its wave (cut in
-#: mid-phase by a latency that shifts with intensity); a new wave starts near the baseline
+#: a component that starts where M ends, while the top intensity's mean there is at least
+#: this fraction of its largest |x| in M, continues M's wave (cut in mid-phase by a latency
+#: that shifts with intensity); a new wave starts near the baseline
 MID_PHASE = 0.5
 #: noise RMS assumed at least this fraction of the largest |x| after the pulse (60 dB)
 DYNAMIC_RANGE = 1e-3

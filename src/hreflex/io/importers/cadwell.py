@@ -1,10 +1,11 @@
 """Cadwell Sierra EMG CSV exports (one test item per file, one column per trace).
 
-Layout (Latin-1, or UTF-8 once re-saved): header rows named in column 0 (``Test Name``, ``Test Item``, ``Patient
-Name``, ``Test Date``, ``Trace Label``, ``Sensitivity (µV/Div)``, ``Hicut``, ``Locut``,
-``ms/Sample``, ``Samples``), then ``Trace Data (µV)`` whose row holds the first sample, then
-one row per sample. Trace labels such as ``"Tr 3 : 100 mA : 400 µs"`` give intensity and pulse
-width (``"Tr 3 : 56 mA"``: intensity only, pulse width unknown). The file does not say where the stimulus is: see :func:`artifact_pre_ms`.
+Layout (Latin-1, or UTF-8 once re-saved): header rows named in column 0 (``Test Name``,
+``Test Item``, ``Patient Name``, ``Test Date``, ``Trace Label``, ``Sensitivity (µV/Div)``,
+``Hicut``, ``Locut``, ``ms/Sample``, ``Samples``), then ``Trace Data (µV)`` whose row holds
+the first sample, then one row per sample. Trace labels such as ``"Tr 3 : 100 mA : 400 µs"``
+give intensity and pulse width (``"Tr 3 : 56 mA"``: intensity only, pulse width unknown).
+The file does not say where the stimulus is: see :func:`artifact_pre_ms`.
 """
 
 from __future__ import annotations

@@ -377,7 +377,7 @@ def read_csv(
         description={
             "system": "CSV",
             "layout": "long" if long else "wide",
-            "delimiter": {",": "comma", ";": "semicolon, decimal comma"}.get(delimiter, "tab"),
+            "delimiter": {",": "comma", ";": "semicolon"}.get(delimiter, "tab"),
             "provenance": origins.text(),
         },
         stimulus_fields=fields,
