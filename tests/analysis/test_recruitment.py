@@ -178,3 +178,20 @@ def test_intensity_levels_keep_requested_steps_apart_whatever_the_range():
     # a level spans at most the tolerance of its lowest intensity: no chain of small steps
     levels, _ = intensity_levels(np.array([10.0, 10.04, 10.08, 10.12]), tolerance=0.005)
     np.testing.assert_allclose(levels, [10.02, 10.1])
+
+
+def test_hmax_is_not_extrapolated_below_the_lowest_stimulated_level():
+    """Like the lab's forearm increasing ramp (s2802mytb left): one 0 mA trace, then 10-31 mA
+    with H already at its largest at 10 mA. The fitted bell may peak anywhere between 0 and
+    10 mA, where no intensity was tested; Hmax is the fit's largest value from 10 mA on (it
+    read 132 mV, 7 x Mmax, while the 0 mA trace counted as tested)."""
+    levels = np.array([0.0, 10, 12.5, 16.5, 21, 25, 31])
+    m = _measured(boltzmann(levels, amp_mV=19.0, i50_mA=11.0, slope_mA=1.5))
+    h = _measured(np.array([0.0, 14.3, 4.1, 3.0, 2.8, 2.9, 2.7]))
+    r = recruitment(levels, _stats(m, n=1), _stats(h, n=1), (19.1, 14.3), RecruitmentConfig())
+    assert r.hmax_source == "fit" and r.hmax_mV == pytest.approx(14.3, rel=0.05)
+    assert r.intensity_at_hmax_mA == pytest.approx(10.0, abs=0.1)
+    # both thresholds lie below 10 mA, and say so (the 0 mA trace tests no intensity)
+    assert r.h_threshold_mA < 10.0 and r.m_threshold_mA < 10.0
+    assert [m[:11] for m in below_tested(r)] == ["M threshold", "H threshold"]
+    assert all("below the lowest tested intensity (10 mA)" in m for m in below_tested(r))

@@ -170,17 +170,23 @@ def _params(fit: CurveFit) -> np.ndarray:
 def intensity_grid(levels_mA: np.ndarray, n: np.ndarray, points: int = GRID_POINTS
                    ) -> tuple[np.ndarray, np.ndarray]:
     """The intensity grid 0..top tested level (``points`` points), and which grid points
-    lie in the tested range."""
+    lie in the tested range: from the lowest stimulated level (> 0 mA; a 0 mA level is the
+    unstimulated baseline and tests no intensity) to the top one."""
     x_hi = float(levels_mA[n > 0].max()) if (n > 0).any() else 0.0
-    x_lo = float(levels_mA[n > 0].min()) if (n > 0).any() else 0.0
+    x_lo = float(tested_levels(levels_mA, n).min(initial=x_hi))
     grid = np.linspace(0.0, x_hi, points)
     return grid, grid >= x_lo
+
+
+def tested_levels(levels_mA: np.ndarray, n: np.ndarray) -> np.ndarray:
+    """The stimulated levels (> 0 mA) that hold sweeps."""
+    return levels_mA[(n > 0) & (levels_mA > 0)]
 
 
 def below_tested(r: RecruitmentResult) -> list[str]:
     """One message per threshold below the lowest tested intensity: the curve was already
     above its threshold level there, so the value is the fitted curve's extrapolation."""
-    tested = r.levels_mA[r.n > 0]
+    tested = tested_levels(r.levels_mA, r.n)
     out = []
     for wave in ("m", "h"):
         value = getattr(r, f"{wave}_threshold_mA")
