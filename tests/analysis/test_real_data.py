@@ -212,3 +212,16 @@ def test_forearm_latencies_hold_at_a_quarter_of_the_rate():
         low = analyze_session(resampled(resampled(session, False), False)).channels[0]
         for wave in ("m", "h"):
             assert low.latency_ms[wave] == pytest.approx(full[wave], abs=0.5), (path, wave)
+
+
+def test_curve_maxima_stay_within_what_the_sweeps_show():
+    """On all 20 clinical ramps, an Hmax or Mmax from a fit or the pooled means is a level's
+    size, so it never exceeds the largest single sweep by more than its scatter: here 10 %
+    (the forearm increasing ramp's fitted Hmax once read 132 mV, 7 x Mmax, from a bell
+    peaking between its 0 mA trace and its lowest stimulated level)."""
+    for path in sorted(DATA.glob("*/*/*.csv")):
+        r = analyze_session(read_cadwell(path)).channels[0].recruitment
+        for value, largest in ((r.mmax_mV, r.mmax_observed_mV), (r.hmax_mV, r.hmax_observed_mV)):
+            if value is not None:
+                assert 0 < value <= 1.1 * largest, path
+        assert r.hmax_mmax is None or r.hmax_mmax < 1.0, path
