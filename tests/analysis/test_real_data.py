@@ -225,3 +225,16 @@ def test_curve_maxima_stay_within_what_the_sweeps_show():
             if value is not None:
                 assert 0 < value <= 1.1 * largest, path
         assert r.hmax_mmax is None or r.hmax_mmax < 1.0, path
+
+
+def test_forearm_h_windows_start_where_the_h_leaves_the_m():
+    """The four forearm ramps: H follows M without a gap, and its window starts where M's
+    ends (20.9-22.9 ms; the lab's H window of the right side starts at 21.7 ms). On the left
+    increasing ramp the H was cut in two pieces whose leading profiles differ (M's tail lies
+    under the first) but whose size profiles agree; its window started at 23.4 ms, 2.5 ms
+    into the H of its 10 mA trace."""
+    for name in ("left_flexors_inc", "left_flexors_dec", "right_flexors_inc", "right_flexors_dec"):
+        w = analyze_session(read_cadwell(DATA / "s2802mytb" / "week5" / f"{name}.csv")
+                            ).channels[0].windows
+        assert w.h.start_ms == pytest.approx(w.m.stop_ms, abs=0.1), name
+        assert 20.5 <= w.h.start_ms <= 23.0, name

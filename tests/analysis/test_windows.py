@@ -227,3 +227,25 @@ def test_a_biphasic_h_under_the_end_of_m_is_one_wave():
     w = find_windows(x, T, FLEXORS, WindowConfig(), 0.2, BASELINE, MA)
     assert not any("ambiguous" in n for n in w.notes)
     assert (w.h.start_ms, w.h.stop_ms) == pytest.approx((21.0, 40.0), abs=1.0)
+
+
+def test_a_wave_riding_on_a_large_artifact_tail_is_no_tail():
+    """Like the lab's forearm decreasing ramps: after the blanking the sweep sits at -10 mV
+    and decays; M (+2 mV at 15 ms) and H (-1 / +1.5 mV) ride on that decay and the waveform
+    ends near 0. Their phases swing after each turn by more than 20 % of the range from -10
+    mV, so the stretch is a wave; a decay whose only turn is a small overshoot back to the
+    baseline is a tail."""
+    from hreflex.analysis.components import Component
+    from hreflex.analysis.windows import _artifact_like
+
+    def phase(t0, dur, amp):
+        u = (T - t0) / dur
+        return np.where((u > 0) & (u < 1), amp * np.sin(np.pi * u), 0.0)
+
+    a, b = np.searchsorted(T, [1.0, 38.0])
+    decay = np.where(T >= 1.0, -10e-3 * np.exp(-(T - 1.0) / 3.0), 0.0)
+    riding = decay + phase(11, 8, 2e-3) + phase(19, 6, -1e-3) + phase(25, 10, 1.5e-3)
+    overshoot = decay + phase(8, 12, 0.6e-3)
+    for wave, tail in ((riding, False), (overshoot, True)):
+        c = Component(a, b, np.ones(2), np.ones(2) / np.sqrt(2), wave, 5e-6)
+        assert _artifact_like(c, a) is tail

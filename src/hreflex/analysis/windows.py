@@ -50,9 +50,14 @@ F_WAVE_M_FRACTION = 0.9
 LEADS_M = 0.2
 #: a runner-up H candidate at least this fraction of the best one's size: H is ambiguous
 AMBIGUOUS = 0.8
-#: touching H candidates, or two across a gap that the matched waveform bridges, are pieces
-#: of one wave when their profiles have at least this cosine (``_pick_h``, ``_reach``)
+#: a gap between two components that the matched waveform bridges joins them into one wave
+#: when their profiles have at least this cosine (see ``_reach``, ``_pieces``)
 REACH_COSINE = 0.7
+#: touching H candidates are pieces of one wave when their leading profiles have at least
+#: REACH_COSINE, or their relative size profiles (p2p per stimulated level, net of noise)
+#: at least this cosine: one wave's phases keep one size profile even where a neighbour's
+#: tail under one phase turns its leading profile
+PIECE_COSINE = 0.9
 #: the steep part of the artifact is over once a sample-to-sample step is below this fraction
 #: of the largest step of the artifact
 ARTIFACT_STEP = 0.1
@@ -156,8 +161,11 @@ def _relative(c: Component, noise_p2p_V: np.ndarray) -> np.ndarray:
 
 
 def _artifact_like(c: Component, first: int) -> bool:
-    """A component that starts where the blanking ends and only decays from there (no turn
-    of at least 20 % of its range inside it): an artifact tail, not a wave."""
+    """A component that starts where the blanking ends and only decays from there: no turn
+    that is at least 20 % of its range from its start and that the waveform then leaves by
+    at least 20 % of its range again (a tail's small overshoot back to baseline is no turn;
+    a wave riding on the tail, whose phases swing after the turn, is). An artifact tail,
+    not a wave."""
     w = c.waveform_V[c.start:c.stop]
     if c.start > first + 1:
         return False
@@ -166,8 +174,8 @@ def _artifact_like(c: Component, first: int) -> bool:
     span = float(w.max() - w.min())
     d = np.sign(np.diff(w))
     turns = np.flatnonzero(d[1:] * d[:-1] < 0) + 1
-    return not any(abs(w[k] - w[0]) >= 0.2 * span and abs(w[k] - w[-1]) >= 0.2 * span
-                   for k in turns)
+    return not any(abs(w[k] - w[0]) >= 0.2 * span
+                   and float(np.abs(w[k:] - w[k]).max()) >= 0.2 * span for k in turns)
 
 
 @dataclass
@@ -244,8 +252,7 @@ def _pick_h(s: _Scene, prior: WindowPrior, m: int | None, informative: bool, smo
     groups: list[list[int]] = []
     for k in after:
         prev = groups[-1][-1] if groups else None
-        if prev == k - 1 and s.comps[prev].stop >= s.comps[k].start - 1 and abs(
-                float(s.comps[prev].weights @ s.comps[k].weights)) >= REACH_COSINE:
+        if prev == k - 1 and s.comps[prev].stop >= s.comps[k].start - 1 and _pieces(s, prev, k):
             groups[-1].append(k)
         else:
             groups.append([k])
@@ -260,6 +267,17 @@ def _pick_h(s: _Scene, prior: WindowPrior, m: int | None, informative: bool, smo
     if last > first:
         s.merge(first, last)
     return first, None
+
+
+def _pieces(s: _Scene, a: int, b: int) -> bool:
+    """Whether touching components ``a`` and ``b`` are pieces of one wave: their leading
+    profiles have a cosine of at least ``REACH_COSINE``, or their relative size profiles
+    over the stimulated levels one of at least ``PIECE_COSINE``."""
+    if abs(float(s.comps[a].weights @ s.comps[b].weights)) >= REACH_COSINE:
+        return True
+    x, y = s.rel[a][s.stimulated], s.rel[b][s.stimulated]
+    norm = float(np.linalg.norm(x) * np.linalg.norm(y))
+    return norm > 0 and float(x @ y) / norm >= PIECE_COSINE
 
 
 def _reach(s: _Scene, first: int, last: int, smooth: int, m: int) -> tuple[int, int]:
