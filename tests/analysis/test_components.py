@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from hreflex.analysis.components import active_runs, components, moving_rms
+from hreflex.analysis.components import active_runs, components, moving_rms, split_run
 
 FS = 5000.0
 T = np.arange(-20, 60, 1000 / FS)
@@ -78,3 +78,27 @@ def test_moving_mean_is_scipys_uniform_filter(width):
     assert got.dtype == np.float32 and got.shape == x.shape
     np.testing.assert_allclose(got, uniform_filter1d(x, width, axis=-1, mode="nearest"),
                                rtol=1e-6, atol=1e-7)
+
+
+def test_a_second_look_cuts_a_small_wave_off_a_large_one_whose_latency_shifts():
+    """A large triphasic wave whose latency shifts by 16 samples from the top level to the
+    lowest (its runs' best cut lies inside it, between stretches of one profile, and is not
+    kept) followed without a gap by a 30x smaller wave of another profile (like an H right
+    behind a large M). One run without a second look; with ``apart`` the small wave is cut
+    off where it starts (sample 270), the large one keeps its start."""
+    t = np.arange(400)
+
+    def wave(a, b):
+        u = (t - a) / (b - a)
+        return np.where((u > 0) & (u < 1), np.sin(np.pi * u) * np.sin(3 * np.pi * u), 0.0)
+
+    size, shift = [0.05, 0.1, 0.4, 0.7, 0.9, 1.0], [16, 12, 8, 4, 2, 0]
+    small = np.array([0.0, 0.6, 1.0, 0.6, 0.3, 0.2])
+    x = 10 * np.stack([a * wave(s, 250 + s) for a, s in zip(size, shift, strict=True)])
+    x += 0.3 * np.outer(small, wave(270, 400))
+    x += np.random.default_rng(0).normal(0, 1e-3, x.shape)
+    sigma = np.full(6, 1e-3)
+    assert split_run(x, 0, 400, 10, sigma) == [(0, 400)]
+    spans = split_run(x, 0, 400, 10, sigma, apart=True)
+    assert spans[0][0] == 0 and spans[-1][1] == 400
+    assert 255 <= spans[-1][0] <= 272  # the small wave's own component starts near 270

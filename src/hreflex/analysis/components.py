@@ -29,6 +29,10 @@ SPLIT_COSINE = 0.9
 SPLIT_GAIN = 0.6
 #: the split's energy gain must exceed this many times what splitting noise alone gains
 SPLIT_NOISE = 25.0
+#: a second look (``apart``) keeps the best cut whose parts' profiles have a cosine below
+#: this and whose gain exceeds APART_NOISE x what splitting noise gains
+APART_COSINE = 0.75
+APART_NOISE = 1000.0
 #: touching components are demixed only when their profiles' cosine is below this
 DEMIX_COSINE = 0.99
 #: relative profiles must differ by more than this many noise SDs for a split on gain alone
@@ -118,7 +122,8 @@ def _profiles_differ(a: np.ndarray, b: np.ndarray, sigma_V: np.ndarray) -> float
     return float(z.max())
 
 
-def best_split(x: np.ndarray, min_len: int, sigma_V: np.ndarray) -> int | None:
+def best_split(x: np.ndarray, min_len: int, sigma_V: np.ndarray, apart: bool = False
+               ) -> int | None:
     """Where to cut ``x`` (L, n) into two parts with different intensity profiles, or None.
 
     The cut maximises the rank-1 energy of the two parts together. It is accepted when the
@@ -126,6 +131,8 @@ def best_split(x: np.ndarray, min_len: int, sigma_V: np.ndarray) -> int | None:
     noise of the levels' variance (``sigma_V`` (L,) RMS) would gain, and either the parts'
     profiles point apart (cosine < ``SPLIT_COSINE``) or the cut removes ``SPLIT_GAIN`` of the
     whole's residual with relative profiles that differ by more than ``PROFILE_SD`` x noise.
+    With ``apart``, when that cut is not kept, the best cut whose parts' profiles have a
+    cosine below ``APART_COSINE`` and whose gain exceeds ``APART_NOISE`` x the noise's is.
     """
     n_lv, n = x.shape
     if n_lv < 3 or n < 2 * min_len:
@@ -148,17 +155,23 @@ def best_split(x: np.ndarray, min_len: int, sigma_V: np.ndarray) -> int | None:
         return cut
     differ = gain >= SPLIT_GAIN * residual and _profiles_differ(x[:, :cut], x[:, cut:],
                                                                 sigma_V) > PROFILE_SD
-    return cut if differ else None
+    if differ or not apart:
+        return cut if differ else None
+    left = np.linalg.eigh(cum[cuts])[1][..., -1]  # the parts' leading profiles (reduced)
+    right = np.linalg.eigh(cum[-1] - cum[cuts])[1][..., -1]
+    ok = (np.abs(np.sum(left * right, axis=1)) < APART_COSINE) & (
+        both - whole > APART_NOISE * noise_gain)
+    return int(cuts[np.flatnonzero(ok)[np.argmax(both[ok])]]) if ok.any() else None
 
 
-def split_run(x: np.ndarray, a: int, b: int, min_len: int, sigma_V: np.ndarray
-              ) -> list[tuple[int, int]]:
+def split_run(x: np.ndarray, a: int, b: int, min_len: int, sigma_V: np.ndarray,
+              apart: bool = False) -> list[tuple[int, int]]:
     """Recursive binary segmentation of ``x[:, a:b]`` (see :func:`best_split`)."""
-    cut = best_split(x[:, a:b], min_len, sigma_V)
+    cut = best_split(x[:, a:b], min_len, sigma_V, apart)
     if cut is None:
         return [(a, b)]
-    return split_run(x, a, a + cut, min_len, sigma_V) + split_run(x, a + cut, b, min_len,
-                                                                 sigma_V)
+    return (split_run(x, a, a + cut, min_len, sigma_V, apart)
+            + split_run(x, a + cut, b, min_len, sigma_V, apart))
 
 
 def component(x: np.ndarray, sigma_V: np.ndarray, a: int, b: int) -> Component:

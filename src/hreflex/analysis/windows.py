@@ -32,7 +32,13 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
-from hreflex.analysis.components import Component, component, components, moving_rms
+from hreflex.analysis.components import (
+    Component,
+    component,
+    components,
+    moving_rms,
+    split_run,
+)
 from hreflex.analysis.config import WindowConfig, WindowPrior
 from hreflex.analysis.edges import bridged, edge_threshold, envelope, wave_bounds
 from hreflex.analysis.latency import DECAY_MIN_SAMPLES
@@ -230,6 +236,23 @@ def _continue_wave(s: _Scene, k: int) -> None:
         s.merge(k, k + 1)
 
 
+def _split_m(s: _Scene, m: int, smooth: int) -> bool:
+    """A second look at the M component of a ramp with levels of little M where no H was
+    found: an H right behind a large M can lie inside M's component when the best cut is
+    within M (its latency shift carries more energy than the H). Cut again where the parts'
+    profiles clearly point apart (:func:`split_run` with ``apart``); True when it was."""
+    c = s.comps[m]
+    use = s.stimulated
+    spans = split_run(s.x[use], c.start, c.stop, smooth, s.sigma[use], apart=True)
+    if len(spans) < 2:
+        return False
+    pieces = [component(s.x, s.sigma, a, b) for a, b in spans]
+    s.comps[m:m + 1] = pieces
+    s.rel[m:m + 1] = [_relative(p, s.noise_p2p) for p in pieces]
+    s.roles[m:m + 1] = [""] * len(pieces)
+    return True
+
+
 def _pick_h(s: _Scene, prior: WindowPrior, m: int | None, informative: bool, smooth: int
             ) -> tuple[int | None, str | None]:
     """Index of the H component, or (None, why)."""
@@ -348,6 +371,15 @@ def find_windows(level_mean_V: np.ndarray, time_ms: np.ndarray, prior: WindowPri
             if k != m and s.roles[k] == "" and r[stimulated].min() >= FLAT_RATIO:
                 s.roles[k] = "does not depend on intensity"
     h, ambiguous = _pick_h(s, prior, m, informative, smooth)
+    if h is None and ambiguous is None and informative:
+        kept = (list(s.comps), list(s.rel), list(s.roles), m)
+        if _split_m(s, m, smooth):
+            m = _pick_m(s, prior, False)
+            _continue_wave(s, m)
+            h, ambiguous = _pick_h(s, prior, m, informative, smooth)
+            if h is None:  # no H in M's pieces either: M stays one component
+                s.comps, s.rel, s.roles, m = kept
+                ambiguous = None
     if m is None:
         notes.append(f"no M-wave found with onset {blank_ms:.1f}-{prior.m_onset_ms[1]:g} ms")
     if h is None:
