@@ -57,6 +57,16 @@ def test_to_volts_and_saturation():
     assert to_volts(raw, np.array([1e-6]))[1] is None
 
 
+def test_saturation_of_sweeps_stored_in_volts():
+    """Imported sweeps are float volts (scale 1 V per "count"): a 10 mV limit marks the
+    samples at +-10 mV (the Cadwell exports of another subject saturate there), not every
+    sample (half a count, 0.5 V, was taken off the limit)."""
+    raw = np.array([[[0.0, 0.004, -0.00999977, 0.01, -0.012]]], dtype=np.float32)
+    volts, sat = to_volts(raw, np.array([1.0]), np.array([0.01]))
+    np.testing.assert_array_equal(volts, raw)
+    assert sat[0, 0].tolist() == [False, False, False, True, True]
+
+
 def test_saturation_bits_give_the_mask_of_any_block():
     """The packed mask equals the raw comparison for blocks that start and end inside a
     byte, a strided slice, single samples and whole sweeps; marked a block at a time."""

@@ -158,14 +158,17 @@ def _scale_into(raw: np.ndarray, scale: np.ndarray, volts: np.ndarray) -> None:
 def saturation(shape: tuple[int, int, int], dtype: np.dtype, scale_V_per_count: np.ndarray,
                clip_level_V: np.ndarray | None) -> Saturation | None:
     """An empty :class:`Saturation` of raw sweeps of ``shape`` and ``dtype`` for an
-    amplifier limit ``clip_level_V`` (n_channels,) V (raw at or beyond it, less half a
-    count); None without a limit."""
+    amplifier limit ``clip_level_V`` (n_channels,) V (raw at or beyond it: less half a
+    count for integer counts, less 1 ppm for values stored as floats, e.g. imported
+    volts); None without a limit."""
     if clip_level_V is None:
         return None
     scale = np.asarray(scale_V_per_count, dtype=np.float64)
-    level = np.asarray(clip_level_V, dtype=np.float64) / np.abs(scale) - 0.5
+    level = np.asarray(clip_level_V, dtype=np.float64) / np.abs(scale)
     if np.dtype(dtype).kind in "iu":  # compare in the raw type: no float copy of the sweeps
-        level = np.clip(np.ceil(level), 0, np.iinfo(dtype).max).astype(dtype)
+        level = np.clip(np.ceil(level - 0.5), 0, np.iinfo(dtype).max).astype(dtype)
+    else:  # half a count of a float is no count: half a volt made every sample "saturated"
+        level = level * (1.0 - 1e-6)
     return Saturation(shape, level)
 
 
