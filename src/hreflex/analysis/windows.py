@@ -14,9 +14,10 @@ short:
    maximal (F-waves) and, in a human, late waves that only grow with M. The **M-wave** is
    the early component (onset in the prior's ``m_onset_ms``) largest at the top intensity,
    with what touches it in mid-phase (one wave whose latency shifts with intensity); the
-   **H-reflex** the largest remaining one
-   after it with onset in ``h_onset_ms``. Two H candidates of nearly the same size leave H
-   undetermined, with both named in the reason.
+   **H-reflex** the largest remaining one after it with onset in ``h_onset_ms`` (where none
+   is found on a ramp with levels of little M, M's component gets a second look for an H
+   inside it). Two H candidates of nearly the same size leave H undetermined, with both
+   named in the reason.
 4. **Bounds** on the component's matched waveform (:mod:`hreflex.analysis.edges`): from
    where it leaves the baseline (the take-off, also from a drifting artifact tail) to where
    it returns (its envelope below 4 x its noise and 1 % of its peak), never across a
@@ -222,6 +223,14 @@ def _pick_m(s: _Scene, prior: WindowPrior, informative: bool) -> int | None:
     return max(early, key=lambda k: s.comps[k].profile_V[top])
 
 
+def _flat_roles(s: _Scene, m: int) -> None:
+    """Leave out the unassigned components other than M that do not depend on intensity
+    (relative profile at least ``FLAT_RATIO`` at every stimulated level)."""
+    for k, r in enumerate(s.rel):
+        if k != m and s.roles[k] == "" and r[s.stimulated].min() >= FLAT_RATIO:
+            s.roles[k] = "does not depend on intensity"
+
+
 def _continue_wave(s: _Scene, k: int) -> None:
     """Join to component ``k`` the unassigned components that start where it ends while the
     top intensity's mean is still at ``MID_PHASE`` of its largest |x| in ``k`` there: one
@@ -367,15 +376,14 @@ def find_windows(level_mean_V: np.ndarray, time_ms: np.ndarray, prior: WindowPri
     informative = (m is not None and stimulated.sum() >= 3
                    and s.rel[m][stimulated].min() <= INFORMATIVE)
     if informative:
-        for k, r in enumerate(s.rel):
-            if k != m and s.roles[k] == "" and r[stimulated].min() >= FLAT_RATIO:
-                s.roles[k] = "does not depend on intensity"
+        _flat_roles(s, m)
     h, ambiguous = _pick_h(s, prior, m, informative, smooth)
     if h is None and ambiguous is None and informative:
         kept = (list(s.comps), list(s.rel), list(s.roles), m)
         if _split_m(s, m, smooth):
             m = _pick_m(s, prior, False)
             _continue_wave(s, m)
+            _flat_roles(s, m)
             h, ambiguous = _pick_h(s, prior, m, informative, smooth)
             if h is None:  # no H in M's pieces either: M stays one component
                 s.comps, s.rel, s.roles, m = kept
