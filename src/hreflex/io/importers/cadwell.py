@@ -25,7 +25,7 @@ from hreflex.io.session import Session, SessionMeta
 #: ``Tr <n> : <intensity> mA`` with an optional ``: <pulse width> µs`` (or ``ms``); the
 #: Sierra's "H-Reflex Inc-Dec" tests print no pulse width
 _LABEL = re.compile(
-    r"^\s*Tr\s*(\d+)\s*:\s*([-+\d.eE]+)\s*mA\s*(?::\s*([-+\d.eE]+)\s*(µs|us|μs|ms)\s*)?$"
+    r"^\s*Tr\s*(\d+)\s*:\s*([-+\d.eE]+)\s*mA\s*(?::\s*([-+\d.eE]+)\s*(µs|us|ms)\s*)?$"
 )
 _DATA_ROW = "Trace Data"
 #: a Test Item holding one of these names a protocol step ("Right Increasing -> M-max",
@@ -146,9 +146,10 @@ def read_cadwell(path: str | Path, *, pre_ms: float | None = None) -> Session:
     stimulus artifact (:func:`artifact_pre_ms`).
     """
     source = Path(path)
-    lines = read_lines(source)  # the Sierra writes Latin-1; a file re-saved as UTF-8 reads too
+    # the Sierra writes Latin-1; a file re-saved as UTF-8 reads too, its Greek mu as micro
+    lines = [line.replace("μ", "µ") for line in read_lines(source)]
     _, rows, data = split_rows(lines, lambda c: bool(c) and c[0].startswith(_DATA_ROW))
-    header = {row[0].replace("μ", "µ"): row[1:] for row in rows if row}  # Greek mu
+    header = {row[0]: row[1:] for row in rows if row}
     if not data:
         raise FileFormatError(f"{source}: no 'Trace Data' row (not a Cadwell export?)")
     labels = _field(header, "Trace Label", source)
