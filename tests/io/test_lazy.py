@@ -10,6 +10,7 @@ import hashlib
 import json
 import re
 import shutil
+import sys
 from dataclasses import replace
 from pathlib import Path
 
@@ -25,6 +26,7 @@ from hreflex.cli import cli
 from hreflex.io.format import FAULT_DTYPE, RECORDED_WINDOW_DTYPE, empty_table
 from hreflex.io.session import read_session
 from hreflex.io.writer import write_session
+from hreflex.threads import HANDOFF_S
 from tests.analysis.simdata import short_recruitment, simulated
 from tests.conftest import small_session
 
@@ -242,6 +244,24 @@ def test_an_error_in_the_block_work_is_raised_after_the_read_not_a_hang(tmp_path
     with pytest.raises(ValueError, match="scaling failed"):
         samples.stream_windows(stim["sample_index"], -100, 500, each_block)
     assert calls == [0, lazy.HASH_BLOCK]
+
+
+def test_the_block_work_gets_the_lock_back_quickly_and_the_interval_is_restored(tmp_path):
+    """While the windows stream, the interpreter lock changes hands every HANDOFF_S at
+    most (h5py keeps it through its reads: at Python's 5 ms the block work waited for it
+    at every numpy call); afterwards, also after an error, the interval is what it was."""
+    _, stim, samples = _many_windows(tmp_path, lazy.HASH_BLOCK + 3)
+    before, during = sys.getswitchinterval(), []
+
+    def each_block(lo, hi, rows):
+        during.append(sys.getswitchinterval())
+        if lo:
+            raise ValueError("scaling failed")
+
+    with pytest.raises(ValueError, match="scaling failed"):
+        samples.stream_windows(stim["sample_index"], -100, 500, each_block)
+    assert len(during) == 2 and max(during) <= HANDOFF_S < before
+    assert sys.getswitchinterval() == before
 
 
 # -- the input hash, by the recipe of docs/FORMAT.md ---------------------------------------

@@ -23,6 +23,7 @@ import numpy as np
 
 from hreflex.errors import FileFormatError
 from hreflex.io.format import open_h5
+from hreflex.threads import quick_handoff
 
 #: Name of the recipe of :class:`ReadHash` (``docs/FORMAT.md``, "What hreflex analyze reads,
 #: and the input hash").
@@ -177,13 +178,14 @@ class LazySamples:
         ``block_of(lo, hi)`` (C-contiguous (hi - lo, n, n_channels)), hashing each (and
         handing it to ``each_block``, then to ``release``) in the hashing thread."""
         first = (np.asarray(sample_index, dtype=np.int64) + int(start)).tolist()
-        hasher = _BlockHasher(self.digest, each_block, release)
-        try:
-            if first and n:  # (no rows: nothing to read, nothing hashed)
-                with open_h5(self.path) as f:
-                    self._read_blocks(f["emg/continuous"], first, n, block_of, hasher)
-        finally:
-            hasher.close()
+        with quick_handoff():  # the hashing thread gets the lock back between h5py reads
+            hasher = _BlockHasher(self.digest, each_block, release)
+            try:
+                if first and n:  # (no rows: nothing to read, nothing hashed)
+                    with open_h5(self.path) as f:
+                        self._read_blocks(f["emg/continuous"], first, n, block_of, hasher)
+            finally:
+                hasher.close()
         self.digest.samples = "sweeps"
         self.digest.sweep_start_sample, self.digest.sweep_n_samples = int(start), int(n)
 
