@@ -89,6 +89,37 @@ def test_labels_without_pulse_width_and_files_re_saved_as_utf8(tmp_path):
         assert s.devices["source"]["sensitivity_uV_per_div"] == 1000
 
 
+def test_an_export_re_saved_by_a_spreadsheet_reads_like_the_original(tmp_path):
+    """Opened and saved again as "Unicode text" (UTF-16 with its byte-order mark, tabs) or
+    where the decimal mark is a comma (";" between cells, "0,1563"): the same session, and
+    the format is still told from the content."""
+    x = traces()
+    latin = write_cadwell(tmp_path / "latin.csv", x, LABELS).read_bytes().decode("latin-1")
+    rows = [next(csv.reader([ln])) for ln in latin.split("\r\n") if ln]
+    tabs = "\r\n".join("\t".join(r) for r in rows)
+    semi = "\r\n".join(";".join(c.replace(".", ",") if c[:1] in "-0123456789" else c
+                                for c in r) for r in rows)
+    assert "0,1563" in semi and "Tr 2 : 12.5 mA" in tabs
+    for name, raw in (("unicode.txt", tabs.encode("utf-16")), ("semi.csv", semi.encode())):
+        (tmp_path / name).write_bytes(raw)
+        s = import_file(tmp_path / name)
+        assert s.sample_rate_Hz == 6400.0
+        np.testing.assert_allclose(s.sweeps[:, 0], x * 1e-6, rtol=1e-6, atol=1e-12)
+        np.testing.assert_array_equal(s.stimuli["intensity_mA"], [0, 12.5, 100])
+        np.testing.assert_array_equal(s.stimuli["pulse_width_us"], [200, 200, 450])
+
+
+def test_a_header_whose_sample_count_lies_for_one_trace_is_refused(tmp_path):
+    path = write_cadwell(tmp_path / "lie.csv", traces(), LABELS)
+    text = path.read_bytes().decode("latin-1")
+    n = traces().shape[1]
+    line = next(ln for ln in text.split("\r\n") if ln.startswith("Samples,"))
+    path.write_bytes(text.replace(line, f"Samples,{n},{n - 40},{n}").encode("latin-1"))
+    with pytest.raises(FileFormatError, match=rf"lie\.csv: header says '{n - 40}' Samples "
+                       rf"for trace 2 but {n} data rows follow"):
+        read_cadwell(path)
+
+
 def test_errors_name_file_and_field(tmp_path):
     path = write_cadwell(
         tmp_path / "bad.csv", traces(), [LABELS[0], "Tr 2 : lots mA : 200 µs", LABELS[2]]

@@ -19,7 +19,7 @@ import numpy as np
 from hreflex.errors import FileFormatError
 from hreflex.io.importers.build import epoched_session, volts_per_unit
 from hreflex.io.importers.origins import Origins, value_range
-from hreflex.io.importers.tables import numbers, read_lines, split_rows
+from hreflex.io.importers.tables import as_comma_separated, numbers, read_lines, split_rows
 from hreflex.io.session import Session, SessionMeta
 
 #: ``Tr <n> : <intensity> mA`` with an optional ``: <pulse width> µs`` (or ``ms``); the
@@ -146,8 +146,9 @@ def read_cadwell(path: str | Path, *, pre_ms: float | None = None) -> Session:
     stimulus artifact (:func:`artifact_pre_ms`).
     """
     source = Path(path)
-    # the Sierra writes Latin-1; a file re-saved as UTF-8 reads too, its Greek mu as micro
-    lines = [line.replace("μ", "µ") for line in read_lines(source)]
+    # the Sierra writes Latin-1 CSV; a file re-saved as UTF-8 or UTF-16, with ";" or tabs
+    # and decimal commas, reads too, its Greek mu as micro
+    lines = as_comma_separated([line.replace("μ", "µ") for line in read_lines(source)])[0]
     _, rows, data = split_rows(lines, lambda c: bool(c) and c[0].startswith(_DATA_ROW))
     header = {row[0]: row[1:] for row in rows if row}
     if not data:
@@ -169,11 +170,10 @@ def read_cadwell(path: str | Path, *, pre_ms: float | None = None) -> Session:
         row, col = np.argwhere(~np.isfinite(traces.T))[0]
         raise FileFormatError(f"{source}: Trace Data line {first_data_line + row}, trace "
                               f"{col + 1} is not a finite number")
-    n_samples = _first(header, "Samples")
-    if n_samples.isdigit() and int(n_samples) != traces.shape[1]:
-        raise FileFormatError(
-            f"{source}: header says {n_samples} Samples but {traces.shape[1]} data rows follow"
-        )
+    for k, n_samples in enumerate(header.get("Samples", [])[:n_traces]):
+        if n_samples != str(traces.shape[1]):  # every trace's count, as ms/Sample above
+            raise FileFormatError(f"{source}: header says {n_samples or 'nothing'!r} Samples "
+                                  f"for trace {k + 1} but {traces.shape[1]} data rows follow")
     detected = pre_ms is None
     if detected:
         pre_ms = artifact_pre_ms(traces, intensity, 1000.0 / rate)

@@ -8,6 +8,7 @@ from hreflex.errors import ConfigError, FileFormatError
 from hreflex.io.importers.bci2000 import looks_like_bci2000
 from hreflex.io.importers.cadwell import looks_like_cadwell
 from hreflex.io.importers.neo_io import neo_extensions
+from hreflex.io.importers.tables import decode_text
 
 #: extensions of formats neo reads, named when neo is not installed
 NEO_EXTENSIONS = {"smr", "smrx", "cfs", "abf", "vhdr", "edf", "bdf", "ns5", "plx", "nix", "wcp"}
@@ -31,7 +32,7 @@ def detect_format(path: str | Path) -> str:
         return "mat"
     if looks_like_bci2000(head):
         return "bci2000"
-    if looks_like_cadwell(head.decode("latin-1")):
+    if looks_like_cadwell(decode_text(head)):
         return "cadwell"
     if ext in _TEXT:
         return "csv"

@@ -1,5 +1,5 @@
-"""Reading comma-separated text tables (Cadwell exports, generic sweep CSV; a generic CSV
-may also be ``;``- or tab-separated with decimal commas, :func:`as_comma_separated`).
+"""Reading comma-separated text tables (Cadwell exports, generic sweep CSV; either may also be
+``;``- or tab-separated with decimal commas, :func:`as_comma_separated`, and UTF-16).
 
 Both layouts have a label column (column 0), a few header rows named in it, then numeric data
 rows; :func:`split_rows` separates them and :func:`numbers` parses the data block with numpy's
@@ -19,20 +19,26 @@ import numpy as np
 from hreflex.errors import FileFormatError
 
 
+def decode_text(raw: bytes) -> str:
+    """Text of a file's bytes: UTF-16 where it starts with a UTF-16 byte-order mark (a
+    spreadsheet's "Unicode text"), else UTF-8 (with or without its mark), else Latin-1. (A
+    cut UTF-16 head, e.g. the first bytes read to detect a format, decodes as far as it
+    goes.)"""
+    if raw[:2] in (b"\xff\xfe", b"\xfe\xff"):
+        return raw.decode("utf-16", errors="replace")
+    try:
+        return raw.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        return raw.decode("latin-1")
+
+
 def read_lines(path: Path, encoding: str | None = None) -> list[str]:
-    """Lines of a text file (UTF-8, falling back to Latin-1 unless ``encoding`` is given)."""
+    """Lines of a text file (:func:`decode_text` unless ``encoding`` is given)."""
     try:
         raw = path.read_bytes()
     except OSError as exc:
         raise FileFormatError(f"{path}: cannot read ({exc.strerror or exc})") from None
-    if encoding is None:
-        try:
-            text = raw.decode("utf-8-sig")
-        except UnicodeDecodeError:
-            text = raw.decode("latin-1")
-    else:
-        text = raw.decode(encoding)
-    return text.splitlines()
+    return (decode_text(raw) if encoding is None else raw.decode(encoding)).splitlines()
 
 
 #: a number written with a decimal comma (``-1,25``, ``3,5e-06``)
