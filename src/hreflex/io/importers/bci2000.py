@@ -84,6 +84,9 @@ def _layout(h: Header) -> dict:
         if h.param(name) is None or not h.param(name).values:
             raise FileFormatError(f"{src}: parameter {name} is missing from the header")
     rate = h.physical("SamplingRate", h.text("SamplingRate") or "", "Hz", 1.0)
+    if not (np.isfinite(rate) and rate > 0):
+        raise FileFormatError(f"{src}: parameter SamplingRate value "
+                              f"{h.text('SamplingRate')!r} is not a positive sampling rate in Hz")
     gains = [h.physical("SourceChGain", g, "V", 1.0, -6) for g in h.param("SourceChGain").values]
     offsets = [_float(h, "SourceChOffset", o) for o in h.param("SourceChOffset").values]
     for name, values in (("SourceChGain", gains), ("SourceChOffset", offsets)):

@@ -56,7 +56,7 @@ def _rate_Hz(ms_per_sample: str, source: Path) -> float:
         period_ms = float(ms_per_sample)
     except ValueError:
         period_ms = -1.0
-    if not period_ms > 0:
+    if not 0 < period_ms < float("inf"):
         raise FileFormatError(
             f"{source}: ms/Sample {ms_per_sample!r} is not a positive number of ms"
         )
